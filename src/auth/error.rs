@@ -1,0 +1,43 @@
+//! The auth feature's error type.
+
+use crate::db::DbError;
+
+/// Why an auth operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// An input field failed validation.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The input field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The email address already has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or password; deliberately the same for both.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// No access token was presented.
+    #[error("authentication required: send `Authorization: Bearer <accessToken>`")]
+    MissingToken,
+    /// The access token is malformed, forged, expired, or its user is gone.
+    #[error("the access token is invalid or expired")]
+    InvalidToken,
+    /// The refresh token is unknown, expired, rotated or revoked.
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidRefreshToken,
+    /// Hashing failed or a blocking task died.
+    #[error("internal: {0}")]
+    Crypto(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}

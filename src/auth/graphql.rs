@@ -1,0 +1,261 @@
+//! GraphQL types and resolvers for accounts and sessions: `me`, `register`,
+//! `login`, `refreshToken`, `logout`, and the `User` type.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    AuthError, AuthService,
+    loader::UserLoader,
+    model::User,
+    service::Session,
+    token::{Claims, TokenError},
+};
+use crate::{
+    graphql::error::{ErrorCode, GqlResultExt, coded},
+    todos::graphql::{
+        TodoConnection, TodoCounts, TodoFilterInput, TodoOrderInput, todo_connection,
+    },
+};
+
+/// The caller's credentials, decoded by the transport before execution.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// No token was sent.
+    Anonymous,
+    /// A token was sent; verified or not.
+    Token(Result<Claims, TokenError>),
+}
+
+/// The signed-in user, or `UNAUTHENTICATED`. The token's user must still
+/// exist; the lookup goes through the request's DataLoader, so it costs one
+/// query per request at most and warms the cache for `Todo.owner`.
+pub async fn viewer(ctx: &Context<'_>) -> async_graphql::Result<User> {
+    current_user(ctx).await.gql()
+}
+
+async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
+    let claims = match ctx.data_opt::<Credentials>() {
+        None | Some(Credentials::Anonymous) => return Err(AuthError::MissingToken),
+        Some(Credentials::Token(Err(_))) => return Err(AuthError::InvalidToken),
+        Some(Credentials::Token(Ok(claims))) => claims,
+    };
+    let loader = ctx
+        .data::<DataLoader<UserLoader>>()
+        .map_err(|e| AuthError::Crypto(e.message))?;
+    match loader.load_one(claims.sub).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(AuthError::InvalidToken),
+        Err(e) => Err(AuthError::Crypto(e.to_string())),
+    }
+}
+
+/// The user with this id, through the request's DataLoader.
+pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
+    let loader = ctx.data::<DataLoader<UserLoader>>()?;
+    match loader.load_one(id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(coded(ErrorCode::NotFound, "user not found")),
+        Err(e) => {
+            crate::graphql::error::log_internal(e.as_ref());
+            Err(coded(
+                ErrorCode::InternalServerError,
+                "Internal server error",
+            ))
+        }
+    }
+}
+
+/// An account.
+pub struct UserObject {
+    user: User,
+    /// Known to be the caller (from `me` or a sign-in payload), so no
+    /// further check is needed to walk into their todos.
+    is_caller: bool,
+}
+
+impl UserObject {
+    /// The caller themselves.
+    pub fn caller(user: User) -> Self {
+        Self {
+            user,
+            is_caller: true,
+        }
+    }
+
+    /// A user reached through an edge (e.g. `Todo.owner`); walking into
+    /// their todos requires them to be the caller.
+    pub fn reached(user: User) -> Self {
+        Self {
+            user,
+            is_caller: false,
+        }
+    }
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        ID(self.user.id.to_string())
+    }
+
+    async fn email(&self) -> &str {
+        &self.user.email
+    }
+
+    async fn display_name(&self) -> Option<&str> {
+        self.user.display_name.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.user.created_at
+    }
+
+    /// How many todos the user has, by state.
+    async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
+        self.authorize(ctx).await?;
+        TodoCounts::load(ctx, self.user.id).await
+    }
+
+    /// The user's todos as a cursor connection: `first` defaults to 20 and
+    /// may not exceed 100.
+    async fn todos(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TodoFilterInput>,
+        #[graphql(default_with = "Some(TodoOrderInput::CreatedAtDesc)")] order_by: Option<
+            TodoOrderInput,
+        >,
+    ) -> async_graphql::Result<TodoConnection> {
+        self.authorize(ctx).await?;
+        todo_connection(ctx, self.user.id, first, after, filter, order_by).await
+    }
+}
+
+impl UserObject {
+    /// Only the user themselves may walk into their todos.
+    async fn authorize(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if self.is_caller || viewer(ctx).await?.id == self.user.id {
+            Ok(())
+        } else {
+            Err(coded(ErrorCode::Forbidden, "not your account"))
+        }
+    }
+}
+
+/// Input of `register`.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// A valid address of at most 254 characters; unique, compared case-insensitively.
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    /// Up to 100 characters.
+    pub display_name: Option<String>,
+}
+
+/// Input of `login`.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The account's email.
+    pub email: String,
+    /// The account's password.
+    pub password: String,
+}
+
+/// A signed-in session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A JWT for the Authorization header.
+    access_token: String,
+    /// An opaque token for refreshToken and logout.
+    refresh_token: String,
+    /// Always Bearer.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: i32,
+    /// The signed-in user.
+    user: UserObject,
+}
+
+impl From<Session> for AuthPayload {
+    fn from(s: Session) -> Self {
+        Self {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            token_type: "Bearer",
+            expires_in: i32::try_from(s.expires_in).unwrap_or(i32::MAX),
+            user: UserObject::caller(s.user),
+        }
+    }
+}
+
+/// Auth queries.
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user. UNAUTHENTICATED without a valid access token.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
+        Ok(UserObject::caller(viewer(ctx).await?))
+    }
+}
+
+/// Auth mutations.
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates an account and signs it in. CONFLICT when the email is taken.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let auth = ctx.data::<AuthService>()?;
+        let session = auth
+            .register(&input.email, &input.password, input.display_name.as_deref())
+            .await
+            .gql()?;
+        Ok(session.into())
+    }
+
+    /// UNAUTHENTICATED for a wrong email or password alike; RATE_LIMITED after repeated failures.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let auth = ctx.data::<AuthService>()?;
+        Ok(auth
+            .login(&input.email, &input.password)
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Exchanges a refresh token for a new pair; the old refresh token stops working.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let auth = ctx.data::<AuthService>()?;
+        Ok(auth.refresh(&refresh_token).await.gql()?.into())
+    }
+
+    /// Revokes a refresh token. True when it was active.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        let auth = ctx.data::<AuthService>()?;
+        auth.logout(&refresh_token).await.gql()
+    }
+}

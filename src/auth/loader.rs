@@ -1,0 +1,22 @@
+//! The per-request user DataLoader: every `Todo.owner` of a page (and the
+//! caller's own authentication check) resolves through one batched query.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use super::{AuthError, AuthService, model::User};
+
+/// Loads users by id in batches.
+pub struct UserLoader(pub AuthService);
+
+impl Loader<Uuid> for UserLoader {
+    type Value = User;
+    type Error = Arc<AuthError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, Self::Error> {
+        let users = self.0.users_by_ids(keys).await.map_err(Arc::new)?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+}

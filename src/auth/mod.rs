@@ -1,0 +1,18 @@
+//! Accounts and sessions: registration, login, argon2id password hashes,
+//! JWT access tokens and rotating refresh tokens.
+//!
+//! `domain` parses client input, `model` holds the Diesel rows and queries,
+//! `service` the use cases, `graphql` the schema types and resolvers, and
+//! `loader` the per-request user DataLoader that removes N+1 owner queries.
+
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod loader;
+pub mod model;
+pub mod password;
+pub mod service;
+pub mod token;
+
+pub use error::AuthError;
+pub use service::AuthService;

@@ -1,0 +1,159 @@
+//! Diesel rows and queries for users and refresh tokens.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    db::Conn,
+    schema::{refresh_tokens, users},
+};
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, to match the case-insensitive email index.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A user row.
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Email as entered.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Email as entered.
+    pub email: &'a str,
+    /// Argon2id PHC string.
+    pub password_hash: &'a str,
+    /// Display name.
+    pub display_name: Option<&'a str>,
+}
+
+/// Inserts a user; a unique violation means the email is taken.
+pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>) -> QueryResult<User> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The user with this email, compared case-insensitively.
+pub async fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(lower(users::email).eq(lower(email)))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The users with these ids (in no particular order; missing ones absent).
+pub async fn find_by_ids(conn: &mut Conn, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// A refresh-token row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct RefreshToken {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Rotation family.
+    pub family_id: Uuid,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Set once exchanged for a successor.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// Set once revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl RefreshToken {
+    /// Neither rotated, revoked nor expired.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.rotated_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A refresh token to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Rotation family.
+    pub family_id: Uuid,
+    /// SHA-256 of the token.
+    pub token_hash: &'a [u8],
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores a refresh token.
+pub async fn insert_refresh_token(conn: &mut Conn, token: &NewRefreshToken<'_>) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The token with this hash, locked for the rest of the transaction so two
+/// concurrent exchanges of one token cannot both succeed.
+pub async fn lock_refresh_token(conn: &mut Conn, hash: &[u8]) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshToken::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Marks a token as exchanged.
+pub async fn mark_rotated(conn: &mut Conn, id: Uuid, at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(refresh_tokens::table.find(id))
+        .set(refresh_tokens::rotated_at.eq(at))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Revokes every still-unrevoked token of a family; returns how many.
+pub async fn revoke_family(conn: &mut Conn, family: Uuid, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(at))
+    .execute(conn)
+    .await
+}

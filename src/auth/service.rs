@@ -1,0 +1,232 @@
+//! Auth use cases on parsed input. Knows nothing of GraphQL or HTTP.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::{
+    AuthError,
+    domain::{DisplayName, Email, Password},
+    model::{self, NewRefreshToken, NewUser, User},
+    password,
+    token::{self, AccessTokens, Claims, TokenError},
+};
+use crate::db::{Conn, Db};
+
+/// A signed-in session: what register, login and refresh return.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// JWT for the `Authorization` header.
+    pub access_token: String,
+    /// Opaque refresh token (shown once; only its hash is stored).
+    pub refresh_token: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: i64,
+    /// The signed-in user.
+    pub user: User,
+}
+
+/// Accounts and sessions.
+#[derive(Clone)]
+pub struct AuthService {
+    db: Db,
+    tokens: AccessTokens,
+    refresh_ttl: Duration,
+}
+
+/// What a refresh-token exchange found, decided inside its transaction.
+enum Exchange {
+    Rotated(Box<Session>),
+    /// A rotated or revoked token came back: its family is now revoked.
+    Reused {
+        user_id: Uuid,
+    },
+    Refused,
+}
+
+impl AuthService {
+    /// The service over `db`, signing with `tokens`.
+    pub fn new(db: Db, tokens: AccessTokens, refresh_ttl: Duration) -> Self {
+        Self {
+            db,
+            tokens,
+            refresh_ttl,
+        }
+    }
+
+    /// The access-token keys (tests forge tokens with them).
+    pub fn tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+
+    /// Creates an account and signs it in. `EmailTaken` when the address
+    /// (compared case-insensitively) already has one.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<Session, AuthError> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        let display_name = DisplayName::parse(display_name)?.map(DisplayName::into_inner);
+        let password_hash = password::hash(password.expose().to_owned()).await?;
+        let mut conn = self.db.conn().await?;
+        let session = conn
+            .transaction::<_, AuthError, _>(async |conn| {
+                let user = model::insert_user(
+                    conn,
+                    &NewUser {
+                        id: Uuid::now_v7(),
+                        email: email.as_str(),
+                        password_hash: &password_hash,
+                        display_name: display_name.as_deref(),
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                        AuthError::EmailTaken
+                    }
+                    other => other.into(),
+                })?;
+                self.start_session(conn, user, Uuid::now_v7()).await
+            })
+            .await?;
+        tracing::info!(user.id = %session.user.id, "account registered");
+        Ok(session)
+    }
+
+    /// Signs in. A wrong email and a wrong password give the same error and
+    /// take the same time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session, AuthError> {
+        // Over-long input is refused before hashing, so it cannot buy CPU.
+        if password.chars().count() > Password::MAX_CHARS
+            || email.chars().count() > Email::MAX_CHARS
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let mut conn = self.db.conn().await?;
+        let user = model::find_by_email(&mut conn, email.trim()).await?;
+        // Don't hold a pooled connection across ~50 ms of hashing.
+        drop(conn);
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        if !password::verify(password.to_owned(), stored).await? {
+            tracing::info!("login failed");
+            return Err(AuthError::InvalidCredentials);
+        }
+        let user = user.ok_or(AuthError::InvalidCredentials)?;
+        let mut conn = self.db.conn().await?;
+        self.start_session(&mut conn, user, Uuid::now_v7()).await
+    }
+
+    /// Exchanges a refresh token for a new pair. The presented token stops
+    /// working; presenting it again revokes its whole family (RFC 9700
+    /// §4.14.2: a replay means the token was stolen, or the thief was first).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, AuthError> {
+        let hash = token::hash_opaque(refresh_token);
+        let mut conn = self.db.conn().await?;
+        let exchange = conn
+            .transaction::<_, AuthError, _>(async |conn| {
+                let now = Utc::now();
+                let Some(stored) = model::lock_refresh_token(conn, &hash).await? else {
+                    return Ok(Exchange::Refused);
+                };
+                if stored.rotated_at.is_some() || stored.revoked_at.is_some() {
+                    model::revoke_family(conn, stored.family_id, now).await?;
+                    return Ok(Exchange::Reused {
+                        user_id: stored.user_id,
+                    });
+                }
+                if stored.expires_at <= now {
+                    return Ok(Exchange::Refused);
+                }
+                model::mark_rotated(conn, stored.id, now).await?;
+                let Some(user) = model::find_by_ids(conn, &[stored.user_id]).await?.pop() else {
+                    return Ok(Exchange::Refused);
+                };
+                let session = self.start_session(conn, user, stored.family_id).await?;
+                Ok(Exchange::Rotated(Box::new(session)))
+            })
+            .await?;
+        match exchange {
+            Exchange::Rotated(session) => Ok(*session),
+            Exchange::Reused { user_id } => {
+                tracing::warn!(user.id = %user_id, "refresh token reuse: token family revoked");
+                Err(AuthError::InvalidRefreshToken)
+            }
+            Exchange::Refused => Err(AuthError::InvalidRefreshToken),
+        }
+    }
+
+    /// Revokes the session a refresh token belongs to. True when the token
+    /// was active.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, refresh_token: &str) -> Result<bool, AuthError> {
+        let hash = token::hash_opaque(refresh_token);
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, AuthError, _>(async |conn| {
+            let now = Utc::now();
+            let Some(stored) = model::lock_refresh_token(conn, &hash).await? else {
+                return Ok(false);
+            };
+            let active = stored.is_active(now);
+            // A replayed rotated token revokes the family here too.
+            if active || stored.revoked_at.is_none() {
+                model::revoke_family(conn, stored.family_id, now).await?;
+            }
+            Ok(active)
+        })
+        .await
+    }
+
+    /// Checks an access token's signature and claims (no database).
+    pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
+        self.tokens.verify(token)
+    }
+
+    /// Users by id, for the DataLoader.
+    pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>, AuthError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::find_by_ids(&mut conn, ids).await?)
+    }
+
+    /// Stores a new refresh token in `family` and signs an access token.
+    async fn start_session(
+        &self,
+        conn: &mut Conn,
+        user: User,
+        family_id: Uuid,
+    ) -> Result<Session, AuthError> {
+        let refresh_token = token::random_token();
+        let refresh_ttl = chrono::Duration::from_std(self.refresh_ttl)
+            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+        model::insert_refresh_token(
+            conn,
+            &NewRefreshToken {
+                id: Uuid::now_v7(),
+                user_id: user.id,
+                family_id,
+                token_hash: &token::hash_opaque(&refresh_token),
+                expires_at: Utc::now() + refresh_ttl,
+            },
+        )
+        .await?;
+        let access_token = self
+            .tokens
+            .issue(user.id)
+            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+        Ok(Session {
+            access_token,
+            refresh_token,
+            expires_in: self.tokens.ttl_secs(),
+            user,
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! Redis: the connection pool and key naming. Optional for one instance;
+//! later features (read cache, persisted queries, rate limits, pub/sub)
+//! build on it.
+
+use std::time::Duration;
+
+use bb8_redis::RedisConnectionManager;
+
+/// A Redis pool with the deployment's key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pool: bb8::Pool<RedisConnectionManager>,
+    prefix: String,
+}
+
+impl Redis {
+    /// Builds the pool without waiting for Redis, so the server starts (and
+    /// reports not ready) while Redis is down.
+    pub fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let manager = RedisConnectionManager::new(url)?;
+        let pool = bb8::Pool::builder()
+            .max_size(16)
+            .connection_timeout(Duration::from_millis(500))
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// A key under this deployment's prefix.
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+}
+
+/// Answers when Redis answers `PING`.
+pub async fn ping(redis: &Redis) -> anyhow::Result<()> {
+    let mut conn = redis.pool.get().await?;
+    let pong: String = redis::cmd("PING").query_async(&mut *conn).await?;
+    anyhow::ensure!(pong == "PONG", "unexpected PING answer {pong}");
+    Ok(())
+}

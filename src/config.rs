@@ -1,0 +1,247 @@
+//! Typed configuration, read from the environment once at start-up.
+//!
+//! Every variable is documented on the field it fills; the README's
+//! configuration table lists the same names and defaults. A value that does
+//! not parse stops start-up with a message naming the variable.
+
+use std::{fmt, net::IpAddr, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// Whether the server runs for a developer or in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development: generated secrets allowed, GraphiQL on.
+    Development,
+    /// Production: secrets required, nothing internal exposed.
+    Production,
+}
+
+impl FromStr for AppEnv {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "production" | "prod" => Ok(Self::Production),
+            other => bail!("expected `development` or `production`, got `{other}`"),
+        }
+    }
+}
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub app_env: AppEnv,
+    /// `HOST`: address to listen on. Default `127.0.0.1`.
+    pub host: IpAddr,
+    /// `PORT`: port to listen on; 0 picks a free one. Default `8080`.
+    pub port: u16,
+    /// `DATABASE_URL`: PostgreSQL URL. When unset, `serve` starts a local
+    /// PostgreSQL under `DATA_DIR` from the installed binaries.
+    pub database_url: Option<Secret>,
+    /// `DATABASE_POOL_SIZE`: connections in the pool. Default `10`.
+    pub database_pool_size: u32,
+    /// `DATABASE_CONNECT_TIMEOUT_MS`: how long a request waits for a pooled
+    /// connection before failing. Default `5000`.
+    pub database_connect_timeout: Duration,
+    /// `DATA_DIR`: where the local development PostgreSQL keeps its data.
+    /// Default `.data` (git-ignored).
+    pub data_dir: std::path::PathBuf,
+    /// `REDIS_URL`: Redis URL (optional for a single instance).
+    pub redis_url: Option<Secret>,
+    /// `REDIS_KEY_PREFIX`: prefix of every Redis key, so instances of
+    /// different deployments (or tests) can share one Redis. Default `todoql:`.
+    pub redis_key_prefix: String,
+    /// `JWT_SECRET`: HMAC key for access tokens, at least 32 bytes. Required
+    /// in production; generated per process (with a warning) in development.
+    pub jwt_secret: Secret,
+    /// `ACCESS_TOKEN_TTL_SECS`: access-token lifetime. Default `900` (15 min).
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS`: refresh-token lifetime; each rotation starts
+    /// a new one, so it is also the inactivity limit. Default `2592000` (30 days).
+    pub refresh_token_ttl: Duration,
+    /// `GRAPHIQL`: serve the GraphiQL playground to browsers. Default `true`
+    /// in development, `false` in production.
+    pub graphiql: bool,
+    /// `SHUTDOWN_TIMEOUT_SECS`: how long in-flight requests may take to
+    /// finish after SIGTERM/SIGINT. Default `10`.
+    pub shutdown_timeout: Duration,
+    /// `MAX_BODY_BYTES`: largest accepted request body. Default `1048576`.
+    pub max_body_bytes: usize,
+}
+
+/// Minimum HMAC key size (RFC 8725 §3.5: at least 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment in
+    /// production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let app_env: AppEnv = parsed(&var, "APP_ENV")?.unwrap_or(AppEnv::Development);
+        let production = app_env == AppEnv::Production;
+
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => Secret::new(secret),
+            Some(_) => bail!(
+                "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (256 bits) of random data"
+            ),
+            None if production => {
+                bail!("JWT_SECRET is required when APP_ENV=production (at least 32 random bytes)")
+            }
+            None => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: generated one for this process; \
+                     tokens will not survive a restart"
+                );
+                Secret::new(crate::auth::token::random_token())
+            }
+        };
+
+        Ok(Self {
+            app_env,
+            host: parsed(&var, "HOST")?.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: parsed(&var, "PORT")?.unwrap_or(8080),
+            database_url: var("DATABASE_URL").map(Secret::new),
+            database_pool_size: positive(&var, "DATABASE_POOL_SIZE")?.unwrap_or(10),
+            database_connect_timeout: Duration::from_millis(
+                positive(&var, "DATABASE_CONNECT_TIMEOUT_MS")?.unwrap_or(5000),
+            ),
+            data_dir: var("DATA_DIR").unwrap_or_else(|| ".data".into()).into(),
+            redis_url: var("REDIS_URL").map(Secret::new),
+            redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "todoql:".into()),
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(
+                positive(&var, "ACCESS_TOKEN_TTL_SECS")?.unwrap_or(900),
+            ),
+            refresh_token_ttl: Duration::from_secs(
+                positive(&var, "REFRESH_TOKEN_TTL_SECS")?.unwrap_or(30 * 24 * 3600),
+            ),
+            graphiql: parsed(&var, "GRAPHIQL")?.unwrap_or(!production),
+            shutdown_timeout: Duration::from_secs(
+                positive(&var, "SHUTDOWN_TIMEOUT_SECS")?.unwrap_or(10),
+            ),
+            max_body_bytes: positive(&var, "MAX_BODY_BYTES")?.unwrap_or(1024 * 1024),
+        })
+    }
+
+    /// Whether `APP_ENV=production`.
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+}
+
+/// Parses an optional variable, naming it in the error.
+fn parsed<T>(var: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    var(name)
+        .map(|raw| {
+            raw.trim()
+                .parse::<T>()
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("invalid value for {name}: `{raw}`"))
+        })
+        .transpose()
+}
+
+/// Parses an optional variable that must be a positive whole number.
+fn positive<T>(var: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<Option<T>>
+where
+    T: FromStr + PartialOrd + Default,
+    T::Err: fmt::Display,
+{
+    match parsed::<T>(var, name)? {
+        Some(v) if v <= T::default() => bail!("invalid value for {name}: must be positive"),
+        other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_in_development() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.app_env, AppEnv::Development);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert!(c.graphiql);
+        assert!(c.jwt_secret.expose().len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let err = config(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"));
+        let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"));
+        let secret = "x".repeat(32);
+        let c = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert!(!c.graphiql);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("HOST", "nowhere"),
+            ("APP_ENV", "staging"),
+            ("ACCESS_TOKEN_TTL_SECS", "0"),
+            ("GRAPHIQL", "maybe"),
+        ] {
+            let err = format!("{:#}", config(&[(name, value)]).unwrap_err());
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_hidden_from_debug() {
+        let secret = "s".repeat(40);
+        let c = config(&[("JWT_SECRET", &secret)]).unwrap();
+        assert!(!format!("{c:?}").contains(&secret));
+    }
+}

@@ -1,0 +1,177 @@
+//! The PostgreSQL connection pool, embedded migrations and query statistics.
+//!
+//! Models take a `&mut Conn`; services check one out with [`Db::conn`] and
+//! open transactions on it. Errors from here are internal: they are logged
+//! with context and reach clients as `INTERNAL_SERVER_ERROR`.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection,
+    async_connection_wrapper::AsyncConnectionWrapper,
+    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod},
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A pooled connection.
+pub type Conn = AsyncPgConnection;
+/// The pool.
+pub type Pool = bb8::Pool<AsyncDieselConnectionManager<Conn>>;
+/// A connection checked out of the pool.
+pub type PooledConn = bb8::PooledConnection<'static, AsyncDieselConnectionManager<Conn>>;
+
+/// Why a database call failed. Never shown to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time.
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// A query failed.
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for DbError {
+    fn from(e: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
+        Self::Pool(e.to_string())
+    }
+}
+
+/// Counts every SQL statement the pool's connections run, by statement text
+/// (binds excluded). Tests use it to prove the absence of N+1 queries; the
+/// telemetry module can export it.
+#[derive(Debug, Default)]
+pub struct QueryStats {
+    counts: Mutex<HashMap<String, u64>>,
+}
+
+impl QueryStats {
+    fn record(&self, sql: &str) {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry(sql.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// How many statements containing `needle` ran.
+    pub fn count_matching(&self, needle: &str) -> u64 {
+        self.counts
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .filter(|(sql, _)| sql.contains(needle))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Forgets every count.
+    pub fn reset(&self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.clear();
+        }
+    }
+}
+
+/// Diesel instrumentation feeding [`QueryStats`].
+struct StatsInstrumentation(Arc<QueryStats>);
+
+impl Instrumentation for StatsInstrumentation {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let text = query.to_string();
+            // Diesel appends `-- binds: [...]`; binds may hold secrets, so drop them.
+            let sql = text.split(" -- binds:").next().unwrap_or_default();
+            self.0.record(sql);
+        }
+    }
+}
+
+/// The database handle shared by the app.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    stats: Arc<QueryStats>,
+}
+
+impl Db {
+    /// Builds the pool without waiting for PostgreSQL, so the server can
+    /// start (and report not ready) while the database is down.
+    pub fn connect(url: &str, size: u32, wait: Duration) -> Self {
+        let stats = Arc::new(QueryStats::default());
+        let mut manager_config = ManagerConfig::<Conn>::default();
+        // The pool drops connections whose socket closed; a per-checkout
+        // `SELECT 1` would add a round trip to every request.
+        manager_config.recycling_method = RecyclingMethod::Fast;
+        let setup_stats = stats.clone();
+        manager_config.custom_setup = Box::new(move |url| {
+            let stats = setup_stats.clone();
+            async move {
+                let mut conn = Conn::establish(url).await?;
+                conn.set_instrumentation(StatsInstrumentation(stats));
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, manager_config);
+        let pool = bb8::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1.min(size)))
+            .connection_timeout(wait)
+            .test_on_check_out(false)
+            .build_unchecked(manager);
+        Self { pool, stats }
+    }
+
+    /// Checks a connection out of the pool.
+    pub async fn conn(&self) -> Result<PooledConn, DbError> {
+        Ok(self.pool.get_owned().await?)
+    }
+
+    /// Statement counts since start (or the last reset).
+    pub fn stats(&self) -> &QueryStats {
+        &self.stats
+    }
+
+    /// Pool occupancy, for readiness and metrics.
+    pub fn pool_state(&self) -> bb8::State {
+        self.pool.state()
+    }
+
+    /// Answers when PostgreSQL answers a trivial query.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// Runs pending migrations on a fresh connection to `url`.
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    let conn = Conn::establish(url)
+        .await
+        .context("connecting to PostgreSQL to migrate")?;
+    // diesel_migrations is synchronous: drive the async connection through
+    // the blocking wrapper on a blocking thread, so this works on any runtime
+    // flavour (tests use the current-thread one).
+    let mut wrapper: AsyncConnectionWrapper<Conn> = AsyncConnectionWrapper::from(conn);
+    tokio::task::spawn_blocking(move || {
+        wrapper
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))
+    })
+    .await
+    .context("migration task")?
+}

@@ -1,0 +1,24 @@
+//! todoql: a GraphQL backend for todo apps.
+//!
+//! Features (each with its model, service and GraphQL layer):
+//! - [`auth`]: accounts, passwords, access and refresh tokens;
+//! - [`todos`]: todos, keyset pagination, optimistic concurrency;
+//! - [`cache`]: Redis;
+//! - [`telemetry`]: logging.
+//!
+//! Wiring: [`graphql`] (schema, error codes), [`http`] (router, GraphQL over
+//! HTTP, REST facade), [`app`] (assembly and lifecycle), [`config`],
+//! [`db`] (pool, migrations) and [`devdb`] (a local PostgreSQL for `serve`
+//! without `DATABASE_URL`).
+
+pub mod app;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod devdb;
+pub mod graphql;
+pub mod http;
+pub mod schema;
+pub mod telemetry;
+pub mod todos;

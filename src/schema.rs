@@ -1,0 +1,72 @@
+//! Diesel table definitions, kept in step with `migrations/` by hand
+//! (the same output `diesel print-schema` gives).
+
+diesel::table! {
+    /// Accounts.
+    users (id) {
+        /// Primary key (UUIDv7).
+        id -> Uuid,
+        /// As entered (trimmed); unique case-insensitively.
+        email -> Text,
+        /// Argon2id PHC string.
+        password_hash -> Text,
+        /// Optional name shown in clients.
+        display_name -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamptz,
+        /// Last change.
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Todos, each owned by one user.
+    todos (id) {
+        /// Primary key (UUIDv7).
+        id -> Uuid,
+        /// The owning user.
+        owner_id -> Uuid,
+        /// 1 to 500 characters, trimmed.
+        title -> Text,
+        /// At most 10,000 characters.
+        description -> Nullable<Text>,
+        /// Done or not.
+        completed -> Bool,
+        /// Optional due time.
+        due_at -> Nullable<Timestamptz>,
+        /// Set while completed.
+        completed_at -> Nullable<Timestamptz>,
+        /// Creation time.
+        created_at -> Timestamptz,
+        /// Last change.
+        updated_at -> Timestamptz,
+        /// Bumped on every change (optimistic concurrency).
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    /// Refresh tokens, stored hashed, rotated on use.
+    refresh_tokens (id) {
+        /// Primary key.
+        id -> Uuid,
+        /// The user the token signs in.
+        user_id -> Uuid,
+        /// Rotation chain shared by all tokens descending from one login.
+        family_id -> Uuid,
+        /// SHA-256 of the token.
+        token_hash -> Bytea,
+        /// Issue time.
+        created_at -> Timestamptz,
+        /// Expiry.
+        expires_at -> Timestamptz,
+        /// When it was exchanged for a successor.
+        rotated_at -> Nullable<Timestamptz>,
+        /// When it was revoked.
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(todos -> users (owner_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, todos, refresh_tokens);

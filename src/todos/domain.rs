@@ -1,0 +1,300 @@
+//! Parsed todo input: titles, descriptions, filters, orders and page sizes.
+
+use chrono::{DateTime, Utc};
+
+use super::{TodoError, cursor::Cursor};
+
+/// A title: trimmed, 1 to 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    /// Longest title, in characters.
+    pub const MAX_CHARS: usize = 500;
+
+    /// Trims and checks the length.
+    pub fn parse(raw: &str) -> Result<Self, TodoError> {
+        let title = raw.trim();
+        let n = title.chars().count();
+        if (1..=Self::MAX_CHARS).contains(&n) {
+            Ok(Self(title.to_owned()))
+        } else {
+            Err(TodoError::invalid(
+                "title",
+                "must be 1 to 500 characters after trimming",
+            ))
+        }
+    }
+
+    /// The title.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description of at most 10,000 characters, kept exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    /// Longest description, in characters.
+    pub const MAX_CHARS: usize = 10_000;
+
+    /// Checks the length.
+    pub fn parse(raw: &str) -> Result<Self, TodoError> {
+        if raw.chars().count() <= Self::MAX_CHARS {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(TodoError::invalid(
+                "description",
+                "must be at most 10,000 characters",
+            ))
+        }
+    }
+
+    /// The description.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new todo.
+#[derive(Debug, Clone)]
+pub struct NewTodo {
+    /// Title.
+    pub title: Title,
+    /// Description.
+    pub description: Option<Description>,
+    /// Due time.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+impl NewTodo {
+    /// Parses the fields of a create request.
+    pub fn parse(
+        title: &str,
+        description: Option<&str>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, TodoError> {
+        Ok(Self {
+            title: Title::parse(title)?,
+            description: description.map(Description::parse).transpose()?,
+            due_at,
+        })
+    }
+}
+
+/// A change to one field: absent fields are kept, present ones set (for
+/// nullable fields `Set(None)` clears).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    /// Leave as is.
+    #[default]
+    Keep,
+    /// Set to this value.
+    Set(T),
+}
+
+/// A partial update of a todo.
+#[derive(Debug, Clone, Default)]
+pub struct TodoPatch {
+    /// New title.
+    pub title: Patch<Title>,
+    /// New description, or `Set(None)` to clear it.
+    pub description: Patch<Option<Description>>,
+    /// Mark completed or active.
+    pub completed: Patch<bool>,
+    /// New due time, or `Set(None)` to clear it.
+    pub due_at: Patch<Option<DateTime<Utc>>>,
+    /// Refuse the change unless the todo is at this version.
+    pub expected_version: Option<i32>,
+}
+
+/// The orders a list can take; every one ends with `id` so ties are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TodoOrder {
+    /// Newest first.
+    #[default]
+    CreatedAtDesc,
+    /// Oldest first.
+    CreatedAtAsc,
+    /// Soonest due first; todos without a due time last.
+    DueAtAsc,
+    /// Most recently changed first.
+    UpdatedAtDesc,
+}
+
+impl TodoOrder {
+    /// A short stable name, written into cursors.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::CreatedAtDesc => "cd",
+            Self::CreatedAtAsc => "ca",
+            Self::DueAtAsc => "da",
+            Self::UpdatedAtDesc => "ud",
+        }
+    }
+
+    /// The order with this [`key`](Self::key).
+    pub fn from_key(key: &str) -> Option<Self> {
+        [
+            Self::CreatedAtDesc,
+            Self::CreatedAtAsc,
+            Self::DueAtAsc,
+            Self::UpdatedAtDesc,
+        ]
+        .into_iter()
+        .find(|o| o.key() == key)
+    }
+}
+
+/// Which todos a list includes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TodoFilter {
+    /// Only completed (true) or active (false) ones.
+    pub completed: Option<bool>,
+    /// Case-insensitive substring of title or description.
+    pub search: Option<String>,
+    /// Due strictly before this time.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Due strictly after this time.
+    pub due_after: Option<DateTime<Utc>>,
+}
+
+impl TodoFilter {
+    /// Longest accepted search string.
+    pub const MAX_SEARCH_CHARS: usize = 200;
+
+    /// Checks the search length; a blank search means no search.
+    pub fn parse(
+        completed: Option<bool>,
+        search: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        due_after: Option<DateTime<Utc>>,
+    ) -> Result<Self, TodoError> {
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > Self::MAX_SEARCH_CHARS) {
+            return Err(TodoError::invalid(
+                "filter.search",
+                "must be at most 200 characters",
+            ));
+        }
+        Ok(Self {
+            completed,
+            search: search.map(str::to_owned),
+            due_before,
+            due_after,
+        })
+    }
+}
+
+/// Which page of a list to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (0 to 100).
+    pub first: i64,
+    /// Items strictly after this cursor.
+    pub after: Option<Cursor>,
+    /// The order.
+    pub order: TodoOrder,
+}
+
+impl PageRequest {
+    /// Page size when `first` is absent.
+    pub const DEFAULT_FIRST: i64 = 20;
+    /// Largest page.
+    pub const MAX_FIRST: i64 = 100;
+
+    /// Checks `first` and decodes `after`, which must come from the same order.
+    pub fn parse(
+        first: Option<i64>,
+        after: Option<&str>,
+        order: TodoOrder,
+    ) -> Result<Self, TodoError> {
+        let first = first.unwrap_or(Self::DEFAULT_FIRST);
+        if !(0..=Self::MAX_FIRST).contains(&first) {
+            return Err(TodoError::invalid("first", "must be between 0 and 100"));
+        }
+        let after = after
+            .filter(|a| !a.is_empty())
+            .map(|a| Cursor::decode(a, order))
+            .transpose()?;
+        Ok(Self {
+            first,
+            after,
+            order,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(Title::parse("  Buy milk \n").unwrap().as_str(), "Buy milk");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse("").is_err());
+        assert!(Title::parse(&"🦀".repeat(500)).is_ok());
+        assert!(Title::parse(&"a".repeat(501)).is_err());
+        assert!(Title::parse(&format!("  {}  ", "a".repeat(500))).is_ok());
+    }
+
+    #[test]
+    fn description_is_kept_verbatim() {
+        assert_eq!(Description::parse("  x ").unwrap().as_str(), "  x ");
+        assert!(Description::parse(&"é".repeat(10_000)).is_ok());
+        assert!(matches!(
+            Description::parse(&"a".repeat(10_001)),
+            Err(TodoError::Invalid {
+                field: "description",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        assert_eq!(
+            PageRequest::parse(None, None, TodoOrder::default())
+                .unwrap()
+                .first,
+            20
+        );
+        assert!(PageRequest::parse(Some(0), None, TodoOrder::default()).is_ok());
+        assert!(PageRequest::parse(Some(100), None, TodoOrder::default()).is_ok());
+        for bad in [-1, 101, i64::MAX] {
+            assert!(matches!(
+                PageRequest::parse(Some(bad), None, TodoOrder::default()),
+                Err(TodoError::Invalid { field: "first", .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn order_keys_round_trip() {
+        for o in [
+            TodoOrder::CreatedAtDesc,
+            TodoOrder::CreatedAtAsc,
+            TodoOrder::DueAtAsc,
+            TodoOrder::UpdatedAtDesc,
+        ] {
+            assert_eq!(TodoOrder::from_key(o.key()), Some(o));
+        }
+        assert_eq!(TodoOrder::from_key("zz"), None);
+    }
+
+    #[test]
+    fn search_is_trimmed_and_bounded() {
+        let f = TodoFilter::parse(None, Some("  milk "), None, None).unwrap();
+        assert_eq!(f.search.as_deref(), Some("milk"));
+        assert_eq!(
+            TodoFilter::parse(None, Some("  "), None, None)
+                .unwrap()
+                .search,
+            None
+        );
+        assert!(TodoFilter::parse(None, Some(&"s".repeat(201)), None, None).is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! Todo use cases on parsed input, shared by GraphQL and the REST facade.
+//! Every function takes the caller's user id and touches only their todos.
+//! Writes run in a transaction, so whatever a change implies (events, jobs)
+//! commits with it or not at all.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::{
+    TodoError,
+    domain::{NewTodo, PageRequest, Patch, TodoFilter, TodoOrder, TodoPatch},
+    model::{self, NewTodoRow, TodoChanges, TodoRow},
+};
+use crate::db::Db;
+
+/// One page of a todo list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The todos, in order.
+    pub rows: Vec<TodoRow>,
+    /// Whether more todos follow the last one.
+    pub has_next_page: bool,
+    /// Whether todos precede the first one (Relay allows `false` when
+    /// paginating forward; we know it is `true` whenever a cursor was given
+    /// that some row matched before, so report whether a cursor was used).
+    pub has_previous_page: bool,
+    /// The order, for the cursors.
+    pub order: TodoOrder,
+}
+
+/// The caller's todo counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// All todos.
+    pub total: i64,
+    /// Not completed.
+    pub active: i64,
+    /// Completed.
+    pub completed: i64,
+}
+
+/// Todos.
+#[derive(Clone)]
+pub struct TodoService {
+    db: Db,
+}
+
+/// Now, at the database's microsecond precision, so values written and read
+/// back compare equal.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl TodoService {
+    /// The service over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// One of `owner`'s todos.
+    pub async fn get(&self, owner: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
+        let mut conn = self.db.conn().await?;
+        model::find_owned(&mut conn, owner, id)
+            .await?
+            .ok_or(TodoError::NotFound)
+    }
+
+    /// A page of `owner`'s todos matching `filter`.
+    pub async fn list(
+        &self,
+        owner: Uuid,
+        filter: &TodoFilter,
+        page: &PageRequest,
+    ) -> Result<Page, TodoError> {
+        let mut conn = self.db.conn().await?;
+        let mut rows = model::list_page(&mut conn, owner, filter, page).await?;
+        let first = usize::try_from(page.first).unwrap_or(0);
+        let has_next_page = rows.len() > first;
+        rows.truncate(first);
+        Ok(Page {
+            rows,
+            has_next_page,
+            has_previous_page: page.after.is_some(),
+            order: page.order,
+        })
+    }
+
+    /// How many of `owner`'s todos match `filter`.
+    pub async fn count(&self, owner: Uuid, filter: &TodoFilter) -> Result<i64, TodoError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::count(&mut conn, owner, filter).await?)
+    }
+
+    /// `owner`'s counts by state.
+    pub async fn counts(&self, owner: Uuid) -> Result<Counts, TodoError> {
+        let mut conn = self.db.conn().await?;
+        let (total, completed) = model::counts(&mut conn, owner).await?;
+        Ok(Counts {
+            total,
+            active: total - completed,
+            completed,
+        })
+    }
+
+    /// Creates a todo.
+    #[tracing::instrument(skip_all, fields(user.id = %owner))]
+    pub async fn create(&self, owner: Uuid, todo: NewTodo) -> Result<TodoRow, TodoError> {
+        let mut conn = self.db.conn().await?;
+        let at = now();
+        conn.transaction::<_, TodoError, _>(async |conn| {
+            let row = model::insert(
+                conn,
+                &NewTodoRow {
+                    id: Uuid::now_v7(),
+                    owner_id: owner,
+                    title: todo.title.as_str(),
+                    description: todo.description.as_ref().map(|d| d.as_str()),
+                    due_at: todo.due_at,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )
+            .await?;
+            Ok(row)
+        })
+        .await
+    }
+
+    /// Applies a partial update. With `expected_version` set and not current,
+    /// fails with `VersionConflict` and changes nothing. A patch that changes
+    /// nothing leaves the version as it is.
+    #[tracing::instrument(skip_all, fields(user.id = %owner, todo.id = %id))]
+    pub async fn update(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        patch: TodoPatch,
+    ) -> Result<TodoRow, TodoError> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, TodoError, _>(async |conn| {
+            let current = model::lock_owned(conn, owner, id)
+                .await?
+                .ok_or(TodoError::NotFound)?;
+            if let Some(expected) = patch.expected_version
+                && expected != current.version
+            {
+                return Err(TodoError::VersionConflict {
+                    expected,
+                    actual: current.version,
+                });
+            }
+            let title = match &patch.title {
+                Patch::Set(t) => t.as_str(),
+                Patch::Keep => current.title.as_str(),
+            };
+            let description = match &patch.description {
+                Patch::Set(d) => d.as_ref().map(|d| d.as_str()),
+                Patch::Keep => current.description.as_deref(),
+            };
+            let completed = match patch.completed {
+                Patch::Set(c) => c,
+                Patch::Keep => current.completed,
+            };
+            let due_at = match patch.due_at {
+                Patch::Set(d) => d,
+                Patch::Keep => current.due_at,
+            };
+            let unchanged = title == current.title
+                && description == current.description.as_deref()
+                && completed == current.completed
+                && due_at == current.due_at;
+            if unchanged {
+                return Ok(current);
+            }
+            let at = now();
+            let completed_at = match (current.completed, completed) {
+                (false, true) => Some(at),
+                (_, false) => None,
+                (true, true) => current.completed_at,
+            };
+            let row = model::update(
+                conn,
+                id,
+                &TodoChanges {
+                    title,
+                    description,
+                    completed,
+                    due_at,
+                    completed_at,
+                    updated_at: at,
+                    version: current.version + 1,
+                },
+            )
+            .await?;
+            Ok(row)
+        })
+        .await
+    }
+
+    /// Deletes one todo, returning its id.
+    #[tracing::instrument(skip_all, fields(user.id = %owner, todo.id = %id))]
+    pub async fn delete(&self, owner: Uuid, id: Uuid) -> Result<Uuid, TodoError> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, TodoError, _>(async |conn| {
+            let row = model::delete_owned(conn, owner, id)
+                .await?
+                .ok_or(TodoError::NotFound)?;
+            Ok(row.id)
+        })
+        .await
+    }
+
+    /// Marks every todo completed (or active); returns how many changed.
+    #[tracing::instrument(skip_all, fields(user.id = %owner))]
+    pub async fn set_all_completed(
+        &self,
+        owner: Uuid,
+        completed: bool,
+    ) -> Result<usize, TodoError> {
+        let mut conn = self.db.conn().await?;
+        let at = now();
+        conn.transaction::<_, TodoError, _>(async |conn| {
+            let rows = model::set_all_completed(conn, owner, completed, at).await?;
+            Ok(rows.len())
+        })
+        .await
+    }
+
+    /// Deletes the completed todos (or all of them); returns how many.
+    #[tracing::instrument(skip_all, fields(user.id = %owner))]
+    pub async fn delete_many(&self, owner: Uuid, only_completed: bool) -> Result<usize, TodoError> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, TodoError, _>(async |conn| {
+            let rows = model::delete_many(conn, owner, only_completed).await?;
+            Ok(rows.len())
+        })
+        .await
+    }
+}
