@@ -1,0 +1,16 @@
+//! Integration tests: one binary (fast to link), one module per area. Each
+//! test spawns the app on port 0 against a fresh database cloned from a
+//! migrated template, with its own Redis key prefix, and talks to it over
+//! HTTP as clients do. Run through `./scripts/test.sh`, which provides the
+//! throwaway PostgreSQL and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod helpers;
+
+mod auth;
+mod http_spec;
+mod lifecycle;
+mod pagination;
+mod rest;
+mod schema;
+mod todos;
