@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     AuthError, AuthService,
-    loader::UserLoader,
+    loader::UserDataLoader,
     model::User,
     service::Session,
     token::{Claims, TokenError},
@@ -42,7 +42,7 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
         Some(Credentials::Token(Ok(claims))) => claims,
     };
     let loader = ctx
-        .data::<DataLoader<UserLoader>>()
+        .data::<UserDataLoader>()
         .map_err(|e| AuthError::Crypto(e.message))?;
     match loader.load_one(claims.sub).await {
         Ok(Some(user)) => Ok(user),
@@ -53,7 +53,7 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
 
 /// The user with this id, through the request's DataLoader.
 pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
-    let loader = ctx.data::<DataLoader<UserLoader>>()?;
+    let loader = ctx.data::<UserDataLoader>()?;
     match loader.load_one(id).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(coded(ErrorCode::NotFound, "user not found")),

@@ -3,10 +3,18 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
 
 use super::{AuthError, AuthService, model::User};
+
+/// The per-request loader type (cached for the request's lifetime).
+pub type UserDataLoader = DataLoader<UserLoader, HashMapCache>;
+
+/// A fresh loader for one request.
+pub fn user_data_loader(auth: AuthService) -> UserDataLoader {
+    DataLoader::with_cache(UserLoader(auth), tokio::spawn, HashMapCache::default())
+}
 
 /// Loads users by id in batches.
 pub struct UserLoader(pub AuthService);

@@ -12,7 +12,6 @@ use std::sync::{
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema, ServerError, ServerResult,
     ValidationResult, Variables,
-    dataloader::{DataLoader, HashMapCache},
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
@@ -23,7 +22,7 @@ use crate::{
     auth::{
         AuthService,
         graphql::{AuthMutation, AuthQuery, Credentials},
-        loader::UserLoader,
+        loader::user_data_loader,
     },
     todos::{
         TodoService,
@@ -34,10 +33,12 @@ use error::ErrorCode;
 
 /// Every query field.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(AuthQuery, TodoQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(AuthMutation, TodoMutation);
 
 /// The todoql schema.
@@ -91,11 +92,7 @@ pub fn prepare_request(
 ) -> Request {
     request
         .data(credentials)
-        .data(DataLoader::with_cache(
-            UserLoader(auth.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
+        .data(user_data_loader(auth.clone()))
         .data(marker)
 }
 

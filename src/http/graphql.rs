@@ -296,7 +296,19 @@ async fn execute(
     let body = if executed {
         serde_json::to_value(&response)
     } else {
-        serde_json::to_value(json!({ "errors": response.errors }))
+        // Operation selection errors come from the library without a code.
+        let errors: Vec<_> = response
+            .errors
+            .into_iter()
+            .map(|mut e| {
+                let ext = e.extensions.get_or_insert_with(Default::default);
+                if ext.get("code").is_none() {
+                    ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+                }
+                e
+            })
+            .collect();
+        serde_json::to_value(json!({ "errors": errors }))
     };
     match body {
         Ok(body) => graphql_response(media, body, executed),

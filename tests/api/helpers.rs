@@ -126,10 +126,12 @@ pub async fn fresh_database() -> String {
     let template = template().await;
     let name = format!("test_{}", Uuid::new_v4().simple());
     let mut conn = admin_conn().await;
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-        .execute(&mut conn)
-        .await
-        .expect("clone the template");
+    diesel::sql_query(format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("clone the template");
     database_url(&name)
 }
 
@@ -138,8 +140,14 @@ pub async fn fresh_database() -> String {
 pub fn test_config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORT".into(), "0".into()),
-        ("JWT_SECRET".into(), "test-secret-of-at-least-thirty-two-bytes!".into()),
-        ("REDIS_KEY_PREFIX".into(), format!("test:{}:", Uuid::new_v4().simple())),
+        (
+            "JWT_SECRET".into(),
+            "test-secret-of-at-least-thirty-two-bytes!".into(),
+        ),
+        (
+            "REDIS_KEY_PREFIX".into(),
+            format!("test:{}:", Uuid::new_v4().simple()),
+        ),
         ("SHUTDOWN_TIMEOUT_SECS".into(), "5".into()),
     ]);
     if let Some(url) = redis_url() {
@@ -255,7 +263,10 @@ impl TestApp {
 
     /// Registers a user with a unique email based on `name`.
     pub async fn register(&self, name: &str) -> TestUser {
-        let email = format!("{name}.{}@example.com", &Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "{name}.{}@example.com",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let body = self
             .gql(
                 "mutation($input: RegisterInput!) { register(input: $input) {
