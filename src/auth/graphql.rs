@@ -1,7 +1,7 @@
 //! GraphQL types and resolvers for accounts and sessions: `me`, `register`,
 //! `login`, `refreshToken`, `logout`, and the `User` type.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
