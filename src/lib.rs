@@ -1,10 +1,10 @@
 //! todoql: a GraphQL backend for todo apps.
 //!
 //! Features (each with its model, service and GraphQL layer):
-//! - [`auth`]: accounts, passwords, access and refresh tokens;
-//! - [`todos`]: todos, keyset pagination, optimistic concurrency;
-//! - [`cache`]: Redis;
-//! - [`telemetry`]: logging.
+//! - [`auth`][]: accounts, passwords, access and refresh tokens;
+//! - [`todos`][]: todos, keyset pagination, optimistic concurrency;
+//! - [`cache`][]: Redis;
+//! - [`telemetry`][]: logging.
 //!
 //! Wiring: [`graphql`] (schema, error codes), [`http`] (router, GraphQL over
 //! HTTP, REST facade), [`app`] (assembly and lifecycle), [`config`],

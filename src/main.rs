@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Migrate and serve GraphQL on HOST:PORT (the default). Without
-    /// DATABASE_URL, starts a local PostgreSQL under DATA_DIR.
+    /// `DATABASE_URL`, starts a local PostgreSQL under `DATA_DIR`.
     Serve,
     /// Apply pending migrations and exit.
     Migrate,

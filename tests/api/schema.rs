@@ -30,7 +30,10 @@ fn exported_schema_matches_the_code() {
     );
 }
 
-/// A flattened view: type name → (kind, member name → signature).
+/// Type name → (kind, member name → signature).
+type Types = BTreeMap<String, (String, BTreeMap<String, String>)>;
+
+/// A flattened view of a schema, and its root operation types.
 fn shape(
     sdl: &str,
 ) -> (
