@@ -34,12 +34,7 @@ fn exported_schema_matches_the_code() {
 type Types = BTreeMap<String, (String, BTreeMap<String, String>)>;
 
 /// A flattened view of a schema, and its root operation types.
-fn shape(
-    sdl: &str,
-) -> (
-    BTreeMap<String, (String, BTreeMap<String, String>)>,
-    Vec<String>,
-) {
+fn shape(sdl: &str) -> (Types, Vec<String>) {
     let doc = parse_schema(sdl).expect("SDL parses");
     let mut types = BTreeMap::new();
     let mut roots = Vec::new();
