@@ -1,16 +1,27 @@
 //! Assembles the application: pools, services, schema, router and
 //! listener. `main` and the integration tests build it the same way.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context;
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+};
+use uuid::Uuid;
 
 use crate::{
     auth::{AuthService, token::AccessTokens},
     cache::Redis,
     config::Config,
     db::{self, Db},
+    events::{EventBus, EventService},
     graphql::{AppSchema, build_schema},
     todos::TodoService,
 };
@@ -28,14 +39,21 @@ pub struct AppState {
     pub auth: AuthService,
     /// Todos.
     pub todos: TodoService,
+    /// Todo events and subscriptions.
+    pub events: EventService,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// Flips to `true` when shutdown begins (WebSockets close with 1012).
+    pub shutdown: watch::Receiver<bool>,
+    /// Open WebSocket connections per user on this instance.
+    pub ws_connections: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
 /// A built application, bound to its port and ready to run.
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    shutdown: watch::Sender<bool>,
 }
 
 impl App {
@@ -62,8 +80,19 @@ impl App {
             config.access_token_ttl,
         );
         let auth = AuthService::new(db.clone(), tokens, config.refresh_token_ttl);
-        let todos = TodoService::new(db.clone());
-        let schema = build_schema(auth.clone(), todos.clone());
+        let bus = match &config.redis_url {
+            Some(url) => EventBus::redis(
+                url.expose(),
+                format!("{}todo-events", config.redis_key_prefix),
+                config.subscription_buffer,
+            )
+            .context("REDIS_URL")?,
+            None => EventBus::local(config.subscription_buffer),
+        };
+        let events = EventService::new(db.clone(), bus, config.event_retention);
+        let todos = TodoService::new(db.clone(), events.clone());
+        let schema = build_schema(auth.clone(), todos.clone(), events.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address)
             .await
@@ -76,8 +105,12 @@ impl App {
                 redis,
                 auth,
                 todos,
+                events,
                 schema,
+                shutdown: shutdown_rx,
+                ws_connections: Arc::default(),
             },
+            shutdown,
         })
     }
 
@@ -100,6 +133,8 @@ impl App {
         let grace = self.state.config.shutdown_timeout;
         let draining = Arc::new(Notify::new());
         let notify = draining.clone();
+        let pruner = tokio::spawn(prune_events(self.state.events.clone()));
+        let sockets = self.shutdown;
         let router = crate::http::router(self.state);
         let server = axum::serve(
             self.listener,
@@ -108,6 +143,8 @@ impl App {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight requests");
+            // WebSockets are not tracked by the HTTP server: tell them.
+            let _ = sockets.send(true);
             notify.notify_one();
         });
         tokio::select! {
@@ -117,7 +154,21 @@ impl App {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests"),
         }
+        pruner.abort();
         Ok(())
+    }
+}
+
+/// Deletes events past their retention, hourly.
+async fn prune_events(events: EventService) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match events.prune().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned old todo events"),
+            Err(e) => tracing::warn!(error = %e, "pruning todo events failed"),
+        }
     }
 }
 

@@ -92,6 +92,22 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `MAX_BODY_BYTES`: largest accepted request body. Default `1048576`.
     pub max_body_bytes: usize,
+    /// `EVENT_RETENTION_SECS`: how long todo events stay replayable for
+    /// `todoEvents(after:)`. Default `604800` (7 days).
+    pub event_retention: Duration,
+    /// `SUBSCRIPTION_BUFFER`: events buffered per user channel before a
+    /// slow subscriber is ended with `SLOW_CONSUMER`. Default `256`.
+    pub subscription_buffer: usize,
+    /// `WS_INIT_TIMEOUT_MS`: how long a socket may wait before
+    /// `connection_init` (then close 4408). Default `3000`.
+    pub ws_init_timeout: Duration,
+    /// `WS_PING_INTERVAL_SECS`: server keep-alive ping period. Default `15`.
+    pub ws_ping_interval: Duration,
+    /// `WS_MAX_SUBSCRIPTIONS`: operations at once on one socket. Default `100`.
+    pub ws_max_subscriptions: usize,
+    /// `WS_MAX_CONNECTIONS_PER_USER`: sockets at once per user, per
+    /// instance. Default `50`.
+    pub ws_max_connections_per_user: usize,
 }
 
 /// Minimum HMAC key size (RFC 8725 §3.5: at least 256 bits).
@@ -151,6 +167,19 @@ impl Config {
                 positive(&var, "SHUTDOWN_TIMEOUT_SECS")?.unwrap_or(10),
             ),
             max_body_bytes: positive(&var, "MAX_BODY_BYTES")?.unwrap_or(1024 * 1024),
+            event_retention: Duration::from_secs(
+                positive(&var, "EVENT_RETENTION_SECS")?.unwrap_or(7 * 24 * 3600),
+            ),
+            subscription_buffer: positive(&var, "SUBSCRIPTION_BUFFER")?.unwrap_or(256),
+            ws_init_timeout: Duration::from_millis(
+                positive(&var, "WS_INIT_TIMEOUT_MS")?.unwrap_or(3000),
+            ),
+            ws_ping_interval: Duration::from_secs(
+                positive(&var, "WS_PING_INTERVAL_SECS")?.unwrap_or(15),
+            ),
+            ws_max_subscriptions: positive(&var, "WS_MAX_SUBSCRIPTIONS")?.unwrap_or(100),
+            ws_max_connections_per_user: positive(&var, "WS_MAX_CONNECTIONS_PER_USER")?
+                .unwrap_or(50),
         })
     }
 

@@ -3,6 +3,7 @@
 //! Features (each with its model, service and GraphQL layer):
 //! - [`auth`][]: accounts, passwords, access and refresh tokens;
 //! - [`todos`][]: todos, keyset pagination, optimistic concurrency;
+//! - [`events`][]: the event log and real-time fan-out behind subscriptions;
 //! - [`cache`][]: Redis;
 //! - [`telemetry`][]: logging.
 //!
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod devdb;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod schema;

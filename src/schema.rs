@@ -16,6 +16,8 @@ diesel::table! {
         created_at -> Timestamptz,
         /// Last change.
         updated_at -> Timestamptz,
+        /// Last event sequence number handed out for this user.
+        event_seq -> Int8,
     }
 }
 
@@ -67,6 +69,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Committed todo changes per user, in commit order.
+    todo_events (user_id, seq) {
+        /// The owner of the todo.
+        user_id -> Uuid,
+        /// Per-user sequence number, strictly increasing in commit order.
+        seq -> Int8,
+        /// `CREATED`, `UPDATED` or `DELETED`.
+        kind -> Text,
+        /// The todo.
+        todo_id -> Uuid,
+        /// The todo right after the change; null for deletions.
+        snapshot -> Nullable<Jsonb>,
+        /// Commit time.
+        occurred_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(todos -> users (owner_id));
+diesel::joinable!(todo_events -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, todos, refresh_tokens);
+diesel::allow_tables_to_appear_in_same_query!(users, todos, refresh_tokens, todo_events);

@@ -28,9 +28,9 @@ pub enum AuthError {
     /// The refresh token is unknown, expired, rotated or revoked.
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
-    /// Hashing failed or a blocking task died.
+    /// Hashing failed, a blocking task died, or a loader failed.
     #[error("internal: {0}")]
-    Crypto(String),
+    Internal(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),

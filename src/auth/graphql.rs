@@ -43,11 +43,11 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
     };
     let loader = ctx
         .data::<UserDataLoader>()
-        .map_err(|e| AuthError::Crypto(e.message))?;
+        .map_err(|e| AuthError::Internal(e.message))?;
     match loader.load_one(claims.sub).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(AuthError::InvalidToken),
-        Err(e) => Err(AuthError::Crypto(e.to_string())),
+        Err(e) => Err(AuthError::Internal(e.to_string())),
     }
 }
 

@@ -15,14 +15,14 @@ use super::AuthError;
 pub async fn hash(password: String) -> Result<String, AuthError> {
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(|e| AuthError::Crypto(e.to_string()))?
+        .map_err(|e| AuthError::Internal(e.to_string()))?
 }
 
 fn hash_blocking(password: &str) -> Result<String, AuthError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Crypto(e.to_string()))
+        .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
 /// Checks a password against a PHC string. With no stored hash (unknown
@@ -35,16 +35,16 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Au
             Some(phc) => phc,
             None => DUMMY_HASH
                 .clone()
-                .map_err(|e| AuthError::Crypto(e.to_string()))?,
+                .map_err(|e| AuthError::Internal(e.to_string()))?,
         };
-        let parsed = PasswordHash::new(&phc).map_err(|e| AuthError::Crypto(e.to_string()))?;
+        let parsed = PasswordHash::new(&phc).map_err(|e| AuthError::Internal(e.to_string()))?;
         let matches = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
         Ok(known && matches)
     })
     .await
-    .map_err(|e| AuthError::Crypto(e.to_string()))?
+    .map_err(|e| AuthError::Internal(e.to_string()))?
 }
 
 /// A hash of a random password, computed once.

@@ -206,7 +206,7 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let refresh_token = token::random_token();
         let refresh_ttl = chrono::Duration::from_std(self.refresh_ttl)
-            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         model::insert_refresh_token(
             conn,
             &NewRefreshToken {
@@ -221,7 +221,7 @@ impl AuthService {
         let access_token = self
             .tokens
             .issue(user.id)
-            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(Session {
             access_token,
             refresh_token,

@@ -6,7 +6,7 @@
 use async_graphql::ErrorExtensions;
 use axum::http::StatusCode;
 
-use crate::{auth::AuthError, todos::TodoError};
+use crate::{auth::AuthError, events::EventError, todos::TodoError};
 
 /// Every code a client can see (the contract's list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,10 @@ pub enum ErrorCode {
     GraphqlParseFailed,
     /// An APQ hash with no stored query.
     PersistedQueryNotFound,
+    /// An event cursor older than the retained events: refetch.
+    CursorExpired,
+    /// A subscriber fell behind its buffer: resume from `extensions.cursor`.
+    SlowConsumer,
     /// Anything else; details are only in the logs.
     InternalServerError,
 }
@@ -46,6 +50,8 @@ impl ErrorCode {
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::CursorExpired => "CURSOR_EXPIRED",
+            Self::SlowConsumer => "SLOW_CONSUMER",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -61,6 +67,8 @@ impl ErrorCode {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::GraphqlValidationFailed | Self::GraphqlParseFailed => StatusCode::BAD_REQUEST,
             Self::PersistedQueryNotFound => StatusCode::OK,
+            Self::CursorExpired => StatusCode::GONE,
+            Self::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +82,11 @@ pub trait ClientError: std::error::Error + Send + Sync + 'static {
     /// For `BAD_USER_INPUT`: the input field at fault.
     fn field(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Extra `extensions` entries (e.g. the cursor to resume from).
+    fn extensions(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
 
     /// What the client is told; internal errors are logged here and replaced
@@ -112,7 +125,7 @@ impl ClientError for AuthError {
             | Self::MissingToken
             | Self::InvalidToken
             | Self::InvalidRefreshToken => ErrorCode::Unauthenticated,
-            Self::Crypto(_) | Self::Db(_) => ErrorCode::InternalServerError,
+            Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -142,15 +155,41 @@ impl ClientError for TodoError {
     }
 }
 
+impl ClientError for EventError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidCursor => ErrorCode::BadUserInput,
+            Self::CursorExpired => ErrorCode::CursorExpired,
+            Self::SlowConsumer { .. } => ErrorCode::SlowConsumer,
+            Self::Db(_) => ErrorCode::InternalServerError,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        matches!(self, Self::InvalidCursor).then_some("after")
+    }
+
+    fn extensions(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::SlowConsumer { cursor } => vec![("cursor", cursor.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Turns a client error into a GraphQL error with `extensions.code` (and
 /// `extensions.field` for invalid input).
 pub fn to_graphql<E: ClientError>(error: E) -> async_graphql::Error {
     let code = error.code();
     let field = error.field();
+    let extra = error.extensions();
     async_graphql::Error::new(error.client_message()).extend_with(|_, ext| {
         ext.set("code", code.as_str());
         if let Some(field) = field {
             ext.set("field", field);
+        }
+        for (key, value) in extra {
+            ext.set(key, value);
         }
     })
 }

@@ -10,8 +10,8 @@ use std::sync::{
 };
 
 use async_graphql::{
-    EmptySubscription, MergedObject, Request, Response, Schema, ServerError, ServerResult,
-    ValidationResult, Variables,
+    MergedObject, Request, Response, Schema, ServerError, ServerResult, ValidationResult,
+    Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
@@ -24,6 +24,7 @@ use crate::{
         graphql::{AuthMutation, AuthQuery, Credentials},
         loader::user_data_loader,
     },
+    events::{EventService, graphql::SubscriptionRoot},
     todos::{
         TodoService,
         graphql::{TodoMutation, TodoQuery},
@@ -42,17 +43,18 @@ pub struct QueryRoot(AuthQuery, TodoQuery);
 pub struct MutationRoot(AuthMutation, TodoMutation);
 
 /// The todoql schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with the services resolvers need.
-pub fn build_schema(auth: AuthService, todos: TodoService) -> AppSchema {
+pub fn build_schema(auth: AuthService, todos: TodoService, events: EventService) -> AppSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .data(auth)
     .data(todos)
+    .data(events)
     .extension(ErrorCodes)
     .finish()
 }
@@ -62,7 +64,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish()
     .sdl()

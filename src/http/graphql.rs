@@ -13,7 +13,7 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -114,12 +114,25 @@ fn not_acceptable() -> Response {
         .into_response()
 }
 
-/// `GET /graphql`.
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+/// `GET /graphql`: a WebSocket upgrade, the GraphiQL page, or a query.
+pub async fn get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let is_upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        use axum::extract::FromRequestParts;
+        return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
+            .await
+        {
+            Ok(ws) => super::ws::upgrade(state, ws, &parts.headers),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = parts.headers;
+    let query = parts.uri.query().map(str::to_owned);
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let media = match negotiate(accept) {
         Negotiated::Html if state.config.graphiql => return graphiql::page(),
@@ -193,7 +206,7 @@ fn is_json_content_type(value: &str) -> bool {
 
 /// Turns the JSON parameters into a GraphQL request, refusing the shapes the
 /// spec calls "not a GraphQL request".
-fn parse_request(body: Value) -> Result<Request, String> {
+pub(crate) fn parse_request(body: Value) -> Result<Request, String> {
     let Value::Object(mut map) = body else {
         return Err("the request must be a JSON object".into());
     };

@@ -4,6 +4,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod rest;
+pub mod ws;
 
 use std::time::Duration;
 

@@ -12,7 +12,10 @@ use super::{
     domain::{NewTodo, PageRequest, Patch, TodoFilter, TodoOrder, TodoPatch},
     model::{self, NewTodoRow, TodoChanges, TodoRow},
 };
-use crate::db::Db;
+use crate::{
+    db::Db,
+    events::{self, EventKind, EventService},
+};
 
 /// One page of a todo list.
 #[derive(Debug, Clone)]
@@ -44,6 +47,7 @@ pub struct Counts {
 #[derive(Clone)]
 pub struct TodoService {
     db: Db,
+    events: EventService,
 }
 
 /// Now, at the database's microsecond precision, so values written and read
@@ -53,9 +57,9 @@ fn now() -> DateTime<Utc> {
 }
 
 impl TodoService {
-    /// The service over `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// The service over `db`, recording every change as an event.
+    pub fn new(db: Db, events: EventService) -> Self {
+        Self { db, events }
     }
 
     /// One of `owner`'s todos.
@@ -108,23 +112,33 @@ impl TodoService {
     pub async fn create(&self, owner: Uuid, todo: NewTodo) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
         let at = now();
-        conn.transaction::<_, TodoError, _>(async |conn| {
-            let row = model::insert(
-                conn,
-                &NewTodoRow {
-                    id: Uuid::now_v7(),
-                    owner_id: owner,
-                    title: todo.title.as_str(),
-                    description: todo.description.as_ref().map(|d| d.as_str()),
-                    due_at: todo.due_at,
-                    created_at: at,
-                    updated_at: at,
-                },
-            )
+        let (row, events) = conn
+            .transaction::<_, TodoError, _>(async |conn| {
+                let row = model::insert(
+                    conn,
+                    &NewTodoRow {
+                        id: Uuid::now_v7(),
+                        owner_id: owner,
+                        title: todo.title.as_str(),
+                        description: todo.description.as_ref().map(|d| d.as_str()),
+                        due_at: todo.due_at,
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )
+                .await?;
+                let events = events::service::record(
+                    conn,
+                    owner,
+                    EventKind::Created,
+                    std::slice::from_ref(&row),
+                )
+                .await?;
+                Ok((row, events))
+            })
             .await?;
-            Ok(row)
-        })
-        .await
+        self.events.publish(events);
+        Ok(row)
     }
 
     /// Applies a partial update. With `expected_version` set and not current,
@@ -138,77 +152,90 @@ impl TodoService {
         patch: TodoPatch,
     ) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
-        conn.transaction::<_, TodoError, _>(async |conn| {
-            let current = model::lock_owned(conn, owner, id)
-                .await?
-                .ok_or(TodoError::NotFound)?;
-            if let Some(expected) = patch.expected_version
-                && expected != current.version
-            {
-                return Err(TodoError::VersionConflict {
-                    expected,
-                    actual: current.version,
-                });
-            }
-            let title = match &patch.title {
-                Patch::Set(t) => t.as_str(),
-                Patch::Keep => current.title.as_str(),
-            };
-            let description = match &patch.description {
-                Patch::Set(d) => d.as_ref().map(|d| d.as_str()),
-                Patch::Keep => current.description.as_deref(),
-            };
-            let completed = match patch.completed {
-                Patch::Set(c) => c,
-                Patch::Keep => current.completed,
-            };
-            let due_at = match patch.due_at {
-                Patch::Set(d) => d,
-                Patch::Keep => current.due_at,
-            };
-            let unchanged = title == current.title
-                && description == current.description.as_deref()
-                && completed == current.completed
-                && due_at == current.due_at;
-            if unchanged {
-                return Ok(current);
-            }
-            let at = now();
-            let completed_at = match (current.completed, completed) {
-                (false, true) => Some(at),
-                (_, false) => None,
-                (true, true) => current.completed_at,
-            };
-            let row = model::update(
-                conn,
-                id,
-                &TodoChanges {
-                    title,
-                    description,
-                    completed,
-                    due_at,
-                    completed_at,
-                    updated_at: at,
-                    version: current.version + 1,
-                },
-            )
+        let (row, events) = conn
+            .transaction::<_, TodoError, _>(async |conn| {
+                let current = model::lock_owned(conn, owner, id)
+                    .await?
+                    .ok_or(TodoError::NotFound)?;
+                if let Some(expected) = patch.expected_version
+                    && expected != current.version
+                {
+                    return Err(TodoError::VersionConflict {
+                        expected,
+                        actual: current.version,
+                    });
+                }
+                let title = match &patch.title {
+                    Patch::Set(t) => t.as_str(),
+                    Patch::Keep => current.title.as_str(),
+                };
+                let description = match &patch.description {
+                    Patch::Set(d) => d.as_ref().map(|d| d.as_str()),
+                    Patch::Keep => current.description.as_deref(),
+                };
+                let completed = match patch.completed {
+                    Patch::Set(c) => c,
+                    Patch::Keep => current.completed,
+                };
+                let due_at = match patch.due_at {
+                    Patch::Set(d) => d,
+                    Patch::Keep => current.due_at,
+                };
+                let unchanged = title == current.title
+                    && description == current.description.as_deref()
+                    && completed == current.completed
+                    && due_at == current.due_at;
+                if unchanged {
+                    return Ok((current, Vec::new()));
+                }
+                let at = now();
+                let completed_at = match (current.completed, completed) {
+                    (false, true) => Some(at),
+                    (_, false) => None,
+                    (true, true) => current.completed_at,
+                };
+                let row = model::update(
+                    conn,
+                    id,
+                    &TodoChanges {
+                        title,
+                        description,
+                        completed,
+                        due_at,
+                        completed_at,
+                        updated_at: at,
+                        version: current.version + 1,
+                    },
+                )
+                .await?;
+                let events = events::service::record(
+                    conn,
+                    owner,
+                    EventKind::Updated,
+                    std::slice::from_ref(&row),
+                )
+                .await?;
+                Ok((row, events))
+            })
             .await?;
-            Ok(row)
-        })
-        .await
+        self.events.publish(events);
+        Ok(row)
     }
 
     /// Deletes one todo, returning its id.
     #[tracing::instrument(skip_all, fields(user.id = %owner, todo.id = %id))]
     pub async fn delete(&self, owner: Uuid, id: Uuid) -> Result<Uuid, TodoError> {
         let mut conn = self.db.conn().await?;
-        conn.transaction::<_, TodoError, _>(async |conn| {
-            let row = model::delete_owned(conn, owner, id)
-                .await?
-                .ok_or(TodoError::NotFound)?;
-            Ok(row.id)
-        })
-        .await
+        let events = conn
+            .transaction::<_, TodoError, _>(async |conn| {
+                let row = model::delete_owned(conn, owner, id)
+                    .await?
+                    .ok_or(TodoError::NotFound)?;
+                Ok(events::service::record(conn, owner, EventKind::Deleted, &[row]).await?)
+            })
+            .await?;
+        self.events.publish(events);
+        Ok(id)
     }
 
     /// Marks every todo completed (or active); returns how many changed.
@@ -220,21 +247,29 @@ impl TodoService {
     ) -> Result<usize, TodoError> {
         let mut conn = self.db.conn().await?;
         let at = now();
-        conn.transaction::<_, TodoError, _>(async |conn| {
-            let rows = model::set_all_completed(conn, owner, completed, at).await?;
-            Ok(rows.len())
-        })
-        .await
+        let events = conn
+            .transaction::<_, TodoError, _>(async |conn| {
+                let rows = model::set_all_completed(conn, owner, completed, at).await?;
+                Ok(events::service::record(conn, owner, EventKind::Updated, &rows).await?)
+            })
+            .await?;
+        let changed = events.len();
+        self.events.publish(events);
+        Ok(changed)
     }
 
     /// Deletes the completed todos (or all of them); returns how many.
     #[tracing::instrument(skip_all, fields(user.id = %owner))]
     pub async fn delete_many(&self, owner: Uuid, only_completed: bool) -> Result<usize, TodoError> {
         let mut conn = self.db.conn().await?;
-        conn.transaction::<_, TodoError, _>(async |conn| {
-            let rows = model::delete_many(conn, owner, only_completed).await?;
-            Ok(rows.len())
-        })
-        .await
+        let events = conn
+            .transaction::<_, TodoError, _>(async |conn| {
+                let rows = model::delete_many(conn, owner, only_completed).await?;
+                Ok(events::service::record(conn, owner, EventKind::Deleted, &rows).await?)
+            })
+            .await?;
+        let deleted = events.len();
+        self.events.publish(events);
+        Ok(deleted)
     }
 }

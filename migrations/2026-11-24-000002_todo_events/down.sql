@@ -1,0 +1,2 @@
+DROP TABLE todo_events;
+ALTER TABLE users DROP COLUMN event_seq;

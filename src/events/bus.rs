@@ -1,0 +1,246 @@
+//! In-process fan-out of committed events, bridged across instances by
+//! Redis pub/sub.
+//!
+//! Each process holds one Redis subscription (not one per client) on the
+//! channel `<prefix>todo-events` and dispatches what arrives to per-user
+//! broadcast channels, each bounded (a subscriber that falls behind lags
+//! and is told to resume). Publishing delivers to local subscribers at once
+//! and queues the event for Redis; a publisher task sends the queue in
+//! order, retrying with backoff while Redis is down. After every (re)connect
+//! of the subscription, local subscribers are told to resynchronise from
+//! PostgreSQL, so an outage loses nothing. Without Redis, fan-out is local.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, mpsc};
+use uuid::Uuid;
+
+use super::service::TodoEvent;
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum BusMessage {
+    /// A committed event.
+    Event(Arc<TodoEvent>),
+    /// Messages may have been lost: read from PostgreSQL what came after
+    /// your last event.
+    Resync,
+}
+
+/// How many events the publisher queue holds while Redis is down before
+/// it drops the oldest (subscribers still catch up from PostgreSQL).
+const PUBLISH_QUEUE: usize = 10_000;
+
+/// The fan-out hub.
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    channels: Mutex<HashMap<Uuid, broadcast::Sender<BusMessage>>>,
+    capacity: usize,
+    publisher: Option<mpsc::Sender<Arc<TodoEvent>>>,
+}
+
+impl EventBus {
+    /// A bus that fans out within this process only.
+    pub fn local(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                channels: Mutex::new(HashMap::new()),
+                capacity: capacity.max(1),
+                publisher: None,
+            }),
+        }
+    }
+
+    /// A bus bridged through Redis at `url` on `channel`. Spawns the
+    /// subscriber and publisher tasks; both reconnect on their own.
+    pub fn redis(url: &str, channel: String, capacity: usize) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let bus = Self {
+            inner: Arc::new(Inner {
+                channels: Mutex::new(HashMap::new()),
+                capacity: capacity.max(1),
+                publisher: Some(tx),
+            }),
+        };
+        tokio::spawn(publish_loop(client.clone(), channel.clone(), rx));
+        tokio::spawn(subscribe_loop(client, channel, Arc::downgrade(&bus.inner)));
+        Ok(bus)
+    }
+
+    /// Listens to `user`'s events.
+    pub fn subscribe(&self, user: Uuid) -> broadcast::Receiver<BusMessage> {
+        let mut channels = self
+            .inner
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Forget channels whose subscribers are all gone.
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels
+            .entry(user)
+            .or_insert_with(|| broadcast::channel(self.inner.capacity).0)
+            .subscribe()
+    }
+
+    /// Delivers committed events locally now and to other instances through
+    /// Redis.
+    pub fn publish(&self, events: Vec<TodoEvent>) {
+        for event in events {
+            let event = Arc::new(event);
+            self.inner
+                .dispatch(BusMessage::Event(event.clone()), event.user_id);
+            if let Some(publisher) = &self.inner.publisher
+                && publisher.try_send(event).is_err()
+            {
+                tracing::warn!(
+                    "event publish queue full; subscribers will catch up from PostgreSQL"
+                );
+            }
+        }
+    }
+
+    /// Active local subscribers (for metrics and tests).
+    pub fn subscriber_count(&self) -> usize {
+        self.inner
+            .channels
+            .lock()
+            .map(|c| c.values().map(broadcast::Sender::receiver_count).sum())
+            .unwrap_or(0)
+    }
+}
+
+impl Inner {
+    fn dispatch(&self, message: BusMessage, user: Uuid) {
+        let channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(tx) = channels.get(&user) {
+            // No receivers is fine: nobody is listening.
+            let _ = tx.send(message);
+        }
+    }
+
+    fn resync_all(&self) {
+        let channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for tx in channels.values() {
+            let _ = tx.send(BusMessage::Resync);
+        }
+    }
+}
+
+/// Backoff between reconnection attempts: 100 ms doubling to 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5))
+}
+
+async fn publish_loop(
+    client: redis::Client,
+    channel: String,
+    mut queue: mpsc::Receiver<Arc<TodoEvent>>,
+) {
+    let mut pending: Option<Arc<TodoEvent>> = None;
+    let mut attempt = 0;
+    loop {
+        let mut conn = match client.get_multiplexed_async_connection().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "redis publish connection failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        attempt = 0;
+        loop {
+            let event = match pending.take() {
+                Some(event) => event,
+                None => match queue.recv().await {
+                    Some(event) => event,
+                    None => return,
+                },
+            };
+            let payload = match serde_json::to_string(&*event) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    tracing::error!(error = %e, "serialising an event");
+                    continue;
+                }
+            };
+            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(payload)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "redis publish failed; reconnecting");
+                pending = Some(event);
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                break;
+            }
+        }
+    }
+}
+
+async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::Weak<Inner>) {
+    let mut attempt = 0;
+    loop {
+        let connected = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            redis::RedisResult::Ok(pubsub)
+        }
+        .await;
+        let pubsub = match connected {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                if bus.strong_count() == 0 {
+                    return;
+                }
+                tracing::warn!(error = %e, attempt, "redis subscription failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        if attempt > 0 {
+            tracing::info!("redis subscription restored");
+        }
+        attempt = 0;
+        // Anything published while we were not subscribed is in PostgreSQL.
+        match bus.upgrade() {
+            Some(inner) => inner.resync_all(),
+            None => return,
+        }
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let Some(inner) = bus.upgrade() else { return };
+            let event = message
+                .get_payload::<String>()
+                .ok()
+                .and_then(|p| serde_json::from_str::<TodoEvent>(&p).ok());
+            match event {
+                Some(event) => {
+                    let user = event.user_id;
+                    inner.dispatch(BusMessage::Event(Arc::new(event)), user);
+                }
+                None => tracing::warn!("ignoring a malformed event message"),
+            }
+        }
+        tracing::warn!("redis subscription lost; reconnecting");
+    }
+}

@@ -1,0 +1,31 @@
+//! The events feature's error type.
+
+use crate::db::DbError;
+
+/// Why a subscription failed or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The `after` cursor is malformed.
+    #[error("after: is not a valid event cursor")]
+    InvalidCursor,
+    /// The cursor points before the retained events: refetch, then
+    /// subscribe without a cursor.
+    #[error("the events after this cursor are no longer retained; refetch and subscribe again")]
+    CursorExpired,
+    /// The subscriber fell behind its bounded buffer; resume from `cursor`.
+    #[error("the subscriber fell behind; resume with todoEvents(after:) from the cursor")]
+    SlowConsumer {
+        /// Resume after this cursor (the last event delivered, or the
+        /// subscription's starting point).
+        cursor: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for EventError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}

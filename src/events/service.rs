@@ -1,0 +1,335 @@
+//! Recording events inside the caller's transaction, and subscription
+//! streams that deliver every event of a user exactly once, in order:
+//! replay from PostgreSQL after a cursor, then live events from the bus,
+//! de-duplicated by sequence number, with gaps (a lost pub/sub message, a
+//! Redis outage) filled from PostgreSQL.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::{
+    EventError,
+    bus::{BusMessage, EventBus},
+    cursor,
+    model::{self, EventRow, NewEvent},
+};
+use crate::{
+    db::{Conn, Db},
+    todos::model::TodoRow,
+};
+
+/// What happened to a todo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    /// Created.
+    Created,
+    /// Changed.
+    Updated,
+    /// Deleted.
+    Deleted,
+}
+
+impl EventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Updated => "UPDATED",
+            Self::Deleted => "DELETED",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "CREATED" => Self::Created,
+            "DELETED" => Self::Deleted,
+            _ => Self::Updated,
+        }
+    }
+}
+
+/// A committed change to a todo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TodoEvent {
+    /// The todo's owner.
+    pub user_id: Uuid,
+    /// Per-user sequence number, strictly increasing in commit order.
+    pub seq: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The todo.
+    pub todo_id: Uuid,
+    /// The todo right after the change; `None` for deletions.
+    pub snapshot: Option<TodoSnapshot>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl TodoEvent {
+    /// The cursor to resume after this event.
+    pub fn cursor(&self) -> String {
+        cursor::encode(self.seq)
+    }
+}
+
+/// A todo as stored in an event (every column, owner included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TodoSnapshot {
+    id: Uuid,
+    owner_id: Uuid,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    due_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i32,
+}
+
+impl From<&TodoRow> for TodoSnapshot {
+    fn from(r: &TodoRow) -> Self {
+        Self {
+            id: r.id,
+            owner_id: r.owner_id,
+            title: r.title.clone(),
+            description: r.description.clone(),
+            completed: r.completed,
+            due_at: r.due_at,
+            completed_at: r.completed_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+        }
+    }
+}
+
+impl From<TodoSnapshot> for TodoRow {
+    fn from(s: TodoSnapshot) -> Self {
+        Self {
+            id: s.id,
+            owner_id: s.owner_id,
+            title: s.title,
+            description: s.description,
+            completed: s.completed,
+            due_at: s.due_at,
+            completed_at: s.completed_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            version: s.version,
+        }
+    }
+}
+
+impl TryFrom<EventRow> for TodoEvent {
+    type Error = EventError;
+
+    fn try_from(row: EventRow) -> Result<Self, EventError> {
+        let snapshot = row
+            .snapshot
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| {
+                EventError::Db(crate::db::DbError::Query(
+                    diesel::result::Error::DeserializationError(Box::new(e)),
+                ))
+            })?;
+        Ok(Self {
+            user_id: row.user_id,
+            seq: row.seq,
+            kind: EventKind::parse(&row.kind),
+            todo_id: row.todo_id,
+            snapshot,
+            occurred_at: row.occurred_at,
+        })
+    }
+}
+
+/// Records one event per change, on the caller's connection and inside the
+/// caller's transaction, so the events exist exactly when the change
+/// committed. `deleted` rows get `DELETED` events without a snapshot.
+pub async fn record(
+    conn: &mut Conn,
+    user: Uuid,
+    kind: EventKind,
+    rows: &[TodoRow],
+) -> diesel::QueryResult<Vec<TodoEvent>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let last = model::reserve(conn, user, n).await?;
+    let occurred_at = Utc::now();
+    let events: Vec<TodoEvent> = rows
+        .iter()
+        .zip(last - n + 1..)
+        .map(|(row, seq)| TodoEvent {
+            user_id: user,
+            seq,
+            kind,
+            todo_id: row.id,
+            snapshot: (kind != EventKind::Deleted).then(|| TodoSnapshot::from(row)),
+            occurred_at,
+        })
+        .collect();
+    let snapshots: Vec<Option<serde_json::Value>> = events
+        .iter()
+        .map(|e| {
+            e.snapshot
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+        })
+        .collect::<Result<_, _>>()?;
+    let new: Vec<NewEvent<'_>> = events
+        .iter()
+        .zip(snapshots)
+        .map(|(e, snapshot)| NewEvent {
+            user_id: e.user_id,
+            seq: e.seq,
+            kind: e.kind.as_str(),
+            todo_id: e.todo_id,
+            snapshot,
+            occurred_at: e.occurred_at,
+        })
+        .collect();
+    model::insert(conn, &new).await?;
+    Ok(events)
+}
+
+/// How many events one catch-up query reads.
+const BATCH: i64 = 500;
+
+/// Subscriptions and publishing.
+#[derive(Clone)]
+pub struct EventService {
+    db: Db,
+    bus: EventBus,
+    retention: Duration,
+}
+
+impl EventService {
+    /// The service over `db` and `bus`, keeping events for `retention`.
+    pub fn new(db: Db, bus: EventBus, retention: Duration) -> Self {
+        Self { db, bus, retention }
+    }
+
+    /// The bus (for publishing after commit).
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// Publishes committed events. Never fails: delivery problems are
+    /// repaired by subscribers from PostgreSQL.
+    pub fn publish(&self, events: Vec<TodoEvent>) {
+        self.bus.publish(events);
+    }
+
+    /// Deletes events older than the retention period.
+    pub async fn prune(&self) -> Result<usize, EventError> {
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(7));
+        let mut conn = self.db.conn().await?;
+        Ok(model::prune(&mut conn, cutoff).await?)
+    }
+
+    async fn fetch_after(&self, user: Uuid, seq: i64) -> Result<Vec<TodoEvent>, EventError> {
+        let mut conn = self.db.conn().await?;
+        model::after(&mut conn, user, seq, BATCH)
+            .await?
+            .into_iter()
+            .map(TodoEvent::try_from)
+            .collect()
+    }
+
+    /// Where a new subscription starts: after `after` (checked against the
+    /// retention), or after the newest event.
+    async fn start(&self, user: Uuid, after: Option<&str>) -> Result<i64, EventError> {
+        let after = after
+            .filter(|a| !a.is_empty())
+            .map(cursor::decode)
+            .transpose()?;
+        let mut conn = self.db.conn().await?;
+        let current = model::current_seq(&mut conn, user).await?;
+        let Some(after) = after else {
+            return Ok(current);
+        };
+        if after > current {
+            return Err(EventError::InvalidCursor);
+        }
+        if after < current {
+            let oldest = model::oldest_seq(&mut conn, user).await?;
+            if oldest.is_none_or(|oldest| oldest > after + 1) {
+                return Err(EventError::CursorExpired);
+            }
+        }
+        Ok(after)
+    }
+
+    /// Every event of `user` after `after` (or from now), exactly once and
+    /// in order. Ends with `SlowConsumer` when the subscriber cannot keep
+    /// up with its bounded buffer.
+    pub async fn subscribe(
+        &self,
+        user: Uuid,
+        after: Option<&str>,
+    ) -> Result<impl Stream<Item = Result<Arc<TodoEvent>, EventError>> + use<>, EventError> {
+        // Listen before reading the start point, so nothing committed in
+        // between is missed (duplicates are dropped by sequence number).
+        let mut live = self.bus.subscribe(user);
+        let mut last = self.start(user, after).await?;
+        let this = self.clone();
+        Ok(async_stream::try_stream! {
+            // Replay what the cursor missed.
+            loop {
+                let batch = this.fetch_after(user, last).await?;
+                let full = batch.len() as i64 == BATCH;
+                for event in batch {
+                    last = event.seq;
+                    yield Arc::new(event);
+                }
+                if !full {
+                    break;
+                }
+            }
+            loop {
+                let gap = match live.recv().await {
+                    Ok(BusMessage::Event(event)) if event.seq <= last => false,
+                    Ok(BusMessage::Event(event)) if event.seq == last + 1 => {
+                        last = event.seq;
+                        yield event;
+                        false
+                    }
+                    // A jump: messages were lost; read them from PostgreSQL.
+                    Ok(BusMessage::Event(_)) | Ok(BusMessage::Resync) => true,
+                    Err(RecvError::Lagged(_)) => {
+                        Err(EventError::SlowConsumer {
+                            cursor: cursor::encode(last),
+                        })?;
+                        false
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if gap {
+                    loop {
+                        let batch = this.fetch_after(user, last).await?;
+                        let full = batch.len() as i64 == BATCH;
+                        for event in batch {
+                            last = event.seq;
+                            yield Arc::new(event);
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,545 @@
+//! GraphQL over WebSocket on `/graphql`, for both subprotocols:
+//!
+//! - `graphql-transport-ws` (the `graphql-ws` library's protocol), with the
+//!   close codes its reference client expects: 4400 invalid message, 4401
+//!   subscribe before ack, 4403 init rejected or token expired, 4406 no
+//!   subprotocol, 4408 init timeout, 4409 duplicate operation id, 4429 second
+//!   init (or too many connections), 1012 on server shutdown;
+//! - legacy `graphql-ws` (subscriptions-transport-ws): `start`/`stop`,
+//!   `data`, `ka` keep-alives, `connection_error` then 1011.
+//!
+//! async-graphql's own handler closes with 1002/1011, has no 4408 or 4409
+//! and never pings, so the protocol is implemented here over axum's socket,
+//! with `Schema::execute_stream` running each operation in a task of its
+//! own. Outgoing messages go through one bounded queue, so a client that
+//! stops reading slows only its own operations (which then end with
+//! `SLOW_CONSUMER`) and the server's memory stays bounded.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_graphql::Response as GqlResponse;
+use axum::{
+    extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    http::{HeaderMap, header},
+    response::Response,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{graphql::Credentials, token},
+    graphql::{ExecutionMarker, error::ErrorCode, prepare_request},
+};
+
+/// The two subprotocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`.
+    TransportWs,
+    /// Legacy `graphql-ws` (subscriptions-transport-ws).
+    Legacy,
+}
+
+/// Messages queued for one socket before its operations wait.
+const OUTBOX: usize = 64;
+
+/// Upgrades the connection and runs the protocol.
+pub fn upgrade(state: AppState, ws: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+    let offered: Vec<String> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .collect();
+    // Offered both: the modern protocol wins.
+    let protocol = if offered.iter().any(|p| p == "graphql-transport-ws") {
+        Some(Protocol::TransportWs)
+    } else if offered.iter().any(|p| p == "graphql-ws") {
+        Some(Protocol::Legacy)
+    } else {
+        None
+    };
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    ws.protocols(["graphql-transport-ws", "graphql-ws"])
+        .on_upgrade(move |socket| async move {
+            match protocol {
+                Some(protocol) => {
+                    Connection::new(state, protocol, header_token)
+                        .run(socket)
+                        .await
+                }
+                None => {
+                    let (mut sink, _) = socket.split();
+                    let _ = sink.send(close(4406, "Subprotocol not acceptable")).await;
+                }
+            }
+        })
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+fn text(value: Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+/// Why the read loop stopped.
+enum Stop {
+    /// Close the socket with this code and reason.
+    Close(u16, String),
+    /// The client went away.
+    Gone,
+}
+
+/// An authenticated socket's user and token expiry.
+struct Session {
+    user: Uuid,
+    claims: token::Claims,
+    expires: Instant,
+}
+
+/// Releases a user's connection slot when the socket ends.
+struct Slot {
+    state: AppState,
+    user: Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.state.ws_connections.lock()
+            && let Some(n) = map.get_mut(&self.user)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.user);
+            }
+        }
+    }
+}
+
+struct Connection {
+    state: AppState,
+    protocol: Protocol,
+    header_token: Option<String>,
+    session: Option<Session>,
+    slot: Option<Slot>,
+    init_received: bool,
+    /// Running operations by id.
+    ops: HashMap<String, AbortHandle>,
+    /// Ids whose messages may still be sent (removed on the client's
+    /// `complete`, so nothing follows it).
+    live: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Connection {
+    fn new(state: AppState, protocol: Protocol, header_token: Option<String>) -> Self {
+        Self {
+            state,
+            protocol,
+            header_token,
+            session: None,
+            slot: None,
+            init_received: false,
+            ops: HashMap::new(),
+            live: Arc::default(),
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut source) = socket.split();
+        let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
+        let writer = tokio::spawn(async move {
+            while let Some(message) = outbox.recv().await {
+                let closing = matches!(message, Message::Close(_));
+                if sink.send(message).await.is_err() || closing {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let init_deadline = Instant::now() + self.state.config.ws_init_timeout;
+        let ping_every = self.state.config.ws_ping_interval;
+        let mut keepalive = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        let mut shutdown = self.state.shutdown.clone();
+
+        let stop = loop {
+            let expires = self.session.as_ref().map(|s| s.expires);
+            tokio::select! {
+                message = source.next() => {
+                    let flow = match message {
+                        Some(Ok(Message::Text(t))) => self.on_text(t.as_str(), &out, &done_tx).await,
+                        Some(Ok(Message::Binary(_))) => self.invalid("binary messages are not supported", &out).await,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(Stop::Gone),
+                    };
+                    if let Err(stop) = flow {
+                        break stop;
+                    }
+                }
+                () = tokio::time::sleep_until(init_deadline), if !self.init_received => {
+                    break Stop::Close(4408, "Connection initialisation timeout".into());
+                }
+                _ = keepalive.tick(), if self.session.is_some() => {
+                    let message = match self.protocol {
+                        Protocol::TransportWs => json!({ "type": "ping" }),
+                        Protocol::Legacy => json!({ "type": "ka" }),
+                    };
+                    if out.send(text(message)).await.is_err() {
+                        break Stop::Gone;
+                    }
+                }
+                () = sleep_until_opt(expires) => {
+                    // End every operation with UNAUTHENTICATED, then 4403 so
+                    // clients reconnect with a fresh token.
+                    for id in self.ops.keys() {
+                        let error = json!([{
+                            "message": "the access token expired",
+                            "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
+                        }]);
+                        let _ = out.send(text(self.error_message(id, error))).await;
+                    }
+                    break Stop::Close(4403, "Forbidden: access token expired".into());
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break Stop::Close(1012, "Service restart".into());
+                    }
+                }
+                Some(id) = done_rx.recv() => {
+                    self.ops.remove(&id);
+                }
+            }
+        };
+        for handle in self.ops.values() {
+            handle.abort();
+        }
+        if let Stop::Close(code, reason) = stop {
+            // Queued after everything already sent, so in-flight messages
+            // are flushed first.
+            let _ = out.send(close(code, &reason)).await;
+        }
+        drop(out);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
+
+    /// Sends an `error` for operation `id`.
+    fn error_message(&self, id: &str, errors: Value) -> Value {
+        match self.protocol {
+            Protocol::TransportWs => json!({ "type": "error", "id": id, "payload": errors }),
+            Protocol::Legacy => {
+                let message = errors[0]["message"].as_str().unwrap_or("error").to_owned();
+                json!({ "type": "error", "id": id, "payload": { "message": message, "errors": errors } })
+            }
+        }
+    }
+
+    async fn invalid(&self, reason: &str, out: &mpsc::Sender<Message>) -> Result<(), Stop> {
+        match self.protocol {
+            Protocol::TransportWs => Err(Stop::Close(
+                4400,
+                format!("Invalid message received: {reason}"),
+            )),
+            Protocol::Legacy => {
+                let _ = out
+                    .send(text(
+                        json!({ "type": "error", "payload": { "message": reason } }),
+                    ))
+                    .await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_text(
+        &mut self,
+        raw: &str,
+        out: &mpsc::Sender<Message>,
+        done: &mpsc::UnboundedSender<String>,
+    ) -> Result<(), Stop> {
+        let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(raw) else {
+            return self.invalid("not a JSON object", out).await;
+        };
+        let Some(Value::String(kind)) = message.remove("type") else {
+            return self.invalid("missing type", out).await;
+        };
+        let id = match message.remove("id") {
+            None => None,
+            Some(Value::String(id)) if !id.is_empty() => Some(id),
+            Some(_) => return self.invalid("id must be a non-empty string", out).await,
+        };
+        let payload = message.remove("payload");
+        let send =
+            |value: Value| async move { out.send(text(value)).await.map_err(|_| Stop::Gone) };
+        match (self.protocol, kind.as_str()) {
+            (_, "connection_init") => {
+                if self.init_received {
+                    return Err(Stop::Close(4429, "Too many initialisation requests".into()));
+                }
+                self.init_received = true;
+                match self.authenticate(payload.as_ref()).await {
+                    Ok(session) => {
+                        self.take_slot(session.user)?;
+                        self.session = Some(session);
+                        send(json!({ "type": "connection_ack" })).await?;
+                        if self.protocol == Protocol::Legacy {
+                            send(json!({ "type": "ka" })).await?;
+                        }
+                        Ok(())
+                    }
+                    Err(reason) => match self.protocol {
+                        Protocol::TransportWs => {
+                            Err(Stop::Close(4403, format!("Forbidden: {reason}")))
+                        }
+                        Protocol::Legacy => {
+                            send(json!({ "type": "connection_error", "payload": { "message": reason } }))
+                                .await?;
+                            Err(Stop::Close(1011, reason))
+                        }
+                    },
+                }
+            }
+            (Protocol::TransportWs, "ping") => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(p) = payload {
+                    pong["payload"] = p;
+                }
+                send(pong).await
+            }
+            (Protocol::TransportWs, "pong") => Ok(()),
+            (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
+                let Some(id) = id else {
+                    return self.invalid("operations need an id", out).await;
+                };
+                if self.session.is_none() {
+                    return match self.protocol {
+                        Protocol::TransportWs => Err(Stop::Close(4401, "Unauthorized".into())),
+                        Protocol::Legacy => {
+                            let error = json!([{ "message": "send connection_init first",
+                                "extensions": { "code": ErrorCode::Unauthenticated.as_str() } }]);
+                            send(self.error_message(&id, error)).await
+                        }
+                    };
+                }
+                if let Some(existing) = self.ops.get(&id) {
+                    match self.protocol {
+                        Protocol::TransportWs => {
+                            return Err(Stop::Close(
+                                4409,
+                                format!("Subscriber for {id} already exists"),
+                            ));
+                        }
+                        // The legacy server replaced the old operation.
+                        Protocol::Legacy => existing.abort(),
+                    }
+                }
+                let Some(request) = payload.and_then(|p| super::graphql::parse_request(p).ok())
+                else {
+                    return self
+                        .invalid("the payload is not a GraphQL request", out)
+                        .await;
+                };
+                if self.ops.len() >= self.state.config.ws_max_subscriptions {
+                    let error = json!([{ "message": "too many operations on this connection",
+                        "extensions": { "code": ErrorCode::RateLimited.as_str() } }]);
+                    return send(self.error_message(&id, error)).await;
+                }
+                self.start(id, request, out.clone(), done.clone());
+                Ok(())
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
+                if let Some(id) = id {
+                    if let Some(handle) = self.ops.remove(&id) {
+                        handle.abort();
+                    }
+                    if let Ok(mut live) = self.live.lock() {
+                        live.remove(&id);
+                    }
+                }
+                Ok(())
+            }
+            (Protocol::Legacy, "connection_terminate") => {
+                Err(Stop::Close(1000, "Normal closure".into()))
+            }
+            _ => {
+                self.invalid(&format!("unexpected message type {kind}"), out)
+                    .await
+            }
+        }
+    }
+
+    /// The token from the `connection_init` payload (`Authorization`, any
+    /// case) or the upgrade request's header; the user must exist.
+    async fn authenticate(&self, payload: Option<&Value>) -> Result<Session, String> {
+        let from_payload = payload.and_then(Value::as_object).and_then(|p| {
+            p.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_owned)
+        });
+        let Some(value) = from_payload.or_else(|| self.header_token.clone()) else {
+            return Err(
+                "send {\"Authorization\": \"Bearer <accessToken>\"} in connection_init".into(),
+            );
+        };
+        let token = token::bearer(&value).ok_or("not a Bearer token")?;
+        let claims = self
+            .state
+            .auth
+            .verify_access_token(token)
+            .map_err(|_| "the access token is invalid or expired".to_owned())?;
+        match self.state.auth.users_by_ids(&[claims.sub]).await {
+            Ok(users) if !users.is_empty() => {}
+            Ok(_) => return Err("the access token is invalid or expired".into()),
+            Err(e) => {
+                crate::graphql::error::log_internal(&e);
+                return Err("internal server error".into());
+            }
+        }
+        let remaining = claims.exp - chrono::Utc::now().timestamp();
+        let expires = Instant::now() + Duration::from_secs(u64::try_from(remaining).unwrap_or(0));
+        Ok(Session {
+            user: claims.sub,
+            claims,
+            expires,
+        })
+    }
+
+    /// Counts this socket against the user's limit.
+    fn take_slot(&mut self, user: Uuid) -> Result<(), Stop> {
+        let limit = self.state.config.ws_max_connections_per_user;
+        let mut map = self
+            .state
+            .ws_connections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = map.entry(user).or_insert(0);
+        if *n >= limit {
+            return Err(Stop::Close(
+                4429,
+                "Too many connections for this user".into(),
+            ));
+        }
+        *n += 1;
+        drop(map);
+        self.slot = Some(Slot {
+            state: self.state.clone(),
+            user,
+        });
+        Ok(())
+    }
+
+    /// Runs one operation in a task of its own.
+    fn start(
+        &mut self,
+        id: String,
+        request: async_graphql::Request,
+        out: mpsc::Sender<Message>,
+        done: mpsc::UnboundedSender<String>,
+    ) {
+        let Some(session) = &self.session else { return };
+        let request = prepare_request(
+            request,
+            &self.state.auth,
+            Credentials::Token(Ok(session.claims.clone())),
+            ExecutionMarker::default(),
+        );
+        let schema = self.state.schema.clone();
+        let protocol = self.protocol;
+        let live = self.live.clone();
+        if let Ok(mut set) = live.lock() {
+            set.insert(id.clone());
+        }
+        let op_id = id.clone();
+        let is_live = move |live: &Arc<Mutex<std::collections::HashSet<String>>>, id: &str| {
+            live.lock().map(|l| l.contains(id)).unwrap_or(false)
+        };
+        let handle = tokio::spawn(async move {
+            let mut stream = schema.execute_stream(request);
+            let mut first = true;
+            while let Some(response) = stream.next().await {
+                if !is_live(&live, &op_id) {
+                    return;
+                }
+                let message = if first && is_request_error(&response) {
+                    let errors = serde_json::to_value(&response.errors).unwrap_or_default();
+                    let message = match protocol {
+                        Protocol::TransportWs => {
+                            json!({ "type": "error", "id": op_id, "payload": errors })
+                        }
+                        Protocol::Legacy => json!({ "type": "error", "id": op_id,
+                            "payload": { "message": errors[0]["message"], "errors": errors } }),
+                    };
+                    let _ = out.send(text(message)).await;
+                    let _ = done.send(op_id.clone());
+                    if let Ok(mut l) = live.lock() {
+                        l.remove(&op_id);
+                    }
+                    return;
+                } else {
+                    let payload = serde_json::to_value(&response).unwrap_or_default();
+                    let kind = match protocol {
+                        Protocol::TransportWs => "next",
+                        Protocol::Legacy => "data",
+                    };
+                    json!({ "type": kind, "id": op_id, "payload": payload })
+                };
+                first = false;
+                if out.send(text(message)).await.is_err() {
+                    return;
+                }
+            }
+            if is_live(&live, &op_id) {
+                let _ = out
+                    .send(text(json!({ "type": "complete", "id": op_id })))
+                    .await;
+            }
+            if let Ok(mut l) = live.lock() {
+                l.remove(&op_id);
+            }
+            let _ = done.send(op_id);
+        });
+        self.ops.insert(id, handle.abort_handle());
+    }
+}
+
+/// A response from before execution: parse, validation or operation
+/// selection failed (no data, and only such codes).
+fn is_request_error(response: &GqlResponse) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| {
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .map(|c| c.to_string().trim_matches('"').to_owned());
+            matches!(
+                code.as_deref(),
+                None | Some("GRAPHQL_PARSE_FAILED") | Some("GRAPHQL_VALIDATION_FAILED")
+            )
+        })
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
