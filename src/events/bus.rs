@@ -3,8 +3,8 @@
 //!
 //! Each process holds one Redis subscription (not one per client) on the
 //! channel `<prefix>todo-events` and dispatches what arrives to per-user
-//! broadcast channels, each bounded (a subscriber that falls behind lags
-//! and is told to resume). Publishing delivers to local subscribers at once
+//! broadcast channels, each bounded in transactions (a subscriber that
+//! falls behind lags and is told to resume). Publishing delivers to local subscribers at once
 //! and queues the event for Redis; a publisher task sends the queue in
 //! order, retrying with backoff while Redis is down. After every (re)connect
 //! of the subscription, local subscribers are told to resynchronise from
@@ -25,8 +25,8 @@ use super::service::TodoEvent;
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub enum BusMessage {
-    /// A committed event.
-    Event(Arc<TodoEvent>),
+    /// The events of one committed transaction, in sequence order.
+    Events(Arc<Vec<TodoEvent>>),
     /// Messages may have been lost: read from PostgreSQL what came after
     /// your last event.
     Resync,
@@ -45,7 +45,7 @@ pub struct EventBus {
 struct Inner {
     channels: Mutex<HashMap<Uuid, broadcast::Sender<BusMessage>>>,
     capacity: usize,
-    publisher: Option<mpsc::Sender<Arc<TodoEvent>>>,
+    publisher: Option<mpsc::Sender<Arc<Vec<TodoEvent>>>>,
 }
 
 impl EventBus {
@@ -92,20 +92,20 @@ impl EventBus {
             .subscribe()
     }
 
-    /// Delivers committed events locally now and to other instances through
-    /// Redis.
+    /// Delivers the events of one committed transaction (all of one user)
+    /// locally now, and to other instances through Redis. One transaction is
+    /// one message, so a bulk change does not overflow subscriber buffers.
     pub fn publish(&self, events: Vec<TodoEvent>) {
-        for event in events {
-            let event = Arc::new(event);
-            self.inner
-                .dispatch(BusMessage::Event(event.clone()), event.user_id);
-            if let Some(publisher) = &self.inner.publisher
-                && publisher.try_send(event).is_err()
-            {
-                tracing::warn!(
-                    "event publish queue full; subscribers will catch up from PostgreSQL"
-                );
-            }
+        let Some(user) = events.first().map(|e| e.user_id) else {
+            return;
+        };
+        let events = Arc::new(events);
+        self.inner
+            .dispatch(BusMessage::Events(events.clone()), user);
+        if let Some(publisher) = &self.inner.publisher
+            && publisher.try_send(events).is_err()
+        {
+            tracing::warn!("event publish queue full; subscribers will catch up from PostgreSQL");
         }
     }
 
@@ -150,9 +150,9 @@ fn backoff(attempt: u32) -> Duration {
 async fn publish_loop(
     client: redis::Client,
     channel: String,
-    mut queue: mpsc::Receiver<Arc<TodoEvent>>,
+    mut queue: mpsc::Receiver<Arc<Vec<TodoEvent>>>,
 ) {
-    let mut pending: Option<Arc<TodoEvent>> = None;
+    let mut pending: Option<Arc<Vec<TodoEvent>>> = None;
     let mut attempt = 0;
     loop {
         let mut conn = match client.get_multiplexed_async_connection().await {
@@ -229,14 +229,15 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
             let Some(inner) = bus.upgrade() else { return };
-            let event = message
+            let events = message
                 .get_payload::<String>()
                 .ok()
-                .and_then(|p| serde_json::from_str::<TodoEvent>(&p).ok());
-            match event {
-                Some(event) => {
-                    let user = event.user_id;
-                    inner.dispatch(BusMessage::Event(Arc::new(event)), user);
+                .and_then(|p| serde_json::from_str::<Vec<TodoEvent>>(&p).ok());
+            match events {
+                Some(events) => {
+                    if let Some(user) = events.first().map(|e| e.user_id) {
+                        inner.dispatch(BusMessage::Events(Arc::new(events)), user);
+                    }
                 }
                 None => tracing::warn!("ignoring a malformed event message"),
             }

@@ -300,14 +300,23 @@ impl EventService {
             }
             loop {
                 let gap = match live.recv().await {
-                    Ok(BusMessage::Event(event)) if event.seq <= last => false,
-                    Ok(BusMessage::Event(event)) if event.seq == last + 1 => {
-                        last = event.seq;
-                        yield event;
-                        false
+                    Ok(BusMessage::Events(events)) => {
+                        let mut gap = false;
+                        for event in events.iter() {
+                            if event.seq <= last {
+                                continue;
+                            }
+                            if event.seq != last + 1 {
+                                // A jump: messages were lost; PostgreSQL has them.
+                                gap = true;
+                                break;
+                            }
+                            last = event.seq;
+                            yield Arc::new(event.clone());
+                        }
+                        gap
                     }
-                    // A jump: messages were lost; read them from PostgreSQL.
-                    Ok(BusMessage::Event(_)) | Ok(BusMessage::Resync) => true,
+                    Ok(BusMessage::Resync) => true,
                     Err(RecvError::Lagged(_)) => {
                         Err(EventError::SlowConsumer {
                             cursor: cursor::encode(last),
