@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod clients;
 mod http_spec;
 mod lifecycle;
 mod pagination;
