@@ -3,6 +3,7 @@
 # this script starts on free ports and removes again, whatever happens.
 #
 #   ./scripts/test.sh [extra cargo-nextest arguments]
+#   ./scripts/test.sh --exec COMMAND [ARGS...]   # any command, same services
 #
 # Missing server binaries are installed with apt-get when running as root;
 # otherwise the script stops and prints the one command that installs them.
@@ -91,7 +92,10 @@ if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/n
 fi
 
 # --- 4. Tests ---------------------------------------------------------------
-if cargo nextest --version >/dev/null 2>&1; then
+if [ "${1:-}" = "--exec" ]; then
+  shift
+  "$@"
+elif cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else
   cargo test --workspace --no-fail-fast "$@"

@@ -154,10 +154,29 @@ impl Extension for ErrorCodesExtension {
             marker.0.store(true, Ordering::Relaxed);
         }
         let mut response = next.run(ctx, operation_name).await;
-        // Errors raised by the library itself during execution carry no code.
+        // Errors raised by the library itself during execution carry no
+        // code: input that failed to coerce (a malformed `DateTime`, say) is
+        // the client's fault; anything else is internal and its text is not
+        // for clients.
         response.errors = std::mem::take(&mut response.errors)
             .into_iter()
-            .map(|e| with_code(e, ErrorCode::InternalServerError))
+            .map(|mut e| {
+                if e.extensions
+                    .as_ref()
+                    .is_some_and(|x| x.get("code").is_some())
+                {
+                    return e;
+                }
+                if e.message.starts_with("Failed to parse")
+                    || e.message.starts_with("Invalid value")
+                {
+                    with_code(e, ErrorCode::BadUserInput)
+                } else {
+                    tracing::error!(error = %e.message, path = ?e.path, "internal error");
+                    e.message = "Internal server error".into();
+                    with_code(e, ErrorCode::InternalServerError)
+                }
+            })
             .collect();
         response
     }

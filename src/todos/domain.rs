@@ -4,6 +4,16 @@ use chrono::{DateTime, Utc};
 
 use super::{TodoError, cursor::Cursor};
 
+/// PostgreSQL text cannot hold U+0000, so refuse it as input rather than
+/// fail in the database.
+fn no_nul(field: &'static str, raw: &str) -> Result<(), TodoError> {
+    if raw.contains('\0') {
+        Err(TodoError::invalid(field, "must not contain NUL characters"))
+    } else {
+        Ok(())
+    }
+}
+
 /// A title: trimmed, 1 to 500 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
@@ -14,6 +24,7 @@ impl Title {
 
     /// Trims and checks the length.
     pub fn parse(raw: &str) -> Result<Self, TodoError> {
+        no_nul("title", raw)?;
         let title = raw.trim();
         let n = title.chars().count();
         if (1..=Self::MAX_CHARS).contains(&n) {
@@ -42,6 +53,7 @@ impl Description {
 
     /// Checks the length.
     pub fn parse(raw: &str) -> Result<Self, TodoError> {
+        no_nul("description", raw)?;
         if raw.chars().count() <= Self::MAX_CHARS {
             Ok(Self(raw.to_owned()))
         } else {
@@ -172,6 +184,9 @@ impl TodoFilter {
         due_before: Option<DateTime<Utc>>,
         due_after: Option<DateTime<Utc>>,
     ) -> Result<Self, TodoError> {
+        if let Some(search) = search {
+            no_nul("filter.search", search)?;
+        }
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         if search.is_some_and(|s| s.chars().count() > Self::MAX_SEARCH_CHARS) {
             return Err(TodoError::invalid(
@@ -239,6 +254,13 @@ mod tests {
         assert!(Title::parse(&"🦀".repeat(500)).is_ok());
         assert!(Title::parse(&"a".repeat(501)).is_err());
         assert!(Title::parse(&format!("  {}  ", "a".repeat(500))).is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        assert!(Title::parse("a\0b").is_err());
+        assert!(Description::parse("\0").is_err());
+        assert!(TodoFilter::parse(None, Some("x\0"), None, None).is_err());
     }
 
     #[test]

@@ -311,6 +311,77 @@ async fn descriptions_are_limited_to_10000_characters() {
 }
 
 #[tokio::test]
+async fn nul_characters_are_bad_input_not_internal_errors() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    for (input, field) in [
+        (json!({ "title": "a\u{0}b" }), "title"),
+        (
+            json!({ "title": "ok", "description": "x\u{0}y" }),
+            "description",
+        ),
+    ] {
+        let body = try_create(&app, &alice, input.clone()).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+
+    let todo = app.create_todo(&alice, json!({ "title": "clean" })).await;
+    let id = todo["id"].as_str().unwrap();
+    let body = update(&app, &alice, id, json!({ "title": "\u{0}" })).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "title", "{body}");
+
+    let body = app
+        .gql_as(
+            &alice,
+            "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
+            json!({ "s": "a\u{0}" }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "filter.search",
+        "{body}"
+    );
+    let mut after = get_todo(&app, &alice, id).await;
+    after.as_object_mut().unwrap().remove("owner");
+    assert_eq!(after, todo);
+}
+
+#[tokio::test]
+async fn malformed_date_times_are_bad_input_not_internal_errors() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let input_error = |body: &Value| {
+        let code = error_code(body).to_owned();
+        assert!(
+            code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED",
+            "a malformed DateTime is the client's fault, got {code}: {body}"
+        );
+    };
+    for due in [
+        "not a date",
+        "2030-01-01",
+        "2030-13-01T00:00:00Z",
+        "10000-01-01T00:00:00Z",
+    ] {
+        let body = try_create(&app, &alice, json!({ "title": "t", "dueAt": due })).await;
+        input_error(&body);
+        let body = app
+            .gql_as(
+                &alice,
+                "query($d: DateTime) { todos(filter: { dueBefore: $d }) { totalCount } }",
+                json!({ "d": due }),
+            )
+            .await;
+        input_error(&body);
+    }
+    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+}
+
+#[tokio::test]
 async fn update_leaves_absent_fields_unchanged() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
