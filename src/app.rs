@@ -17,12 +17,12 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    auth::{AuthService, token::AccessTokens},
-    cache::Redis,
+    auth::{AuthService, service::AuthLimits, token::AccessTokens},
+    cache::{Redis, apq::PersistedQueries, rate_limit::RateLimiter, reads::ReadCache},
     config::Config,
     db::{self, Db},
     events::{EventBus, EventService},
-    graphql::{AppSchema, build_schema},
+    graphql::{AppSchema, SchemaOptions, build_schema, limits::Limits},
     todos::TodoService,
 };
 
@@ -43,6 +43,12 @@ pub struct AppState {
     pub events: EventService,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// Document limits checked before execution.
+    pub limits: Limits,
+    /// Automatic persisted queries.
+    pub persisted: PersistedQueries,
+    /// The read cache.
+    pub cache: ReadCache,
     /// Flips to `true` when shutdown begins (WebSockets close with 1012).
     pub shutdown: watch::Receiver<bool>,
     /// Open WebSocket connections per user on this instance.
@@ -79,7 +85,19 @@ impl App {
             config.jwt_secret.expose().as_bytes(),
             config.access_token_ttl,
         );
-        let auth = AuthService::new(db.clone(), tokens, config.refresh_token_ttl);
+        let limiter = RateLimiter::new(redis.clone(), config.cache_timeout);
+        let auth = AuthService::new(
+            db.clone(),
+            tokens,
+            config.refresh_token_ttl,
+            limiter.clone(),
+            AuthLimits {
+                login_max_failures: config.login_max_failures,
+                login_window: config.login_window,
+                register_per_hour: config.register_max_per_hour,
+                refresh_per_minute: config.refresh_max_per_minute,
+            },
+        );
         let bus = match &config.redis_url {
             Some(url) => EventBus::redis(
                 url.expose(),
@@ -90,8 +108,26 @@ impl App {
             None => EventBus::local(config.subscription_buffer),
         };
         let events = EventService::new(db.clone(), bus, config.event_retention);
-        let todos = TodoService::new(db.clone(), events.clone());
-        let schema = build_schema(auth.clone(), todos.clone(), events.clone());
+        let cache = ReadCache::new(
+            redis.clone().filter(|_| config.cache),
+            config.cache_ttl,
+            config.cache_timeout,
+        );
+        let todos = TodoService::new(db.clone(), events.clone(), cache.clone());
+        let schema = build_schema(
+            auth.clone(),
+            todos.clone(),
+            events.clone(),
+            SchemaOptions {
+                max_complexity: config.graphql_max_complexity,
+                introspection: config.graphql_introspection,
+                suggestions: !config.is_production(),
+                limiter,
+                budget_per_minute: config.user_budget_per_minute,
+            },
+        );
+        let limits = Limits::from_config(&config);
+        let persisted = PersistedQueries::new(redis.clone(), config.cache_timeout);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address)
@@ -107,6 +143,9 @@ impl App {
                 todos,
                 events,
                 schema,
+                limits,
+                persisted,
+                cache,
                 shutdown: shutdown_rx,
                 ws_connections: Arc::default(),
             },

@@ -108,6 +108,59 @@ pub struct Config {
     /// `WS_MAX_CONNECTIONS_PER_USER`: sockets at once per user, per
     /// instance. Default `50`.
     pub ws_max_connections_per_user: usize,
+    /// `GRAPHQL_MAX_QUERY_BYTES`: longest query text. Default `65536`.
+    pub graphql_max_query_bytes: usize,
+    /// `GRAPHQL_MAX_TOKENS`: most lexical tokens in a query. Default `5000`.
+    pub graphql_max_tokens: usize,
+    /// `GRAPHQL_MAX_DEPTH`: deepest field nesting. Default `12`.
+    pub graphql_max_depth: usize,
+    /// `GRAPHQL_MAX_ALIASES`: aliases per document. Default `30`.
+    pub graphql_max_aliases: usize,
+    /// `GRAPHQL_MAX_ROOT_FIELDS`: root fields per operation. Default `20`.
+    pub graphql_max_root_fields: usize,
+    /// `GRAPHQL_MAX_DIRECTIVES`: directives on one field. Default `5`.
+    pub graphql_max_directives: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY`: complexity score, each field 1 and list
+    /// fields multiplied by `first`. Default `10000`.
+    pub graphql_max_complexity: usize,
+    /// `GRAPHQL_BATCH_MAX`: operations in one JSON-array batch; `0`
+    /// (default) turns batching off.
+    pub graphql_batch_max: usize,
+    /// `GRAPHQL_TIMEOUT_MS`: longest a query may run. Default `10000`.
+    pub graphql_timeout: Duration,
+    /// `GRAPHQL_INTROSPECTION`: allow introspection. Default `true` in
+    /// development, `false` in production.
+    pub graphql_introspection: bool,
+    /// `APQ`: accept automatic persisted queries. Default `true`.
+    pub apq: bool,
+    /// `CACHE_TTL_SECS`: lifetime of cached reads in Redis. Default `300`.
+    pub cache_ttl: Duration,
+    /// `CACHE_TIMEOUT_MS`: a Redis call slower than this falls back to
+    /// PostgreSQL. Default `50`.
+    pub cache_timeout: Duration,
+    /// `CACHE`: use Redis as a read cache when `REDIS_URL` is set. Default `true`.
+    pub cache: bool,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the
+    /// API from browsers. Default: any origin in development, none in production.
+    pub cors_allowed_origins: Vec<String>,
+    /// `TRUSTED_PROXY_HOPS`: how many reverse proxies append to
+    /// `X-Forwarded-For` in front of the server; the client address is the
+    /// one they saw. Default `0` (use the socket's peer address).
+    pub trusted_proxy_hops: usize,
+    /// `LOGIN_MAX_FAILURES`: failed logins per account and per client
+    /// address within `LOGIN_WINDOW_SECS` before `RATE_LIMITED`. Default `5`.
+    pub login_max_failures: u64,
+    /// `LOGIN_WINDOW_SECS`: the failed-login window. Default `900`.
+    pub login_window: Duration,
+    /// `REGISTER_MAX_PER_HOUR`: registrations per client address per hour.
+    /// Default `20`.
+    pub register_max_per_hour: u64,
+    /// `REFRESH_MAX_PER_MINUTE`: token refreshes per client address per
+    /// minute. Default `60`.
+    pub refresh_max_per_minute: u64,
+    /// `USER_BUDGET_PER_MINUTE`: complexity points each user may spend per
+    /// minute across all operations. Default `100000`.
+    pub user_budget_per_minute: u64,
 }
 
 /// Minimum HMAC key size (RFC 8725 §3.5: at least 256 bits).
@@ -180,6 +233,36 @@ impl Config {
             ws_max_subscriptions: positive(&var, "WS_MAX_SUBSCRIPTIONS")?.unwrap_or(100),
             ws_max_connections_per_user: positive(&var, "WS_MAX_CONNECTIONS_PER_USER")?
                 .unwrap_or(50),
+            graphql_max_query_bytes: positive(&var, "GRAPHQL_MAX_QUERY_BYTES")?.unwrap_or(65_536),
+            graphql_max_tokens: positive(&var, "GRAPHQL_MAX_TOKENS")?.unwrap_or(5_000),
+            graphql_max_depth: positive(&var, "GRAPHQL_MAX_DEPTH")?.unwrap_or(12),
+            graphql_max_aliases: parsed(&var, "GRAPHQL_MAX_ALIASES")?.unwrap_or(30),
+            graphql_max_root_fields: positive(&var, "GRAPHQL_MAX_ROOT_FIELDS")?.unwrap_or(20),
+            graphql_max_directives: parsed(&var, "GRAPHQL_MAX_DIRECTIVES")?.unwrap_or(5),
+            graphql_max_complexity: positive(&var, "GRAPHQL_MAX_COMPLEXITY")?.unwrap_or(10_000),
+            graphql_batch_max: parsed(&var, "GRAPHQL_BATCH_MAX")?.unwrap_or(0),
+            graphql_timeout: Duration::from_millis(
+                positive(&var, "GRAPHQL_TIMEOUT_MS")?.unwrap_or(10_000),
+            ),
+            graphql_introspection: parsed(&var, "GRAPHQL_INTROSPECTION")?.unwrap_or(!production),
+            apq: parsed(&var, "APQ")?.unwrap_or(true),
+            cache_ttl: Duration::from_secs(positive(&var, "CACHE_TTL_SECS")?.unwrap_or(300)),
+            cache_timeout: Duration::from_millis(positive(&var, "CACHE_TIMEOUT_MS")?.unwrap_or(50)),
+            cache: parsed(&var, "CACHE")?.unwrap_or(true),
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            trusted_proxy_hops: parsed(&var, "TRUSTED_PROXY_HOPS")?.unwrap_or(0),
+            login_max_failures: positive(&var, "LOGIN_MAX_FAILURES")?.unwrap_or(5),
+            login_window: Duration::from_secs(positive(&var, "LOGIN_WINDOW_SECS")?.unwrap_or(900)),
+            register_max_per_hour: positive(&var, "REGISTER_MAX_PER_HOUR")?.unwrap_or(20),
+            refresh_max_per_minute: positive(&var, "REFRESH_MAX_PER_MINUTE")?.unwrap_or(60),
+            user_budget_per_minute: positive(&var, "USER_BUDGET_PER_MINUTE")?.unwrap_or(100_000),
         })
     }
 

@@ -28,6 +28,12 @@ pub enum AuthError {
     /// The refresh token is unknown, expired, rotated or revoked.
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// Hashing failed, a blocking task died, or a loader failed.
     #[error("internal: {0}")]
     Internal(String),

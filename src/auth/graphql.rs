@@ -13,7 +13,10 @@ use super::{
     token::{Claims, TokenError},
 };
 use crate::{
-    graphql::error::{ErrorCode, GqlResultExt, coded},
+    graphql::{
+        ClientAddr,
+        error::{ErrorCode, GqlResultExt, coded},
+    },
     todos::graphql::{
         TodoConnection, TodoCounts, TodoFilterInput, TodoOrderInput, todo_connection,
     },
@@ -49,6 +52,12 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
         Ok(None) => Err(AuthError::InvalidToken),
         Err(e) => Err(AuthError::Internal(e.to_string())),
     }
+}
+
+/// The client's address (unspecified when the transport gave none).
+fn client(ctx: &Context<'_>) -> std::net::IpAddr {
+    ctx.data_opt::<ClientAddr>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0)
 }
 
 /// The user with this id, through the request's DataLoader.
@@ -120,6 +129,7 @@ impl UserObject {
 
     /// The user's todos as a cursor connection: `first` defaults to 20 and
     /// may not exceed 100.
+    #[graphql(complexity = "2 + first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn todos(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +229,12 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let auth = ctx.data::<AuthService>()?;
         let session = auth
-            .register(&input.email, &input.password, input.display_name.as_deref())
+            .register(
+                &input.email,
+                &input.password,
+                input.display_name.as_deref(),
+                client(ctx),
+            )
             .await
             .gql()?;
         Ok(session.into())
@@ -233,7 +248,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let auth = ctx.data::<AuthService>()?;
         Ok(auth
-            .login(&input.email, &input.password)
+            .login(&input.email, &input.password, client(ctx))
             .await
             .gql()?
             .into())
@@ -246,7 +261,11 @@ impl AuthMutation {
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
         let auth = ctx.data::<AuthService>()?;
-        Ok(auth.refresh(&refresh_token).await.gql()?.into())
+        Ok(auth
+            .refresh(&refresh_token, client(ctx))
+            .await
+            .gql()?
+            .into())
     }
 
     /// Revokes a refresh token. True when it was active.

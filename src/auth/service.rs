@@ -1,6 +1,6 @@
 //! Auth use cases on parsed input. Knows nothing of GraphQL or HTTP.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use chrono::Utc;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -14,7 +14,31 @@ use super::{
     password,
     token::{self, AccessTokens, Claims, TokenError},
 };
-use crate::db::{Conn, Db};
+use crate::{
+    cache::rate_limit::{Limited, RateLimiter},
+    db::{Conn, Db},
+};
+
+/// Brute-force and abuse limits on the credential endpoints.
+#[derive(Debug, Clone)]
+pub struct AuthLimits {
+    /// Failed logins per account and per address within `login_window`.
+    pub login_max_failures: u64,
+    /// The failed-login window.
+    pub login_window: Duration,
+    /// Registrations per address per hour.
+    pub register_per_hour: u64,
+    /// Refreshes per address per minute.
+    pub refresh_per_minute: u64,
+}
+
+impl From<Limited> for AuthError {
+    fn from(l: Limited) -> Self {
+        Self::RateLimited {
+            retry_after_secs: l.retry_after_secs(),
+        }
+    }
+}
 
 /// A signed-in session: what register, login and refresh return.
 #[derive(Debug, Clone)]
@@ -35,6 +59,8 @@ pub struct AuthService {
     db: Db,
     tokens: AccessTokens,
     refresh_ttl: Duration,
+    limiter: RateLimiter,
+    limits: AuthLimits,
 }
 
 /// What a refresh-token exchange found, decided inside its transaction.
@@ -48,12 +74,21 @@ enum Exchange {
 }
 
 impl AuthService {
-    /// The service over `db`, signing with `tokens`.
-    pub fn new(db: Db, tokens: AccessTokens, refresh_ttl: Duration) -> Self {
+    /// The service over `db`, signing with `tokens`, limiting attempts
+    /// with `limiter`.
+    pub fn new(
+        db: Db,
+        tokens: AccessTokens,
+        refresh_ttl: Duration,
+        limiter: RateLimiter,
+        limits: AuthLimits,
+    ) -> Self {
         Self {
             db,
             tokens,
             refresh_ttl,
+            limiter,
+            limits,
         }
     }
 
@@ -70,7 +105,16 @@ impl AuthService {
         email: &str,
         password: &str,
         display_name: Option<&str>,
+        client: IpAddr,
     ) -> Result<Session, AuthError> {
+        self.limiter
+            .check(
+                &format!("register:ip:{client}"),
+                1,
+                self.limits.register_per_hour,
+                Duration::from_secs(3600),
+            )
+            .await?;
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
         let display_name = DisplayName::parse(display_name)?.map(DisplayName::into_inner);
@@ -102,13 +146,31 @@ impl AuthService {
     }
 
     /// Signs in. A wrong email and a wrong password give the same error and
-    /// take the same time.
+    /// take the same time. Failures count per account (known or not, so
+    /// the limit reveals nothing) and per client address; past the limit,
+    /// `RateLimited` until the window ends.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &str) -> Result<Session, AuthError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<Session, AuthError> {
+        let account_key = format!("login:acct:{}", email.trim().to_lowercase());
+        let address_key = format!("login:ip:{client}");
+        let (max, window) = (self.limits.login_max_failures, self.limits.login_window);
+        for key in [&account_key, &address_key] {
+            let (failures, left) = self.limiter.peek(key, window).await;
+            if failures >= max {
+                tracing::info!("login refused: too many failures");
+                return Err(Limited { retry_after: left }.into());
+            }
+        }
         // Over-long input is refused before hashing, so it cannot buy CPU.
         if password.chars().count() > Password::MAX_CHARS
             || email.chars().count() > Email::MAX_CHARS
         {
+            self.count_failure(&account_key, &address_key).await;
             return Err(AuthError::InvalidCredentials);
         }
         let mut conn = self.db.conn().await?;
@@ -118,18 +180,34 @@ impl AuthService {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(password.to_owned(), stored).await? {
             tracing::info!("login failed");
+            self.count_failure(&account_key, &address_key).await;
             return Err(AuthError::InvalidCredentials);
         }
         let user = user.ok_or(AuthError::InvalidCredentials)?;
+        self.limiter.reset(&account_key).await;
         let mut conn = self.db.conn().await?;
         self.start_session(&mut conn, user, Uuid::now_v7()).await
+    }
+
+    async fn count_failure(&self, account_key: &str, address_key: &str) {
+        let window = self.limits.login_window;
+        self.limiter.add(account_key, 1, window).await;
+        self.limiter.add(address_key, 1, window).await;
     }
 
     /// Exchanges a refresh token for a new pair. The presented token stops
     /// working; presenting it again revokes its whole family (RFC 9700
     /// §4.14.2: a replay means the token was stolen, or the thief was first).
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, AuthError> {
+    pub async fn refresh(&self, refresh_token: &str, client: IpAddr) -> Result<Session, AuthError> {
+        self.limiter
+            .check(
+                &format!("refresh:ip:{client}"),
+                1,
+                self.limits.refresh_per_minute,
+                Duration::from_secs(60),
+            )
+            .await?;
         let hash = token::hash_opaque(refresh_token);
         let mut conn = self.db.conn().await?;
         let exchange = conn
@@ -189,6 +267,11 @@ impl AuthService {
     /// Checks an access token's signature and claims (no database).
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
         self.tokens.verify(token)
+    }
+
+    /// The shared rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
     }
 
     /// Users by id, for the DataLoader.

@@ -2,6 +2,10 @@
 //! later features (read cache, persisted queries, rate limits, pub/sub)
 //! build on it.
 
+pub mod apq;
+pub mod rate_limit;
+pub mod reads;
+
 use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
@@ -26,6 +30,14 @@ impl Redis {
             pool,
             prefix: prefix.to_owned(),
         })
+    }
+
+    /// A pooled connection.
+    pub async fn conn(
+        &self,
+    ) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, bb8::RunError<redis::RedisError>>
+    {
+        self.pool.get().await
     }
 
     /// A key under this deployment's prefix.

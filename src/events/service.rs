@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -164,7 +164,8 @@ pub async fn record(
     }
     let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     let last = model::reserve(conn, user, n).await?;
-    let occurred_at = Utc::now();
+    // At the database's precision, so live and replayed events are equal.
+    let occurred_at = Utc::now().trunc_subsecs(6);
     let events: Vec<TodoEvent> = rows
         .iter()
         .zip(last - n + 1..)

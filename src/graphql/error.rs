@@ -33,6 +33,8 @@ pub enum ErrorCode {
     CursorExpired,
     /// A subscriber fell behind its buffer: resume from `extensions.cursor`.
     SlowConsumer,
+    /// A query ran past `GRAPHQL_TIMEOUT_MS`.
+    Timeout,
     /// Anything else; details are only in the logs.
     InternalServerError,
 }
@@ -52,6 +54,7 @@ impl ErrorCode {
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::CursorExpired => "CURSOR_EXPIRED",
             Self::SlowConsumer => "SLOW_CONSUMER",
+            Self::Timeout => "TIMEOUT",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -69,6 +72,7 @@ impl ErrorCode {
             Self::PersistedQueryNotFound => StatusCode::OK,
             Self::CursorExpired => StatusCode::GONE,
             Self::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,7 +89,7 @@ pub trait ClientError: std::error::Error + Send + Sync + 'static {
     }
 
     /// Extra `extensions` entries (e.g. the cursor to resume from).
-    fn extensions(&self) -> Vec<(&'static str, String)> {
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
     }
 
@@ -125,6 +129,7 @@ impl ClientError for AuthError {
             | Self::MissingToken
             | Self::InvalidToken
             | Self::InvalidRefreshToken => ErrorCode::Unauthenticated,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
         }
     }
@@ -133,6 +138,15 @@ impl ClientError for AuthError {
         match self {
             Self::Invalid { field, .. } => Some(field),
             _ => None,
+        }
+    }
+
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                vec![("retryAfter", (*retry_after_secs).into())]
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -169,9 +183,9 @@ impl ClientError for EventError {
         matches!(self, Self::InvalidCursor).then_some("after")
     }
 
-    fn extensions(&self) -> Vec<(&'static str, String)> {
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
         match self {
-            Self::SlowConsumer { cursor } => vec![("cursor", cursor.clone())],
+            Self::SlowConsumer { cursor } => vec![("cursor", cursor.clone().into())],
             _ => Vec::new(),
         }
     }
@@ -189,7 +203,9 @@ pub fn to_graphql<E: ClientError>(error: E) -> async_graphql::Error {
             ext.set("field", field);
         }
         for (key, value) in extra {
-            ext.set(key, value);
+            if let Ok(value) = async_graphql::Value::from_json(value) {
+                ext.set(key, value);
+            }
         }
     })
 }

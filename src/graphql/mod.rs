@@ -3,6 +3,7 @@
 //! every error an `extensions.code`.
 
 pub mod error;
+pub mod limits;
 
 use std::sync::{
     Arc,
@@ -24,6 +25,7 @@ use crate::{
         graphql::{AuthMutation, AuthQuery, Credentials},
         loader::user_data_loader,
     },
+    cache::rate_limit::RateLimiter,
     events::{EventService, graphql::SubscriptionRoot},
     todos::{
         TodoService,
@@ -45,9 +47,34 @@ pub struct MutationRoot(AuthMutation, TodoMutation);
 /// The todoql schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
+/// How the schema guards itself.
+pub struct SchemaOptions {
+    /// Highest complexity score a document may have.
+    pub max_complexity: usize,
+    /// Whether introspection is allowed.
+    pub introspection: bool,
+    /// Whether "Did you mean …" suggestions appear in validation errors.
+    pub suggestions: bool,
+    /// Counters for the per-user budget.
+    pub limiter: RateLimiter,
+    /// Complexity points each user may spend per minute.
+    pub budget_per_minute: u64,
+}
+
+/// The per-user operation budget, charged with each document's complexity.
+struct UserBudget {
+    limiter: RateLimiter,
+    per_minute: u64,
+}
+
 /// Builds the schema with the services resolvers need.
-pub fn build_schema(auth: AuthService, todos: TodoService, events: EventService) -> AppSchema {
-    Schema::build(
+pub fn build_schema(
+    auth: AuthService,
+    todos: TodoService,
+    events: EventService,
+    options: SchemaOptions,
+) -> AppSchema {
+    let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
@@ -55,8 +82,19 @@ pub fn build_schema(auth: AuthService, todos: TodoService, events: EventService)
     .data(auth)
     .data(todos)
     .data(events)
-    .extension(ErrorCodes)
-    .finish()
+    .data(UserBudget {
+        limiter: options.limiter,
+        per_minute: options.budget_per_minute,
+    })
+    .limit_complexity(options.max_complexity)
+    .extension(ErrorCodes);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !options.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
@@ -83,17 +121,23 @@ impl ExecutionMarker {
     }
 }
 
-/// Adds the per-request data resolvers rely on: the caller's credentials, a
-/// fresh user DataLoader (its cache must not outlive the request) and the
-/// execution marker.
+/// The client's address (after trusted proxies), for rate limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// Adds the per-request data resolvers rely on: the caller's credentials
+/// and address, a fresh user DataLoader (its cache must not outlive the
+/// request) and the execution marker.
 pub fn prepare_request(
     request: Request,
     auth: &AuthService,
     credentials: Credentials,
+    client: ClientAddr,
     marker: ExecutionMarker,
 ) -> Request {
     request
         .data(credentials)
+        .data(client)
         .data(user_data_loader(auth.clone()))
         .data(marker)
 }
@@ -136,12 +180,36 @@ impl Extension for ErrorCodesExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        let result = next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        })?;
+        // Charge the caller's budget with what the document may cost.
+        if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
+            (ctx.data_opt::<Credentials>(), ctx.data_opt::<UserBudget>())
+        {
+            let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+            let key = format!("budget:{}", claims.sub);
+            if let Err(limited) = budget
+                .limiter
+                .check(
+                    &key,
+                    cost,
+                    budget.per_minute,
+                    std::time::Duration::from_secs(60),
+                )
+                .await
+            {
+                let mut error = ServerError::new("operation budget exceeded; slow down", None);
+                let ext = error.extensions.get_or_insert_with(Default::default);
+                ext.set("code", ErrorCode::RateLimited.as_str());
+                ext.set("retryAfter", limited.retry_after_secs());
+                return Err(vec![error]);
+            }
+        }
+        Ok(result)
     }
 
     async fn execute(

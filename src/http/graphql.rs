@@ -7,14 +7,16 @@
 //! as a network error and would hide `extensions.code`), and 405 for a
 //! mutation sent with `GET`. Browsers asking for HTML get GraphiQL.
 
+use std::net::{IpAddr, SocketAddr};
+
 use async_graphql::{
     Request, Variables,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
     body::Bytes,
-    extract::State,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
@@ -23,7 +25,8 @@ use super::graphiql;
 use crate::{
     app::AppState,
     auth::{graphql::Credentials, token},
-    graphql::{ExecutionMarker, error::ErrorCode, prepare_request},
+    cache::apq,
+    graphql::{ClientAddr, ExecutionMarker, error::ErrorCode, limits, prepare_request},
 };
 
 /// The two response media types.
@@ -117,6 +120,11 @@ fn not_acceptable() -> Response {
 /// `GET /graphql`: a WebSocket upgrade, the GraphiQL page, or a query.
 pub async fn get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let (mut parts, _) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let client = client_addr(&parts.headers, peer, state.config.trusted_proxy_hops);
     let is_upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -127,7 +135,7 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
         return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
         {
-            Ok(ws) => super::ws::upgrade(state, ws, &parts.headers),
+            Ok(ws) => super::ws::upgrade(state, ws, &parts.headers, client),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -139,6 +147,9 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
         Negotiated::Html | Negotiated::NotAcceptable => return not_acceptable(),
         Negotiated::Graphql(media) => media,
     };
+    if !preflighted(&headers) {
+        return malformed_with_code(StatusCode::BAD_REQUEST, media, CSRF_MESSAGE, "CSRF_ERROR");
+    }
     let params: Vec<(String, String)> =
         match serde_urlencoded::from_str(query.as_deref().unwrap_or_default()) {
             Ok(params) => params,
@@ -165,11 +176,23 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
         };
         body.insert(key, value);
     }
-    execute(&state, &headers, Method::GET, media, Value::Object(body)).await
+    let call = Call {
+        state: &state,
+        headers: &headers,
+        method: Method::GET,
+        media,
+        client,
+    };
+    call.one(Value::Object(body)).await.into_response(media)
 }
 
 /// `POST /graphql`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let media = match negotiate(accept) {
         Negotiated::Graphql(media) => media,
@@ -180,6 +203,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Only JSON is accepted, which browsers cannot send cross-site without
+    // a CORS preflight: that is the CSRF protection for POST.
     if !is_json_content_type(content_type) {
         return malformed(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -190,7 +215,78 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return malformed(StatusCode::BAD_REQUEST, media, "the body is not valid JSON");
     };
-    execute(&state, &headers, Method::POST, media, body).await
+    let call = Call {
+        state: &state,
+        headers: &headers,
+        method: Method::POST,
+        media,
+        client: client_addr(&headers, Some(peer), state.config.trusted_proxy_hops),
+    };
+    match body {
+        Value::Array(items) => call.batch(items).await,
+        single => call.one(single).await.into_response(media),
+    }
+}
+
+const CSRF_MESSAGE: &str = "This operation has been blocked as a potential Cross-Site Request \
+    Forgery (CSRF). Please either specify a 'content-type' header (with a type that is not one \
+    of application/x-www-form-urlencoded, multipart/form-data, text/plain) or provide a \
+    non-empty value for one of the following headers: x-apollo-operation-name, \
+    apollo-require-preflight, authorization";
+
+/// Whether a browser would have sent a CORS preflight for this request, so
+/// it cannot be a cross-site forgery: a non-simple content type, or a
+/// header outside the CORS safelist that clients send on purpose.
+pub fn preflighted(headers: &HeaderMap) -> bool {
+    let content_type_forces = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|media| {
+            !media.is_empty()
+                && !matches!(
+                    media.as_str(),
+                    "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+                )
+        });
+    let header_forces = [
+        "x-apollo-operation-name",
+        "apollo-require-preflight",
+        "authorization",
+    ]
+    .iter()
+    .any(|name| headers.get(*name).is_some_and(|v| !v.is_empty()));
+    content_type_forces || header_forces
+}
+
+/// The client's address: the socket peer, or with `hops` trusted proxies in
+/// front, the address the outermost of them saw (from `X-Forwarded-For`).
+pub fn client_addr(headers: &HeaderMap, peer: Option<SocketAddr>, hops: usize) -> ClientAddr {
+    let peer_ip = peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.ip());
+    if hops == 0 {
+        return ClientAddr(peer_ip);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    // Each proxy appends the address it received the request from, so of
+    // the last `hops` entries (appended by our proxies) the first is the
+    // client as the outermost trusted proxy saw it.
+    let ip = match forwarded.len().checked_sub(hops) {
+        Some(i) => forwarded[i],
+        None => forwarded.first().copied().unwrap_or(peer_ip),
+    };
+    ClientAddr(ip)
 }
 
 /// `application/json`, optionally with `charset=utf-8`.
@@ -205,14 +301,21 @@ fn is_json_content_type(value: &str) -> bool {
 }
 
 /// Turns the JSON parameters into a GraphQL request, refusing the shapes the
-/// spec calls "not a GraphQL request".
+/// spec calls "not a GraphQL request". `query` may be absent only when the
+/// request names a persisted query.
 pub(crate) fn parse_request(body: Value) -> Result<Request, String> {
     let Value::Object(mut map) = body else {
         return Err("the request must be a JSON object".into());
     };
+    let extensions = match map.remove("extensions") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(ext)) => ext,
+        Some(_) => return Err("`extensions` must be an object".into()),
+    };
     let query = match map.remove("query") {
         Some(Value::String(q)) => q,
         Some(_) => return Err("`query` must be a string".into()),
+        None if extensions.contains_key("persistedQuery") => String::new(),
         None => return Err("`query` is required".into()),
     };
     let mut request = Request::new(query);
@@ -226,16 +329,10 @@ pub(crate) fn parse_request(body: Value) -> Result<Request, String> {
         Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
         Some(_) => return Err("`variables` must be an object".into()),
     }
-    match map.remove("extensions") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(ext)) => {
-            for (k, v) in ext {
-                if let Ok(v) = async_graphql::Value::from_json(v) {
-                    request.extensions.insert(k, v);
-                }
-            }
+    for (k, v) in extensions {
+        if let Ok(v) = async_graphql::Value::from_json(v) {
+            request.extensions.insert(k, v);
         }
-        Some(_) => return Err("`extensions` must be an object".into()),
     }
     Ok(request)
 }
@@ -255,95 +352,313 @@ pub fn credentials(state: &AppState, headers: &HeaderMap) -> Credentials {
     }
 }
 
-async fn execute(
-    state: &AppState,
-    headers: &HeaderMap,
+/// One HTTP call's context.
+struct Call<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
     method: Method,
     media: MediaType,
+    client: ClientAddr,
+}
+
+/// The result of one operation: status, extra headers and body.
+struct Outcome {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
     body: Value,
-) -> Response {
-    let mut request = match parse_request(body) {
-        Ok(request) => request,
-        Err(message) => return malformed(StatusCode::BAD_REQUEST, media, message),
-    };
-    // Look at the operation before running it: GET may not mutate, and
-    // subscriptions need the WebSocket transport.
-    let operation_name = request.operation_name.clone();
-    if let Ok(doc) = request.parsed_query() {
-        let selected = match (&doc.operations, operation_name.as_deref()) {
-            (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| op.node.ty)
-            }
-            _ => None,
+}
+
+impl Outcome {
+    fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] }),
+        }
+    }
+
+    fn malformed(message: impl Into<String>) -> Self {
+        Self::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput.as_str(),
+            message,
+        )
+    }
+
+    /// A request error (nothing executed): 400 under the GraphQL response
+    /// media type, 200 under legacy JSON.
+    fn request_error(media: MediaType, body: Value) -> Self {
+        let status = match media {
+            MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            MediaType::Json => StatusCode::OK,
         };
-        match selected {
-            Some(OperationType::Mutation) if method == Method::GET => {
-                return (
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    [(header::ALLOW, HeaderValue::from_static("POST"))],
-                    "mutations must be sent with POST",
-                )
-                    .into_response();
+        Self {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    fn into_response(self, media: MediaType) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, media.content_type())],
+            self.body.to_string(),
+        )
+            .into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}
+
+/// Apollo's APQ extension, as sent.
+struct PersistedQuery {
+    hash: String,
+}
+
+fn persisted_query(request: &Request) -> Option<Result<PersistedQuery, String>> {
+    let pq = request.extensions.get("persistedQuery")?;
+    let async_graphql::Value::Object(pq) = pq else {
+        return Some(Err("`extensions.persistedQuery` must be an object".into()));
+    };
+    let version = pq.get("version").and_then(|v| match v {
+        async_graphql::Value::Number(n) => n.as_i64(),
+        _ => None,
+    });
+    if version != Some(1) {
+        return Some(Err("Unsupported persisted query version".into()));
+    }
+    match pq.get("sha256Hash") {
+        Some(async_graphql::Value::String(hash))
+            if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(Ok(PersistedQuery {
+                hash: hash.to_ascii_lowercase(),
+            }))
+        }
+        _ => Some(Err("`sha256Hash` must be a hex SHA-256".into())),
+    }
+}
+
+impl Call<'_> {
+    /// A JSON-array batch (only when `GRAPHQL_BATCH_MAX` allows it).
+    async fn batch(&self, items: Vec<Value>) -> Response {
+        let max = self.state.config.graphql_batch_max;
+        if max == 0 {
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                self.media,
+                "batched requests are not enabled",
+            );
+        }
+        if items.is_empty() || items.len() > max {
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                self.media,
+                format!("a batch holds 1 to {max} operations"),
+            );
+        }
+        let mut bodies = Vec::with_capacity(items.len());
+        for item in items {
+            bodies.push(self.one(item).await.body);
+        }
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, self.media.content_type())],
+            Value::Array(bodies).to_string(),
+        )
+            .into_response()
+    }
+
+    /// One operation, from its JSON parameters to its outcome.
+    async fn one(&self, body: Value) -> Outcome {
+        let state = self.state;
+        let mut request = match parse_request(body) {
+            Ok(request) => request,
+            Err(message) => return Outcome::malformed(message),
+        };
+        // Automatic persisted queries: fill in the query from its hash, or
+        // check the hash of the query sent to register it.
+        let mut register = None;
+        if let Some(pq) = persisted_query(&request) {
+            let pq = match pq {
+                Ok(pq) => pq,
+                Err(message) => return Outcome::malformed(message),
+            };
+            if !state.config.apq {
+                return not_found_persisted(
+                    "PersistedQueryNotSupported",
+                    "PERSISTED_QUERY_NOT_SUPPORTED",
+                );
+            }
+            if request.query.is_empty() {
+                match state.persisted.get(&pq.hash).await {
+                    Some(query) => request.query = query.to_string(),
+                    None => {
+                        return not_found_persisted(
+                            "PersistedQueryNotFound",
+                            ErrorCode::PersistedQueryNotFound.as_str(),
+                        );
+                    }
+                }
+            } else if apq::sha256_hex(&request.query) != pq.hash {
+                return Outcome::malformed("provided sha does not match query");
+            } else {
+                register = Some(pq.hash);
+            }
+        }
+        if let Err(limit) = limits::check(&mut request, &state.limits) {
+            let body = json!({ "errors": [{
+                "message": limit.to_string(),
+                "extensions": { "code": ErrorCode::GraphqlValidationFailed.as_str(), "limit": limit.name() },
+            }]});
+            return Outcome::request_error(self.media, body);
+        }
+        // Look at the operation before running it: GET may not mutate, and
+        // subscriptions need the WebSocket transport.
+        let operation_name = request.operation_name.clone();
+        let mut operation = None;
+        if let Ok(doc) = request.parsed_query() {
+            operation = match (&doc.operations, operation_name.as_deref()) {
+                (DocumentOperations::Single(op), _) => Some(op.node.ty),
+                (DocumentOperations::Multiple(ops), Some(name)) => {
+                    ops.get(name).map(|op| op.node.ty)
+                }
+                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                    ops.values().next().map(|op| op.node.ty)
+                }
+                _ => None,
+            };
+        }
+        match operation {
+            Some(OperationType::Mutation) if self.method == Method::GET => {
+                return Outcome {
+                    status: StatusCode::METHOD_NOT_ALLOWED,
+                    headers: vec![(header::ALLOW, HeaderValue::from_static("POST"))],
+                    body: json!({ "errors": [{ "message": "mutations must be sent with POST",
+                        "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] }),
+                };
             }
             Some(OperationType::Subscription) => {
                 let body = json!({ "errors": [{
                     "message": "subscriptions are served over WebSocket at /graphql",
                     "extensions": { "code": ErrorCode::GraphqlValidationFailed.as_str() },
                 }]});
-                return graphql_response(media, body, false);
+                return Outcome::request_error(self.media, body);
             }
             _ => {}
         }
-    }
-    let marker = ExecutionMarker::default();
-    let request = prepare_request(
-        request,
-        &state.auth,
-        credentials(state, headers),
-        marker.clone(),
-    );
-    let response = state.schema.execute(request).await;
-    let executed = marker.executed();
-    let body = if executed {
-        serde_json::to_value(&response)
-    } else {
-        // Operation selection errors come from the library without a code.
-        let errors: Vec<_> = response
-            .errors
-            .into_iter()
-            .map(|mut e| {
-                let ext = e.extensions.get_or_insert_with(Default::default);
-                if ext.get("code").is_none() {
-                    ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+        let query_text = register.as_ref().map(|_| request.query.clone());
+        let marker = ExecutionMarker::default();
+        let request = prepare_request(
+            request,
+            &state.auth,
+            credentials(state, self.headers),
+            self.client,
+            marker.clone(),
+        );
+        // Queries are bounded in time; a mutation is never cut off half-way.
+        let response = if operation == Some(OperationType::Mutation) {
+            state.schema.execute(request).await
+        } else {
+            match tokio::time::timeout(state.config.graphql_timeout, state.schema.execute(request))
+                .await
+            {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!("query timed out");
+                    return Outcome::error(
+                        StatusCode::OK,
+                        ErrorCode::Timeout.as_str(),
+                        "the operation took too long and was stopped",
+                    );
                 }
-                e
-            })
-            .collect();
-        serde_json::to_value(json!({ "errors": errors }))
-    };
-    match body {
-        Ok(body) => graphql_response(media, body, executed),
-        Err(e) => {
-            crate::graphql::error::log_internal(&e);
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+            }
+        };
+        let executed = marker.executed();
+        // Store a registered query only once it validated.
+        if let (Some(hash), Some(query), true) = (register, query_text, executed) {
+            state.persisted.put(&hash, &query).await;
         }
+        let retry_after = response.errors.iter().find_map(|e| {
+            let ext = e.extensions.as_ref()?;
+            match ext.get("code")? {
+                async_graphql::Value::String(c) if c == ErrorCode::RateLimited.as_str() => {}
+                _ => return None,
+            }
+            match ext.get("retryAfter")? {
+                async_graphql::Value::Number(n) => n.as_u64(),
+                _ => None,
+            }
+        });
+        let body = if executed {
+            serde_json::to_value(&response)
+        } else {
+            // Operation selection errors come from the library without a code.
+            let errors: Vec<_> = response
+                .errors
+                .into_iter()
+                .map(|mut e| {
+                    let ext = e.extensions.get_or_insert_with(Default::default);
+                    if ext.get("code").is_none() {
+                        ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+                    }
+                    e
+                })
+                .collect();
+            serde_json::to_value(json!({ "errors": errors }))
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                crate::graphql::error::log_internal(&e);
+                return Outcome::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::InternalServerError.as_str(),
+                    "Internal server error",
+                );
+            }
+        };
+        let mut outcome = if executed {
+            Outcome {
+                status: StatusCode::OK,
+                headers: Vec::new(),
+                body,
+            }
+        } else {
+            Outcome::request_error(self.media, body)
+        };
+        if let Some(secs) = retry_after {
+            if !executed && self.media == MediaType::GraphqlResponseJson {
+                outcome.status = StatusCode::TOO_MANY_REQUESTS;
+            }
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                outcome.headers.push((header::RETRY_AFTER, value));
+            }
+        }
+        outcome
     }
 }
 
-fn graphql_response(media: MediaType, body: Value, executed: bool) -> Response {
-    let status = if executed || media == MediaType::Json {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        body.to_string(),
-    )
-        .into_response()
+/// APQ misses are HTTP 200 with an exact message clients match on (urql
+/// retries only on `PersistedQueryNotFound`), never cached.
+fn not_found_persisted(message: &str, code: &str) -> Outcome {
+    let mut outcome = Outcome::error(StatusCode::OK, code, message);
+    outcome.headers.push((
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, must-revalidate"),
+    ));
+    outcome
+}
+
+/// A refusal with a specific code.
+fn malformed_with_code(
+    status: StatusCode,
+    media: MediaType,
+    message: &str,
+    code: &str,
+) -> Response {
+    Outcome::error(status, code, message).into_response(media)
 }
 
 #[cfg(test)]
@@ -384,6 +699,54 @@ mod tests {
         );
         assert_eq!(negotiate(Some("text/plain")), NotAcceptable);
         assert_eq!(negotiate(Some("application/json;q=0")), NotAcceptable);
+    }
+
+    #[test]
+    fn csrf_preflight_rule() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            preflighted(&h)
+        };
+        assert!(!with(&[]));
+        assert!(!with(&[("content-type", "text/plain")]));
+        assert!(!with(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )]));
+        assert!(!with(&[(
+            "content-type",
+            "multipart/form-data; boundary=x"
+        )]));
+        assert!(!with(&[("x-apollo-operation-name", "")]));
+        assert!(with(&[("content-type", "application/json")]));
+        assert!(with(&[("apollo-require-preflight", "true")]));
+        assert!(with(&[("x-apollo-operation-name", "Q")]));
+        assert!(with(&[("authorization", "Bearer x")]));
+    }
+
+    #[test]
+    fn client_address_behind_proxies() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 203.0.113.7, 10.0.0.2"),
+        );
+        assert_eq!(client_addr(&h, Some(peer), 0).0.to_string(), "10.0.0.9");
+        assert_eq!(client_addr(&h, Some(peer), 1).0.to_string(), "10.0.0.2");
+        assert_eq!(client_addr(&h, Some(peer), 2).0.to_string(), "203.0.113.7");
+        assert_eq!(client_addr(&h, Some(peer), 3).0.to_string(), "1.1.1.1");
+        assert_eq!(client_addr(&h, Some(peer), 5).0.to_string(), "1.1.1.1");
+        assert_eq!(
+            client_addr(&HeaderMap::new(), Some(peer), 1).0.to_string(),
+            "10.0.0.9"
+        );
     }
 
     #[test]

@@ -28,11 +28,7 @@ use crate::app::AppState;
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let cors = if state.config.is_production() {
-        CorsLayer::new()
-    } else {
-        CorsLayer::very_permissive()
-    };
+    let cors = cors(&state.config);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
@@ -55,6 +51,42 @@ pub fn router(state: AppState) -> Router {
         // A bug must cost one request a 500, never the connection or process.
         .layer(CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// CORS: the configured origins; with none configured, any origin in
+/// development and none (same-origin only) in production.
+fn cors(config: &crate::config::Config) -> CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return if config.is_production() {
+            CorsLayer::new()
+        } else {
+            CorsLayer::very_permissive()
+        };
+    }
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
 }
 
 /// `GET /ping`: the REST-era liveness check.

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{graphql::Credentials, token},
-    graphql::{ExecutionMarker, error::ErrorCode, prepare_request},
+    graphql::{ClientAddr, ExecutionMarker, error::ErrorCode, limits, prepare_request},
 };
 
 /// The two subprotocols.
@@ -51,7 +51,12 @@ enum Protocol {
 const OUTBOX: usize = 64;
 
 /// Upgrades the connection and runs the protocol.
-pub fn upgrade(state: AppState, ws: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+pub fn upgrade(
+    state: AppState,
+    ws: WebSocketUpgrade,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> Response {
     let offered: Vec<String> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -75,7 +80,7 @@ pub fn upgrade(state: AppState, ws: WebSocketUpgrade, headers: &HeaderMap) -> Re
         .on_upgrade(move |socket| async move {
             match protocol {
                 Some(protocol) => {
-                    Connection::new(state, protocol, header_token)
+                    Connection::new(state, protocol, header_token, client)
                         .run(socket)
                         .await
                 }
@@ -136,6 +141,7 @@ struct Connection {
     state: AppState,
     protocol: Protocol,
     header_token: Option<String>,
+    client: ClientAddr,
     session: Option<Session>,
     slot: Option<Slot>,
     init_received: bool,
@@ -147,11 +153,17 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(state: AppState, protocol: Protocol, header_token: Option<String>) -> Self {
+    fn new(
+        state: AppState,
+        protocol: Protocol,
+        header_token: Option<String>,
+        client: ClientAddr,
+    ) -> Self {
         Self {
             state,
             protocol,
             header_token,
+            client,
             session: None,
             slot: None,
             init_received: false,
@@ -453,10 +465,21 @@ impl Connection {
         done: mpsc::UnboundedSender<String>,
     ) {
         let Some(session) = &self.session else { return };
+        let mut request = request;
+        if let Err(limit) = limits::check(&mut request, &self.state.limits) {
+            let errors = json!([{ "message": limit.to_string(), "extensions": {
+                "code": ErrorCode::GraphqlValidationFailed.as_str(), "limit": limit.name() } }]);
+            let message = text(self.error_message(&id, errors));
+            tokio::spawn(async move {
+                let _ = out.send(message).await;
+            });
+            return;
+        }
         let request = prepare_request(
             request,
             &self.state.auth,
             Credentials::Token(Ok(session.claims.clone())),
+            self.client,
             ExecutionMarker::default(),
         );
         let schema = self.state.schema.clone();

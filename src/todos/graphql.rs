@@ -303,6 +303,7 @@ impl TodoQuery {
     }
 
     /// The caller's todos as a cursor connection: first defaults to 20 and may not exceed 100.
+    #[graphql(complexity = "2 + first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
     async fn todos(
         &self,
         ctx: &Context<'_>,

@@ -13,9 +13,29 @@ use super::{
     model::{self, NewTodoRow, TodoChanges, TodoRow},
 };
 use crate::{
+    cache::reads::ReadCache,
     db::Db,
-    events::{self, EventKind, EventService},
+    events::{self, EventKind, EventService, service::TodoSnapshot},
 };
+
+/// A first page as cached.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedPage {
+    rows: Vec<TodoSnapshot>,
+    has_next_page: bool,
+}
+
+/// A stable short name for a filter, for cache keys.
+fn filter_key(filter: &TodoFilter) -> String {
+    let canonical = format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        filter.completed,
+        filter.search,
+        filter.due_before.map(|d| d.timestamp_micros()),
+        filter.due_after.map(|d| d.timestamp_micros()),
+    );
+    crate::cache::apq::sha256_hex(&canonical)[..16].to_owned()
+}
 
 /// One page of a todo list.
 #[derive(Debug, Clone)]
@@ -48,6 +68,7 @@ pub struct Counts {
 pub struct TodoService {
     db: Db,
     events: EventService,
+    cache: ReadCache,
 }
 
 /// Now, at the database's microsecond precision, so values written and read
@@ -57,9 +78,21 @@ fn now() -> DateTime<Utc> {
 }
 
 impl TodoService {
-    /// The service over `db`, recording every change as an event.
-    pub fn new(db: Db, events: EventService) -> Self {
-        Self { db, events }
+    /// The service over `db`, recording every change as an event and
+    /// caching hot reads in `cache`.
+    pub fn new(db: Db, events: EventService, cache: ReadCache) -> Self {
+        Self { db, events, cache }
+    }
+
+    /// After a committed change: invalidate the user's cached reads (before
+    /// the mutation responds, so the client reads its own write anywhere),
+    /// then publish the events.
+    async fn committed(&self, owner: Uuid, events: Vec<events::TodoEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        self.cache.invalidate(owner).await;
+        self.events.publish(events);
     }
 
     /// One of `owner`'s todos.
@@ -77,11 +110,40 @@ impl TodoService {
         filter: &TodoFilter,
         page: &PageRequest,
     ) -> Result<Page, TodoError> {
+        // Only first pages are cached: they are what every app loads.
+        let scope = match page.after {
+            None => self.cache.scope(owner).await,
+            Some(_) => None,
+        };
+        let name = format!(
+            "page:{}:{}:{}",
+            page.order.key(),
+            page.first,
+            filter_key(filter)
+        );
+        if let Some(scope) = &scope
+            && let Some(cached) = self.cache.get::<CachedPage>(scope, &name).await
+        {
+            return Ok(Page {
+                rows: cached.rows.into_iter().map(TodoRow::from).collect(),
+                has_next_page: cached.has_next_page,
+                has_previous_page: false,
+                order: page.order,
+            });
+        }
         let mut conn = self.db.conn().await?;
         let mut rows = model::list_page(&mut conn, owner, filter, page).await?;
+        drop(conn);
         let first = usize::try_from(page.first).unwrap_or(0);
         let has_next_page = rows.len() > first;
         rows.truncate(first);
+        if let Some(scope) = &scope {
+            let cached = CachedPage {
+                rows: rows.iter().map(TodoSnapshot::from).collect(),
+                has_next_page,
+            };
+            self.cache.put(scope, &name, &cached).await;
+        }
         Ok(Page {
             rows,
             has_next_page,
@@ -92,14 +154,40 @@ impl TodoService {
 
     /// How many of `owner`'s todos match `filter`.
     pub async fn count(&self, owner: Uuid, filter: &TodoFilter) -> Result<i64, TodoError> {
+        let scope = self.cache.scope(owner).await;
+        let name = format!("count:{}", filter_key(filter));
+        if let Some(scope) = &scope
+            && let Some(n) = self.cache.get::<i64>(scope, &name).await
+        {
+            return Ok(n);
+        }
         let mut conn = self.db.conn().await?;
-        Ok(model::count(&mut conn, owner, filter).await?)
+        let n = model::count(&mut conn, owner, filter).await?;
+        drop(conn);
+        if let Some(scope) = &scope {
+            self.cache.put(scope, &name, &n).await;
+        }
+        Ok(n)
     }
 
     /// `owner`'s counts by state.
     pub async fn counts(&self, owner: Uuid) -> Result<Counts, TodoError> {
+        let scope = self.cache.scope(owner).await;
+        if let Some(scope) = &scope
+            && let Some((total, completed)) = self.cache.get::<(i64, i64)>(scope, "counts").await
+        {
+            return Ok(Counts {
+                total,
+                active: total - completed,
+                completed,
+            });
+        }
         let mut conn = self.db.conn().await?;
         let (total, completed) = model::counts(&mut conn, owner).await?;
+        drop(conn);
+        if let Some(scope) = &scope {
+            self.cache.put(scope, "counts", &(total, completed)).await;
+        }
         Ok(Counts {
             total,
             active: total - completed,
@@ -137,7 +225,7 @@ impl TodoService {
                 Ok((row, events))
             })
             .await?;
-        self.events.publish(events);
+        self.committed(owner, events).await;
         Ok(row)
     }
 
@@ -218,7 +306,7 @@ impl TodoService {
                 Ok((row, events))
             })
             .await?;
-        self.events.publish(events);
+        self.committed(owner, events).await;
         Ok(row)
     }
 
@@ -234,7 +322,7 @@ impl TodoService {
                 Ok(events::service::record(conn, owner, EventKind::Deleted, &[row]).await?)
             })
             .await?;
-        self.events.publish(events);
+        self.committed(owner, events).await;
         Ok(id)
     }
 
@@ -254,7 +342,7 @@ impl TodoService {
             })
             .await?;
         let changed = events.len();
-        self.events.publish(events);
+        self.committed(owner, events).await;
         Ok(changed)
     }
 
@@ -269,7 +357,7 @@ impl TodoService {
             })
             .await?;
         let deleted = events.len();
-        self.events.publish(events);
+        self.committed(owner, events).await;
         Ok(deleted)
     }
 }

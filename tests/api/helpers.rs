@@ -149,6 +149,10 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
             format!("test:{}:", Uuid::new_v4().simple()),
         ),
         ("SHUTDOWN_TIMEOUT_SECS".into(), "5".into()),
+        // Every test client comes from 127.0.0.1: only the rate-limit tests
+        // want the real per-address limits.
+        ("REGISTER_MAX_PER_HOUR".into(), "100000".into()),
+        ("REFRESH_MAX_PER_MINUTE".into(), "100000".into()),
     ]);
     if let Some(url) = redis_url() {
         vars.insert("REDIS_URL".into(), url);

@@ -1,0 +1,173 @@
+//! Fixed-window rate-limit counters, shared by every instance through
+//! Redis; in memory per instance without Redis, or while Redis fails (an
+//! outage must not switch limits off, nor fail requests).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use super::Redis;
+
+/// A refusal: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// Time until the window resets.
+    pub retry_after: Duration,
+}
+
+impl Limited {
+    /// Whole seconds to wait, at least one.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_secs_f64().ceil().max(1.0) as u64
+    }
+}
+
+/// Rate-limit counters.
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: Option<Redis>,
+    timeout: Duration,
+    local: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+}
+
+impl RateLimiter {
+    /// Counters in `redis` when given, else in memory.
+    pub fn new(redis: Option<Redis>, timeout: Duration) -> Self {
+        Self {
+            redis,
+            timeout,
+            local: Arc::default(),
+        }
+    }
+
+    /// Adds `amount` to `key`'s counter for the current window of length
+    /// `window`; returns the new count and the time left in the window.
+    pub async fn add(&self, key: &str, amount: u64, window: Duration) -> (u64, Duration) {
+        if let Some(redis) = &self.redis {
+            let full = redis.key(&format!("rl:{key}"));
+            let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+            let call = async {
+                let mut conn = redis.conn().await?;
+                let (count, ttl): (u64, i64) = redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg(&full)
+                    .arg(0)
+                    .arg("PX")
+                    .arg(window_ms)
+                    .arg("NX")
+                    .ignore()
+                    .cmd("INCRBY")
+                    .arg(&full)
+                    .arg(amount)
+                    .cmd("PTTL")
+                    .arg(&full)
+                    .query_async(&mut *conn)
+                    .await?;
+                anyhow::Ok((count, ttl))
+            };
+            match tokio::time::timeout(self.timeout, call).await {
+                Ok(Ok((count, ttl))) => {
+                    let left = Duration::from_millis(u64::try_from(ttl).unwrap_or(window_ms));
+                    return (count, left);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "rate limit in Redis failed; counting in memory")
+                }
+                Err(_) => tracing::warn!("rate limit in Redis timed out; counting in memory"),
+            }
+        }
+        self.add_local(key, amount, window)
+    }
+
+    fn add_local(&self, key: &str, amount: u64, window: Duration) -> (u64, Duration) {
+        let now = Instant::now();
+        let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (_, start)| now.duration_since(*start) < window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((0, now));
+        if now.duration_since(entry.1) >= window {
+            *entry = (0, now);
+        }
+        entry.0 = entry.0.saturating_add(amount);
+        (entry.0, window.saturating_sub(now.duration_since(entry.1)))
+    }
+
+    /// The current count of `key` (0 when none).
+    pub async fn peek(&self, key: &str, window: Duration) -> (u64, Duration) {
+        self.add(key, 0, window).await
+    }
+
+    /// Counts `amount` against `key` and refuses once the window's total
+    /// exceeds `limit`.
+    pub async fn check(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        window: Duration,
+    ) -> Result<(), Limited> {
+        let (count, left) = self.add(key, amount, window).await;
+        if count > limit {
+            Err(Limited { retry_after: left })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Forgets `key`'s counter.
+    pub async fn reset(&self, key: &str) {
+        if let Some(redis) = &self.redis {
+            let full = redis.key(&format!("rl:{key}"));
+            let call = async {
+                let mut conn = redis.conn().await?;
+                redis::cmd("DEL")
+                    .arg(&full)
+                    .query_async::<()>(&mut *conn)
+                    .await?;
+                anyhow::Ok(())
+            };
+            if !matches!(tokio::time::timeout(self.timeout, call).await, Ok(Ok(()))) {
+                tracing::warn!("rate limit reset in Redis failed");
+            }
+        }
+        self.local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_windows_count_refuse_and_reset() {
+        let limiter = RateLimiter::new(None, Duration::from_millis(50));
+        let window = Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(limiter.check("k", 1, 3, window).await.is_ok());
+        }
+        let refused = limiter.check("k", 1, 3, window).await.unwrap_err();
+        assert!(refused.retry_after <= window && refused.retry_after_secs() >= 1);
+        assert_eq!(limiter.peek("k", window).await.0, 4);
+        limiter.reset("k").await;
+        assert_eq!(limiter.peek("k", window).await.0, 0);
+        // Weighted: one call may spend several units.
+        assert!(limiter.check("w", 10, 10, window).await.is_ok());
+        assert!(limiter.check("w", 1, 10, window).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn local_windows_expire() {
+        let limiter = RateLimiter::new(None, Duration::from_millis(50));
+        let window = Duration::from_millis(30);
+        assert!(limiter.check("e", 2, 1, window).await.is_err());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(limiter.check("e", 1, 1, window).await.is_ok());
+    }
+}

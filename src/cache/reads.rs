@@ -1,0 +1,195 @@
+//! Cache-aside for the reads that dominate a todo app: a user's todo
+//! counts, the first page of each list (per filter, order and size) and its
+//! total count.
+//!
+//! Invalidation is exact and O(1): every key of a user embeds the user's
+//! generation number, and every write bumps it (before the mutation
+//! responds), so the next read on any instance misses and old entries are
+//! never read again; a TTL removes them. The generation is read before the
+//! database, so a read racing a write stores what it read under the old
+//! generation, where nobody looks. Any Redis error or slowness (past
+//! `CACHE_TIMEOUT_MS`) falls back to PostgreSQL, is logged and counted, and
+//! never fails a request.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use super::Redis;
+
+/// How long a generation number lives after its last bump; far longer than
+/// any cached entry, so a generation never restarts under live entries.
+const GENERATION_TTL_SECS: u64 = 24 * 3600;
+
+/// Hit, miss and error counts.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl CacheStats {
+    /// Reads served from Redis.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Reads that went to PostgreSQL because Redis had nothing.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Redis calls that failed or timed out.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// The read cache (a no-op without Redis or with `CACHE=false`).
+#[derive(Clone)]
+pub struct ReadCache {
+    redis: Option<Redis>,
+    ttl: Duration,
+    timeout: Duration,
+    stats: Arc<CacheStats>,
+}
+
+/// A user's cache namespace at one generation.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    prefix: String,
+}
+
+impl ReadCache {
+    /// A cache over `redis` (`None` disables it).
+    pub fn new(redis: Option<Redis>, ttl: Duration, timeout: Duration) -> Self {
+        Self {
+            redis,
+            ttl,
+            timeout,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    fn generation_key(redis: &Redis, user: Uuid) -> String {
+        redis.key(&format!("gen:{user}"))
+    }
+
+    async fn call<T>(
+        &self,
+        what: &'static str,
+        f: impl Future<Output = anyhow::Result<T>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, what, "redis cache call failed; using PostgreSQL");
+                None
+            }
+            Err(_) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(what, "redis cache call timed out; using PostgreSQL");
+                None
+            }
+        }
+    }
+
+    /// The user's current namespace, or `None` when the cache is off or
+    /// Redis does not answer (then read from PostgreSQL).
+    pub async fn scope(&self, user: Uuid) -> Option<Scope> {
+        let redis = self.redis.as_ref()?;
+        let key = Self::generation_key(redis, user);
+        let generation = self
+            .call("generation", async {
+                let mut conn = redis.conn().await?;
+                let g: Option<u64> = redis::cmd("GET").arg(&key).query_async(&mut *conn).await?;
+                anyhow::Ok(g.unwrap_or(0))
+            })
+            .await?;
+        Some(Scope {
+            prefix: redis.key(&format!("r:{user}:{generation}:")),
+        })
+    }
+
+    /// Invalidates everything cached for `user`, on every instance.
+    pub async fn invalidate(&self, user: Uuid) {
+        let Some(redis) = &self.redis else { return };
+        let key = Self::generation_key(redis, user);
+        self.call("invalidate", async {
+            let mut conn = redis.conn().await?;
+            redis::pipe()
+                .cmd("INCR")
+                .arg(&key)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(GENERATION_TTL_SECS)
+                .ignore()
+                .query_async::<()>(&mut *conn)
+                .await?;
+            anyhow::Ok(())
+        })
+        .await;
+    }
+
+    /// A cached value in `scope`.
+    pub async fn get<T: DeserializeOwned>(&self, scope: &Scope, name: &str) -> Option<T> {
+        let redis = self.redis.as_ref()?;
+        let key = format!("{}{name}", scope.prefix);
+        let raw = self
+            .call("get", async {
+                let mut conn = redis.conn().await?;
+                let raw: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(&key).query_async(&mut *conn).await?;
+                anyhow::Ok(raw)
+            })
+            .await
+            .flatten();
+        match raw.and_then(|raw| serde_json::from_slice(&raw).ok()) {
+            Some(value) => {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Some(value)
+            }
+            None => {
+                self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Stores a value in `scope` for the TTL.
+    pub async fn put<T: Serialize>(&self, scope: &Scope, name: &str, value: &T) {
+        let Some(redis) = &self.redis else { return };
+        let Ok(raw) = serde_json::to_vec(value) else {
+            return;
+        };
+        let key = format!("{}{name}", scope.prefix);
+        let ttl = self.ttl.as_secs().max(1);
+        self.call("put", async {
+            let mut conn = redis.conn().await?;
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(raw)
+                .arg("EX")
+                .arg(ttl)
+                .query_async::<()>(&mut *conn)
+                .await?;
+            anyhow::Ok(())
+        })
+        .await;
+    }
+}

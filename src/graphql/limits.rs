@@ -1,0 +1,381 @@
+//! Cheap refusals of abusive documents, before validation or execution:
+//! size and token count on the raw text (before parsing, which is the
+//! expensive part), then depth, aliases, root fields, directives per field
+//! and the size of the fragment-expanded tree on the parsed document.
+//! Complexity (with `first` as a multiplier) is checked by async-graphql's
+//! validation with the limit set in [`super::build_schema`].
+//!
+//! Introspection fields are exempt from the depth limit: GraphiQL's
+//! introspection query nests `ofType` eight levels deep.
+
+use async_graphql::{
+    Request,
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+use crate::config::Config;
+
+/// The limits, from configuration.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `GRAPHQL_MAX_QUERY_BYTES`.
+    pub max_query_bytes: usize,
+    /// `GRAPHQL_MAX_TOKENS`.
+    pub max_tokens: usize,
+    /// `GRAPHQL_MAX_DEPTH`.
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_ALIASES`.
+    pub max_aliases: usize,
+    /// `GRAPHQL_MAX_ROOT_FIELDS`.
+    pub max_root_fields: usize,
+    /// `GRAPHQL_MAX_DIRECTIVES`: on any one field or fragment.
+    pub max_directives: usize,
+}
+
+/// Fields visited (fragments expanded) before a document counts as too big,
+/// whatever else it does: stops fragment-expansion bombs.
+const MAX_VISITED: usize = 10_000;
+
+impl Limits {
+    /// The limits configured in `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_query_bytes: config.graphql_max_query_bytes,
+            max_tokens: config.graphql_max_tokens,
+            max_depth: config.graphql_max_depth,
+            max_aliases: config.graphql_max_aliases,
+            max_root_fields: config.graphql_max_root_fields,
+            max_directives: config.graphql_max_directives,
+        }
+    }
+}
+
+/// Which limit a document exceeds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitExceeded {
+    /// The document text is too long.
+    #[error("the query is larger than {0} bytes")]
+    QueryBytes(usize),
+    /// Too many lexical tokens.
+    #[error("the query has more than {0} tokens")]
+    Tokens(usize),
+    /// Fields nested too deep.
+    #[error("the query is nested deeper than {0} levels")]
+    Depth(usize),
+    /// Too many aliases.
+    #[error("the query has more than {0} aliases")]
+    Aliases(usize),
+    /// Too many root fields.
+    #[error("the operation selects more than {0} root fields")]
+    RootFields(usize),
+    /// Too many directives on one field.
+    #[error("a field carries more than {0} directives")]
+    Directives(usize),
+    /// The fragment-expanded tree is too large.
+    #[error("the query expands to more than {MAX_VISITED} fields")]
+    Expansion,
+}
+
+impl LimitExceeded {
+    /// The limit's name, for `extensions.limit`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::QueryBytes(_) => "queryBytes",
+            Self::Tokens(_) => "tokens",
+            Self::Depth(_) => "depth",
+            Self::Aliases(_) => "aliases",
+            Self::RootFields(_) => "rootFields",
+            Self::Directives(_) => "directives",
+            Self::Expansion => "expansion",
+        }
+    }
+}
+
+/// Checks a request against `limits`, parsing it (the parsed document is
+/// kept in the request, so it is parsed once). A document that does not
+/// parse passes here and fails as a parse error later.
+pub fn check(request: &mut Request, limits: &Limits) -> Result<(), LimitExceeded> {
+    if request.query.len() > limits.max_query_bytes {
+        return Err(LimitExceeded::QueryBytes(limits.max_query_bytes));
+    }
+    if count_tokens(&request.query, limits.max_tokens) > limits.max_tokens {
+        return Err(LimitExceeded::Tokens(limits.max_tokens));
+    }
+    let operation_name = request.operation_name.clone();
+    match request.parsed_query() {
+        Ok(doc) => check_document(doc, operation_name.as_deref(), limits),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Counts GraphQL tokens, stopping once past `cap`.
+pub fn count_tokens(query: &str, cap: usize) -> usize {
+    let bytes = query.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < bytes.len() && n <= cap {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 3;
+                n += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                n += 1;
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                i += 3;
+                n += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || matches!(bytes[i], b'_' | b'-' | b'+' | b'.'))
+                {
+                    i += 1;
+                }
+                n += 1;
+            }
+            _ => {
+                i += 1;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn check_document(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    limits: &Limits,
+) -> Result<(), LimitExceeded> {
+    let mut walk = Walk {
+        doc,
+        limits,
+        aliases: 0,
+        visited: 0,
+        stack: Vec::new(),
+    };
+    // Every operation in the document is checked, not only the selected
+    // one: an unselected operation still costs parsing and validation.
+    for (name, operation) in doc.operations.iter() {
+        let selected = match (operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            _ => true,
+        };
+        let op = &operation.node;
+        if op.directives.len() > limits.max_directives {
+            return Err(LimitExceeded::Directives(limits.max_directives));
+        }
+        if selected {
+            let roots = walk.root_fields(&op.selection_set.node);
+            if roots > limits.max_root_fields {
+                return Err(LimitExceeded::RootFields(limits.max_root_fields));
+            }
+        }
+        walk.set(&op.selection_set.node, 1)?;
+    }
+    Ok(())
+}
+
+struct Walk<'a> {
+    doc: &'a ExecutableDocument,
+    limits: &'a Limits,
+    aliases: usize,
+    visited: usize,
+    /// Fragments being expanded (a cycle is invalid; validation says so).
+    stack: Vec<&'a str>,
+}
+
+impl<'a> Walk<'a> {
+    /// Root fields, with fragments at the root expanded.
+    fn root_fields(&self, set: &'a SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(f) => self.root_fields(&f.node.selection_set.node),
+                Selection::FragmentSpread(s) => self
+                    .doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .map_or(0, |f| self.root_fields(&f.node.selection_set.node)),
+            })
+            .sum()
+    }
+
+    fn set(&mut self, set: &'a SelectionSet, depth: usize) -> Result<(), LimitExceeded> {
+        if depth > self.limits.max_depth {
+            return Err(LimitExceeded::Depth(self.limits.max_depth));
+        }
+        for item in &set.items {
+            self.visited += 1;
+            if self.visited > MAX_VISITED {
+                return Err(LimitExceeded::Expansion);
+            }
+            match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    self.directives(field.directives.len())?;
+                    if field.alias.is_some() {
+                        self.aliases += 1;
+                        if self.aliases > self.limits.max_aliases {
+                            return Err(LimitExceeded::Aliases(self.limits.max_aliases));
+                        }
+                    }
+                    if field.name.node.starts_with("__") {
+                        continue;
+                    }
+                    if !field.selection_set.node.items.is_empty() {
+                        self.set(&field.selection_set.node, depth + 1)?;
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.directives(fragment.node.directives.len())?;
+                    self.set(&fragment.node.selection_set.node, depth)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.directives(spread.node.directives.len())?;
+                    let name = spread.node.fragment_name.node.as_str();
+                    if self.stack.contains(&name) {
+                        continue;
+                    }
+                    if let Some(fragment) = self.doc.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        self.directives(fragment.node.directives.len())?;
+                        self.stack.push(name);
+                        self.set(&fragment.node.selection_set.node, depth)?;
+                        self.stack.pop();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn directives(&self, n: usize) -> Result<(), LimitExceeded> {
+        if n > self.limits.max_directives {
+            Err(LimitExceeded::Directives(self.limits.max_directives))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_query_bytes: 10_000,
+            max_tokens: 1_000,
+            max_depth: 4,
+            max_aliases: 3,
+            max_root_fields: 3,
+            max_directives: 2,
+        }
+    }
+
+    fn check_query(q: &str) -> Result<(), LimitExceeded> {
+        check(&mut Request::new(q), &limits())
+    }
+
+    #[test]
+    fn just_under_passes_just_over_fails() {
+        assert!(check_query("{ a { b { c { d } } } }").is_ok());
+        assert_eq!(
+            check_query("{ a { b { c { d { e } } } } }"),
+            Err(LimitExceeded::Depth(4))
+        );
+        assert!(check_query("{ x: a y: a z: a }").is_ok());
+        assert_eq!(
+            check_query("{ a { w: b x: b y: b z: b } }"),
+            Err(LimitExceeded::Aliases(3))
+        );
+        assert_eq!(
+            check_query("{ a b c d }"),
+            Err(LimitExceeded::RootFields(3))
+        );
+        assert!(check_query("{ a @skip(if: false) @include(if: true) }").is_ok());
+        assert_eq!(
+            check_query("{ a @skip(if: false) @include(if: true) @skip(if: false) }"),
+            Err(LimitExceeded::Directives(2))
+        );
+    }
+
+    #[test]
+    fn fragments_are_expanded_and_introspection_is_exempt_from_depth() {
+        assert_eq!(
+            check_query("{ a { ...F } } fragment F on T { b { c { d { e } } } }"),
+            Err(LimitExceeded::Depth(4))
+        );
+        assert_eq!(
+            check_query("{ ...R } fragment R on Query { a b c d }"),
+            Err(LimitExceeded::RootFields(3))
+        );
+        assert!(
+            check_query(
+                "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"
+            )
+            .is_ok()
+        );
+        // A cycle does not hang the walk (validation rejects it later).
+        assert!(check_query("{ a { ...F } } fragment F on T { b { ...F } }").is_ok());
+    }
+
+    #[test]
+    fn fragment_bombs_stop_early() {
+        let mut q = String::from("{ ...F0 }");
+        for i in 0..20 {
+            q.push_str(&format!(
+                " fragment F{i} on T {{ a {{ ...F{} ...F{} }} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        q.push_str(" fragment F20 on T { z }");
+        let mut lim = limits();
+        lim.max_depth = 100;
+        assert!(matches!(
+            check(&mut Request::new(q), &lim),
+            Err(LimitExceeded::Expansion | LimitExceeded::Depth(_))
+        ));
+    }
+
+    #[test]
+    fn text_limits_run_before_parsing() {
+        let long = format!("{{ a }} #{}", "x".repeat(10_001));
+        assert_eq!(check_query(&long), Err(LimitExceeded::QueryBytes(10_000)));
+        let many = format!("{{ {} }}", "a ".repeat(1_001));
+        assert_eq!(check_query(&many), Err(LimitExceeded::Tokens(1_000)));
+    }
+
+    #[test]
+    fn token_counting() {
+        assert_eq!(count_tokens("{ a(b: \"x y\") }", 100), 8);
+        assert_eq!(count_tokens("query Q($v: [Int!]) { ...F }", 100), 15);
+        assert_eq!(count_tokens("# only a comment\n", 100), 0);
+        assert_eq!(count_tokens("\"\"\"block \\\"\"\" string\"\"\" a", 100), 2);
+        assert_eq!(count_tokens(&"a ".repeat(1000), 10), 11);
+    }
+}
