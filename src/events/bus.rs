@@ -155,6 +155,10 @@ async fn publish_loop(
     let mut pending: Option<Arc<Vec<TodoEvent>>> = None;
     let mut attempt = 0;
     loop {
+        if queue.is_closed() && pending.is_none() && queue.is_empty() {
+            // The bus is gone and nothing is left to send.
+            return;
+        }
         let mut conn = match client.get_multiplexed_async_connection().await {
             Ok(conn) => conn,
             Err(e) => {

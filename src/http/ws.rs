@@ -137,6 +137,12 @@ impl Drop for Slot {
     }
 }
 
+/// An operation's end, as its task reports it.
+struct Done {
+    id: String,
+    generation: u64,
+}
+
 struct Connection {
     state: AppState,
     protocol: Protocol,
@@ -145,8 +151,11 @@ struct Connection {
     session: Option<Session>,
     slot: Option<Slot>,
     init_received: bool,
-    /// Running operations by id.
-    ops: HashMap<String, AbortHandle>,
+    /// Running operations by id, with the generation that started them.
+    ops: HashMap<String, (u64, AbortHandle)>,
+    /// Counts started operations, so a late notice of an old operation's
+    /// end never removes a newer one under the same id.
+    generation: u64,
     /// Ids whose messages may still be sent (removed on the client's
     /// `complete`, so nothing follows it).
     live: Arc<Mutex<std::collections::HashSet<String>>>,
@@ -168,6 +177,7 @@ impl Connection {
             slot: None,
             init_received: false,
             ops: HashMap::new(),
+            generation: 0,
             live: Arc::default(),
         }
     }
@@ -184,7 +194,7 @@ impl Connection {
             }
             let _ = sink.close().await;
         });
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let init_deadline = Instant::now() + self.state.config.ws_init_timeout;
         let ping_every = self.state.config.ws_ping_interval;
         let mut keepalive = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
@@ -195,7 +205,14 @@ impl Connection {
             tokio::select! {
                 message = source.next() => {
                     let flow = match message {
-                        Some(Ok(Message::Text(t))) => self.on_text(t.as_str(), &out, &done_tx).await,
+                        Some(Ok(Message::Text(t))) => {
+                            // Operations that finished before this message
+                            // was read are over: their ids are free again.
+                            while let Ok(done) = done_rx.try_recv() {
+                                self.finished(done);
+                            }
+                            self.on_text(t.as_str(), &out, &done_tx).await
+                        }
                         Some(Ok(Message::Binary(_))) => self.invalid("binary messages are not supported", &out).await,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(Stop::Gone),
@@ -233,12 +250,10 @@ impl Connection {
                         break Stop::Close(1012, "Service restart".into());
                     }
                 }
-                Some(id) = done_rx.recv() => {
-                    self.ops.remove(&id);
-                }
+                Some(done) = done_rx.recv() => self.finished(done),
             }
         };
-        for handle in self.ops.values() {
+        for (_, handle) in self.ops.values() {
             handle.abort();
         }
         if let Stop::Close(code, reason) = stop {
@@ -248,6 +263,17 @@ impl Connection {
         }
         drop(out);
         let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
+
+    /// Forgets a finished operation, unless its id was reused since.
+    fn finished(&mut self, done: Done) {
+        if self
+            .ops
+            .get(&done.id)
+            .is_some_and(|(g, _)| *g == done.generation)
+        {
+            self.ops.remove(&done.id);
+        }
     }
 
     /// Sends an `error` for operation `id`.
@@ -282,7 +308,7 @@ impl Connection {
         &mut self,
         raw: &str,
         out: &mpsc::Sender<Message>,
-        done: &mpsc::UnboundedSender<String>,
+        done: &mpsc::UnboundedSender<Done>,
     ) -> Result<(), Stop> {
         let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(raw) else {
             return self.invalid("not a JSON object", out).await;
@@ -348,7 +374,7 @@ impl Connection {
                         }
                     };
                 }
-                if let Some(existing) = self.ops.get(&id) {
+                if let Some((_, existing)) = self.ops.get(&id) {
                     match self.protocol {
                         Protocol::TransportWs => {
                             return Err(Stop::Close(
@@ -376,7 +402,7 @@ impl Connection {
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 if let Some(id) = id {
-                    if let Some(handle) = self.ops.remove(&id) {
+                    if let Some((_, handle)) = self.ops.remove(&id) {
                         handle.abort();
                     }
                     if let Ok(mut live) = self.live.lock() {
@@ -462,7 +488,7 @@ impl Connection {
         id: String,
         request: async_graphql::Request,
         out: mpsc::Sender<Message>,
-        done: mpsc::UnboundedSender<String>,
+        done: mpsc::UnboundedSender<Done>,
     ) {
         let Some(session) = &self.session else { return };
         let mut request = request;
@@ -489,6 +515,8 @@ impl Connection {
             set.insert(id.clone());
         }
         let op_id = id.clone();
+        self.generation += 1;
+        let generation = self.generation;
         let is_live = move |live: &Arc<Mutex<std::collections::HashSet<String>>>, id: &str| {
             live.lock().map(|l| l.contains(id)).unwrap_or(false)
         };
@@ -508,11 +536,15 @@ impl Connection {
                         Protocol::Legacy => json!({ "type": "error", "id": op_id,
                             "payload": { "message": errors[0]["message"], "errors": errors } }),
                     };
-                    let _ = out.send(text(message)).await;
-                    let _ = done.send(op_id.clone());
+                    // Free the id before the client can see the end.
                     if let Ok(mut l) = live.lock() {
                         l.remove(&op_id);
                     }
+                    let _ = done.send(Done {
+                        id: op_id.clone(),
+                        generation,
+                    });
+                    let _ = out.send(text(message)).await;
                     return;
                 } else {
                     let payload = serde_json::to_value(&response).unwrap_or_default();
@@ -527,17 +559,23 @@ impl Connection {
                     return;
                 }
             }
-            if is_live(&live, &op_id) {
+            // Free the id before the client can see `complete`, so it may
+            // reuse the id as soon as it does.
+            let still_live = is_live(&live, &op_id);
+            if let Ok(mut l) = live.lock() {
+                l.remove(&op_id);
+            }
+            let _ = done.send(Done {
+                id: op_id.clone(),
+                generation,
+            });
+            if still_live {
                 let _ = out
                     .send(text(json!({ "type": "complete", "id": op_id })))
                     .await;
             }
-            if let Ok(mut l) = live.lock() {
-                l.remove(&op_id);
-            }
-            let _ = done.send(op_id);
         });
-        self.ops.insert(id, handle.abort_handle());
+        self.ops.insert(id, (generation, handle.abort_handle()));
     }
 }
 

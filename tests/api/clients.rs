@@ -17,7 +17,10 @@ async fn reference_graphql_ws_client_queries_subscribes_and_completes() {
         .expect("run node tests/js/graphql-ws-client.mjs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "graphql-ws run failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "graphql-ws run failed:\n{stdout}\n{stderr}"
+    );
     let summary: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary line");
     assert_eq!(summary["ok"], true, "{summary}");

@@ -303,12 +303,27 @@ impl TestApp {
 
     /// Runs SQL on the app's database (for setting up states the API cannot
     /// reach, and for checking that nothing changed).
+    ///
+    /// Writes made here bypass the app, so the read cache of every user is
+    /// invalidated afterwards, as the app's own writes do.
     pub async fn sql(&self, statement: &str) {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+        }
         let mut conn = Conn::establish(&self.database_url).await.unwrap();
         diesel::sql_query(statement)
             .execute(&mut conn)
             .await
             .unwrap();
+        let users: Vec<Id> = diesel::sql_query("SELECT id FROM users")
+            .load(&mut conn)
+            .await
+            .unwrap();
+        for user in users {
+            self.state.cache.invalidate(user.id).await;
+        }
     }
 }
 

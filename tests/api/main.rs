@@ -14,4 +14,6 @@ mod lifecycle;
 mod pagination;
 mod rest;
 mod schema;
+mod subscriptions;
 mod todos;
+mod ws_client;
