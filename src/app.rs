@@ -19,10 +19,15 @@ use uuid::Uuid;
 use crate::{
     auth::{AuthService, service::AuthLimits, token::AccessTokens},
     cache::{Redis, apq::PersistedQueries, rate_limit::RateLimiter, reads::ReadCache},
-    config::Config,
+    config::{Config, Secret},
     db::{self, Db},
     events::{EventBus, EventService},
     graphql::{AppSchema, SchemaOptions, build_schema, limits::Limits},
+    jobs::{
+        email::Mailer,
+        handlers::JobContext,
+        worker::{JobsConfig, WorkerPool},
+    },
     todos::TodoService,
 };
 
@@ -60,96 +65,23 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     shutdown: watch::Sender<bool>,
+    workers: Option<WorkerPool>,
 }
 
 impl App {
     /// Migrates the database at `database_url`, builds the pools and
     /// services, and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config, database_url: &str) -> anyhow::Result<Self> {
-        let applied = db::migrate(database_url).await?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, "applied migrations");
-        }
-        let db = Db::connect(
-            database_url,
-            config.database_pool_size,
-            config.database_connect_timeout,
-        );
-        let redis = config
-            .redis_url
-            .as_ref()
-            .map(|url| Redis::connect(url.expose(), &config.redis_key_prefix))
-            .transpose()
-            .context("REDIS_URL")?;
-        let tokens = AccessTokens::new(
-            config.jwt_secret.expose().as_bytes(),
-            config.access_token_ttl,
-        );
-        let limiter = RateLimiter::new(redis.clone(), config.cache_timeout);
-        let auth = AuthService::new(
-            db.clone(),
-            tokens,
-            config.refresh_token_ttl,
-            limiter.clone(),
-            AuthLimits {
-                login_max_failures: config.login_max_failures,
-                login_window: config.login_window,
-                register_per_hour: config.register_max_per_hour,
-                refresh_per_minute: config.refresh_max_per_minute,
-            },
-        );
-        let bus = match &config.redis_url {
-            Some(url) => EventBus::redis(
-                url.expose(),
-                format!("{}todo-events", config.redis_key_prefix),
-                config.subscription_buffer,
-            )
-            .context("REDIS_URL")?,
-            None => EventBus::local(config.subscription_buffer),
-        };
-        let events = EventService::new(db.clone(), bus, config.event_retention);
-        let cache = ReadCache::new(
-            redis.clone().filter(|_| config.cache),
-            config.cache_ttl,
-            config.cache_timeout,
-        );
-        let todos = TodoService::new(db.clone(), events.clone(), cache.clone());
-        let schema = build_schema(
-            auth.clone(),
-            todos.clone(),
-            events.clone(),
-            SchemaOptions {
-                max_complexity: config.graphql_max_complexity,
-                introspection: config.graphql_introspection,
-                suggestions: !config.is_production(),
-                limiter,
-                budget_per_minute: config.user_budget_per_minute,
-            },
-        );
-        let limits = Limits::from_config(&config);
-        let persisted = PersistedQueries::new(redis.clone(), config.cache_timeout);
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let address = SocketAddr::new(config.host, config.port);
+        let (state, shutdown, workers) = assemble(config, database_url).await?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address} (HOST/PORT)"))?;
         Ok(Self {
             listener,
-            state: AppState {
-                config: Arc::new(config),
-                db,
-                redis,
-                auth,
-                todos,
-                events,
-                schema,
-                limits,
-                persisted,
-                cache,
-                shutdown: shutdown_rx,
-                ws_connections: Arc::default(),
-            },
+            state,
             shutdown,
+            workers,
         })
     }
 
@@ -173,6 +105,9 @@ impl App {
         let draining = Arc::new(Notify::new());
         let notify = draining.clone();
         let pruner = tokio::spawn(prune_events(self.state.events.clone()));
+        let workers = self
+            .workers
+            .map(|pool| tokio::spawn(pool.run(self.shutdown.subscribe())));
         let sockets = self.shutdown;
         let router = crate::http::router(self.state);
         let server = axum::serve(
@@ -194,7 +129,27 @@ impl App {
             } => tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests"),
         }
         pruner.abort();
+        if let Some(workers) = workers {
+            // They stop claiming at once and hand back unfinished jobs
+            // after their grace period.
+            let _ = workers.await;
+        }
         Ok(())
+    }
+}
+
+/// The worker pool's settings from the configuration.
+pub fn jobs_config(config: &Config) -> JobsConfig {
+    JobsConfig {
+        workers: config.job_workers,
+        max_attempts: config.job_max_attempts,
+        backoff_base: config.job_backoff_base,
+        backoff_max: config.job_backoff_max,
+        lease: config.job_lease,
+        timeout: config.job_timeout,
+        poll: config.job_poll_interval,
+        shutdown_grace: config.job_shutdown_grace,
+        retention: config.job_retention,
     }
 }
 
@@ -209,6 +164,133 @@ async fn prune_events(events: EventService) {
             Err(e) => tracing::warn!(error = %e, "pruning todo events failed"),
         }
     }
+}
+
+/// Migrates the database and builds the pools, services, schema and (when
+/// `JOBS_IN_PROCESS`) the worker pool: everything but the listener.
+async fn assemble(
+    config: Config,
+    database_url: &str,
+) -> anyhow::Result<(AppState, watch::Sender<bool>, Option<WorkerPool>)> {
+    let applied = db::migrate(database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    let db = Db::connect(
+        database_url,
+        config.database_pool_size,
+        config.database_connect_timeout,
+    );
+    let redis = config
+        .redis_url
+        .as_ref()
+        .map(|url| Redis::connect(url.expose(), &config.redis_key_prefix))
+        .transpose()
+        .context("REDIS_URL")?;
+    let tokens = AccessTokens::new(
+        config.jwt_secret.expose().as_bytes(),
+        config.access_token_ttl,
+    );
+    let limiter = RateLimiter::new(redis.clone(), config.cache_timeout);
+    let auth = AuthService::new(
+        db.clone(),
+        tokens,
+        config.refresh_token_ttl,
+        limiter.clone(),
+        AuthLimits {
+            login_max_failures: config.login_max_failures,
+            login_window: config.login_window,
+            register_per_hour: config.register_max_per_hour,
+            refresh_per_minute: config.refresh_max_per_minute,
+            reset_per_hour: config.password_reset_max_per_hour,
+            reset_ttl: config.password_reset_ttl,
+        },
+    );
+    let bus = match &config.redis_url {
+        Some(url) => EventBus::redis(
+            url.expose(),
+            format!("{}todo-events", config.redis_key_prefix),
+            config.subscription_buffer,
+        )
+        .context("REDIS_URL")?,
+        None => EventBus::local(config.subscription_buffer),
+    };
+    let events = EventService::new(db.clone(), bus, config.event_retention);
+    let cache = ReadCache::new(
+        redis.clone().filter(|_| config.cache),
+        config.cache_ttl,
+        config.cache_timeout,
+    );
+    let todos = TodoService::new(
+        db.clone(),
+        events.clone(),
+        cache.clone(),
+        config.reminder_lead,
+    );
+    let schema = build_schema(
+        auth.clone(),
+        todos.clone(),
+        events.clone(),
+        SchemaOptions {
+            max_complexity: config.graphql_max_complexity,
+            introspection: config.graphql_introspection,
+            suggestions: !config.is_production(),
+            limiter,
+            budget_per_minute: config.user_budget_per_minute,
+        },
+    );
+    let mailer = Mailer::new(
+        config.smtp_url.as_ref().map(Secret::expose),
+        &config.mail_from,
+    )?;
+    let workers = config.jobs_in_process.then(|| {
+        WorkerPool::new(
+            db.clone(),
+            database_url.to_owned(),
+            JobContext {
+                auth: auth.clone(),
+                todos: todos.clone(),
+                mailer,
+            },
+            jobs_config(&config),
+        )
+    });
+    let limits = Limits::from_config(&config);
+    let persisted = PersistedQueries::new(redis.clone(), config.cache_timeout);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    Ok((
+        AppState {
+            config: Arc::new(config),
+            db,
+            redis,
+            auth,
+            todos,
+            events,
+            schema,
+            limits,
+            persisted,
+            cache,
+            shutdown: shutdown_rx,
+            ws_connections: Arc::default(),
+        },
+        shutdown,
+        workers,
+    ))
+}
+
+/// Runs only the job workers (`todoql worker`) until SIGINT or SIGTERM.
+pub async fn run_workers(mut config: Config, database_url: &str) -> anyhow::Result<()> {
+    config.jobs_in_process = true;
+    let (_state, shutdown, workers) = assemble(config, database_url).await?;
+    let Some(pool) = workers else {
+        return Ok(());
+    };
+    let running = tokio::spawn(pool.run(shutdown.subscribe()));
+    shutdown_signal().await;
+    tracing::info!("shutting down the workers");
+    let _ = shutdown.send(true);
+    running.await?;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -161,6 +161,43 @@ pub struct Config {
     /// `USER_BUDGET_PER_MINUTE`: complexity points each user may spend per
     /// minute across all operations. Default `100000`.
     pub user_budget_per_minute: u64,
+    /// `PASSWORD_RESET_MAX_PER_HOUR`: reset requests per address and per
+    /// account per hour. Default `5`.
+    pub password_reset_max_per_hour: u64,
+    /// `PASSWORD_RESET_TTL_SECS`: how long a reset code works. Default `1800`.
+    pub password_reset_ttl: Duration,
+    /// `SMTP_URL`: where email goes (`smtp://127.0.0.1:1025`, `smtps://user:pass@host`,
+    /// `smtp://host:587?tls=required`). Unset: emails are logged in
+    /// development; a start-up error in production.
+    pub smtp_url: Option<Secret>,
+    /// `MAIL_FROM`: the sender. Default `todoql <no-reply@todoql.local>`.
+    pub mail_from: String,
+    /// `JOBS_IN_PROCESS`: run the job workers inside `serve`. Default `true`.
+    pub jobs_in_process: bool,
+    /// `JOB_WORKERS`: concurrent workers. Default `4`.
+    pub job_workers: usize,
+    /// `JOB_MAX_ATTEMPTS`: attempts before a job is dead. Default `5`.
+    pub job_max_attempts: i32,
+    /// `JOB_BACKOFF_BASE_MS`: the first retry delay, doubling per attempt
+    /// (with jitter). Default `1000`.
+    pub job_backoff_base: Duration,
+    /// `JOB_BACKOFF_MAX_SECS`: the longest retry delay. Default `3600`.
+    pub job_backoff_max: Duration,
+    /// `JOB_LEASE_SECS`: how long a claimed job stays with its worker
+    /// before another may take it. Default `60`.
+    pub job_lease: Duration,
+    /// `JOB_TIMEOUT_SECS`: longest one attempt may run. Default `30`.
+    pub job_timeout: Duration,
+    /// `JOB_POLL_INTERVAL_MS`: polling period besides LISTEN/NOTIFY. Default `1000`.
+    pub job_poll_interval: Duration,
+    /// `JOB_SHUTDOWN_GRACE_SECS`: time running jobs get on shutdown before
+    /// they return to the queue. Default `10`.
+    pub job_shutdown_grace: Duration,
+    /// `JOB_RETENTION_SECS`: how long succeeded jobs are kept. Default `604800`.
+    pub job_retention: Duration,
+    /// `REMINDER_LEAD_SECS`: how long before a todo is due its reminder is
+    /// sent. Default `3600`.
+    pub reminder_lead: Duration,
 }
 
 /// Minimum HMAC key size (RFC 8725 §3.5: at least 256 bits).
@@ -263,6 +300,40 @@ impl Config {
             register_max_per_hour: positive(&var, "REGISTER_MAX_PER_HOUR")?.unwrap_or(20),
             refresh_max_per_minute: positive(&var, "REFRESH_MAX_PER_MINUTE")?.unwrap_or(60),
             user_budget_per_minute: positive(&var, "USER_BUDGET_PER_MINUTE")?.unwrap_or(100_000),
+            password_reset_max_per_hour: positive(&var, "PASSWORD_RESET_MAX_PER_HOUR")?
+                .unwrap_or(5),
+            password_reset_ttl: Duration::from_secs(
+                positive(&var, "PASSWORD_RESET_TTL_SECS")?.unwrap_or(1800),
+            ),
+            smtp_url: match var("SMTP_URL") {
+                Some(url) => Some(Secret::new(url)),
+                None if production => bail!(
+                    "SMTP_URL is required when APP_ENV=production (e.g. smtps://user:pass@smtp.example.com)"
+                ),
+                None => None,
+            },
+            mail_from: var("MAIL_FROM").unwrap_or_else(|| "todoql <no-reply@todoql.local>".into()),
+            jobs_in_process: parsed(&var, "JOBS_IN_PROCESS")?.unwrap_or(true),
+            job_workers: positive(&var, "JOB_WORKERS")?.unwrap_or(4),
+            job_max_attempts: positive(&var, "JOB_MAX_ATTEMPTS")?.unwrap_or(5),
+            job_backoff_base: Duration::from_millis(
+                positive(&var, "JOB_BACKOFF_BASE_MS")?.unwrap_or(1000),
+            ),
+            job_backoff_max: Duration::from_secs(
+                positive(&var, "JOB_BACKOFF_MAX_SECS")?.unwrap_or(3600),
+            ),
+            job_lease: Duration::from_secs(positive(&var, "JOB_LEASE_SECS")?.unwrap_or(60)),
+            job_timeout: Duration::from_secs(positive(&var, "JOB_TIMEOUT_SECS")?.unwrap_or(30)),
+            job_poll_interval: Duration::from_millis(
+                positive(&var, "JOB_POLL_INTERVAL_MS")?.unwrap_or(1000),
+            ),
+            job_shutdown_grace: Duration::from_secs(
+                parsed(&var, "JOB_SHUTDOWN_GRACE_SECS")?.unwrap_or(10),
+            ),
+            job_retention: Duration::from_secs(
+                positive(&var, "JOB_RETENTION_SECS")?.unwrap_or(7 * 24 * 3600),
+            ),
+            reminder_lead: Duration::from_secs(parsed(&var, "REMINDER_LEAD_SECS")?.unwrap_or(3600)),
         })
     }
 
@@ -331,7 +402,14 @@ mod tests {
         let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET"));
         let secret = "x".repeat(32);
-        let c = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        assert!(err.to_string().contains("SMTP_URL"));
+        let c = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("SMTP_URL", "smtp://127.0.0.1:1025"),
+        ])
+        .unwrap();
         assert!(!c.graphiql);
     }
 

@@ -21,6 +21,7 @@ pub mod devdb;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod schema;
 pub mod telemetry;
 pub mod todos;

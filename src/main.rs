@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate and serve GraphQL on HOST:PORT (the default). Without
+    /// Migrate and serve GraphQL on HOST:PORT (the default), with the job
+    /// workers unless `JOBS_IN_PROCESS=false`. Without
     /// `DATABASE_URL`, starts a local PostgreSQL under `DATA_DIR`.
     Serve,
     /// Apply pending migrations and exit.
@@ -32,6 +33,34 @@ enum Command {
     /// Exit 0 when the server on HOST:PORT answers /healthz (for container
     /// health checks).
     Healthcheck,
+    /// Run only the job workers (for deployments that scale them apart).
+    Worker,
+    /// Inspect and retry background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state: queued, running, failed, succeeded, dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a dead (or failed) job back in the queue with fresh attempts.
+    Retry {
+        /// The job's id.
+        id: Option<uuid::Uuid>,
+        /// Every dead job instead.
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +112,66 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             served
         }
+        Command::Worker => {
+            let (url, local) = database(&config).await?;
+            let ran = todoql::app::run_workers(config, &url).await;
+            if let Some(local) = local {
+                local.stop().await;
+            }
+            ran
+        }
+        Command::Jobs { command } => {
+            let (url, local) = database(&config).await?;
+            let done = jobs(command, &url).await;
+            if let Some(local) = local {
+                local.stop().await;
+            }
+            done
+        }
+    }
+}
+
+/// `todoql jobs …`: operator commands on the queue.
+async fn jobs(command: JobsCommand, url: &str) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    use todoql::jobs::model;
+    todoql::db::migrate(url).await?;
+    let mut conn = todoql::db::Conn::establish(url).await?;
+    match command {
+        JobsCommand::List { state, limit } => {
+            let rows = model::list(&mut conn, state.as_deref(), limit).await?;
+            println!(
+                "{:<36}  {:<20}  {:<9}  {:>8}  {:<25}  last error",
+                "id", "kind", "state", "attempts", "run at"
+            );
+            for job in rows {
+                println!(
+                    "{:<36}  {:<20}  {:<9}  {:>8}  {:<25}  {}",
+                    job.id,
+                    job.kind,
+                    job.state,
+                    job.attempts,
+                    job.run_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    job.last_error.unwrap_or_default().replace('\n', " "),
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Retry { id: Some(id), .. } => {
+            anyhow::ensure!(
+                model::retry(&mut conn, id).await?,
+                "no dead or failed job with id {id}"
+            );
+            println!("job {id} queued again");
+            Ok(())
+        }
+        JobsCommand::Retry { all_dead: true, .. } => {
+            let n = model::retry_all_dead(&mut conn).await?;
+            println!("{n} dead job(s) queued again");
+            Ok(())
+        }
+        JobsCommand::Retry { .. } => anyhow::bail!("give a job id or --all-dead"),
     }
 }
 

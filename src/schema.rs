@@ -87,7 +87,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The durable job queue.
+    jobs (id) {
+        /// Id.
+        id -> Uuid,
+        /// What to run.
+        kind -> Text,
+        /// Its input.
+        payload -> Jsonb,
+        /// `queued`, `running`, `failed`, `succeeded` or `dead`.
+        state -> Text,
+        /// Attempts started.
+        attempts -> Int4,
+        /// Not before.
+        run_at -> Timestamptz,
+        /// Lease expiry while running.
+        locked_until -> Nullable<Timestamptz>,
+        /// The worker holding the lease.
+        locked_by -> Nullable<Text>,
+        /// The last failure.
+        last_error -> Nullable<Text>,
+        /// Deduplication key.
+        idempotency_key -> Nullable<Text>,
+        /// Trace context of the enqueuing request.
+        trace_context -> Nullable<Text>,
+        /// Enqueued.
+        created_at -> Timestamptz,
+        /// Last state change.
+        updated_at -> Timestamptz,
+        /// Succeeded or died.
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// Password-reset tokens, stored hashed.
+    password_resets (id) {
+        /// Id.
+        id -> Uuid,
+        /// The account.
+        user_id -> Uuid,
+        /// SHA-256 of the token.
+        token_hash -> Bytea,
+        /// Issued.
+        created_at -> Timestamptz,
+        /// Expiry.
+        expires_at -> Timestamptz,
+        /// Set once used.
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(todos -> users (owner_id));
+diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(todo_events -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, todos, refresh_tokens, todo_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    todos,
+    refresh_tokens,
+    todo_events,
+    jobs,
+    password_resets
+);

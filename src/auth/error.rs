@@ -28,6 +28,9 @@ pub enum AuthError {
     /// The refresh token is unknown, expired, rotated or revoked.
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
+    /// The password-reset token is unknown, used or expired.
+    #[error("the reset token is invalid, used or expired")]
+    InvalidResetToken,
     /// Too many attempts; try again after this many seconds.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited {

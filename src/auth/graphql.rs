@@ -124,7 +124,7 @@ impl UserObject {
     /// How many todos the user has, by state.
     async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
         self.authorize(ctx).await?;
-        TodoCounts::load(ctx, self.user.id).await
+        TodoCounts::load(ctx, self.user.id, self.version(ctx).await?).await
     }
 
     /// The user's todos as a cursor connection: `first` defaults to 20 and
@@ -141,11 +141,19 @@ impl UserObject {
         >,
     ) -> async_graphql::Result<TodoConnection> {
         self.authorize(ctx).await?;
-        todo_connection(ctx, self.user.id, first, after, filter, order_by).await
+        let version = self.version(ctx).await?;
+        todo_connection(ctx, self.user.id, version, first, after, filter, order_by).await
     }
 }
 
 impl UserObject {
+    /// The user's current data version. A user object from a sign-in
+    /// payload or `me` may predate a mutation earlier in the same request,
+    /// so it is read through the request's loader (cleared by writes).
+    async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(load_user(ctx, self.user.id).await?.event_seq)
+    }
+
     /// Only the user themselves may walk into their todos.
     async fn authorize(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         if self.is_caller || viewer(ctx).await?.id == self.user.id {
@@ -263,6 +271,36 @@ impl AuthMutation {
         let auth = ctx.data::<AuthService>()?;
         Ok(auth
             .refresh(&refresh_token, client(ctx))
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Emails a password-reset code when the address has an account. Always
+    /// true, whether or not it has one; RATE_LIMITED when asked too often.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        let auth = ctx.data::<AuthService>()?;
+        auth.request_password_reset(&email, client(ctx))
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the code from the reset email (single use,
+    /// valid 30 minutes), signs out every session, and signs in.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let auth = ctx.data::<AuthService>()?;
+        Ok(auth
+            .reset_password(&token, &new_password, client(ctx))
             .await
             .gql()?
             .into())

@@ -31,6 +31,9 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// The last todo event number: grows with every change to the user's
+    /// todos, in the same transaction, so it versions their data.
+    pub event_seq: i64,
 }
 
 /// A user to insert.
@@ -154,6 +157,86 @@ pub async fn revoke_family(conn: &mut Conn, family: Uuid, at: DateTime<Utc>) -> 
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(at))
+    .execute(conn)
+    .await
+}
+
+/// Stores a password-reset token hash.
+pub async fn insert_reset(
+    conn: &mut Conn,
+    user_id: Uuid,
+    token_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    use crate::schema::password_resets;
+    diesel::insert_into(password_resets::table)
+        .values((
+            password_resets::id.eq(Uuid::now_v7()),
+            password_resets::user_id.eq(user_id),
+            password_resets::token_hash.eq(token_hash),
+            password_resets::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Consumes an unused, unexpired reset token, returning its user.
+pub async fn consume_reset(conn: &mut Conn, token_hash: &[u8]) -> QueryResult<Option<Uuid>> {
+    use crate::schema::password_resets;
+    let now = Utc::now();
+    diesel::update(
+        password_resets::table.filter(
+            password_resets::token_hash
+                .eq(token_hash)
+                .and(password_resets::used_at.is_null())
+                .and(password_resets::expires_at.gt(now)),
+        ),
+    )
+    .set(password_resets::used_at.eq(now))
+    .returning(password_resets::user_id)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Marks every outstanding reset token of a user used.
+pub async fn void_resets(conn: &mut Conn, user_id: Uuid) -> QueryResult<usize> {
+    use crate::schema::password_resets;
+    diesel::update(
+        password_resets::table.filter(
+            password_resets::user_id
+                .eq(user_id)
+                .and(password_resets::used_at.is_null()),
+        ),
+    )
+    .set(password_resets::used_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password(conn: &mut Conn, user_id: Uuid, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Revokes every active refresh token of a user (all sessions).
+pub async fn revoke_all_sessions(conn: &mut Conn, user_id: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table.filter(
+            refresh_tokens::user_id
+                .eq(user_id)
+                .and(refresh_tokens::revoked_at.is_null()),
+        ),
+    )
+    .set(refresh_tokens::revoked_at.eq(Utc::now()))
     .execute(conn)
     .await
 }

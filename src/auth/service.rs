@@ -17,6 +17,7 @@ use super::{
 use crate::{
     cache::rate_limit::{Limited, RateLimiter},
     db::{Conn, Db},
+    jobs::{self, queue::Job},
 };
 
 /// Brute-force and abuse limits on the credential endpoints.
@@ -30,6 +31,10 @@ pub struct AuthLimits {
     pub register_per_hour: u64,
     /// Refreshes per address per minute.
     pub refresh_per_minute: u64,
+    /// Password-reset requests per address and per account per hour.
+    pub reset_per_hour: u64,
+    /// How long a reset token works.
+    pub reset_ttl: Duration,
 }
 
 impl From<Limited> for AuthError {
@@ -138,6 +143,9 @@ impl AuthService {
                     }
                     other => other.into(),
                 })?;
+                // Sent only if the account commits.
+                jobs::queue::enqueue(conn, &Job::WelcomeEmail { user_id: user.id }, None, None)
+                    .await?;
                 self.start_session(conn, user, Uuid::now_v7()).await
             })
             .await?;
@@ -267,6 +275,108 @@ impl AuthService {
     /// Checks an access token's signature and claims (no database).
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
         self.tokens.verify(token)
+    }
+
+    /// Starts a password reset: when the address has an account, a job
+    /// emails it a code. The answer is the same either way, and limited per
+    /// address and per account, so it reveals nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: IpAddr,
+    ) -> Result<(), AuthError> {
+        let hour = Duration::from_secs(3600);
+        let per_hour = self.limits.reset_per_hour;
+        self.limiter
+            .check(&format!("reset:ip:{client}"), 1, per_hour, hour)
+            .await?;
+        self.limiter
+            .check(
+                &format!("reset:acct:{}", email.trim().to_lowercase()),
+                1,
+                per_hour,
+                hour,
+            )
+            .await?;
+        if email.chars().count() > Email::MAX_CHARS {
+            return Ok(());
+        }
+        let mut conn = self.db.conn().await?;
+        if let Some(user) = model::find_by_email(&mut conn, email.trim()).await? {
+            jobs::queue::enqueue(
+                &mut conn,
+                &Job::PasswordResetEmail { user_id: user.id },
+                None,
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Mints a single-use reset token for a user (the email job calls this,
+    /// so the token only ever exists in the email); `None` when the user is
+    /// gone.
+    pub async fn issue_reset_token(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(User, String)>, AuthError> {
+        let mut conn = self.db.conn().await?;
+        let Some(user) = model::find_by_ids(&mut conn, &[user_id]).await?.pop() else {
+            return Ok(None);
+        };
+        let token = token::random_token();
+        let ttl = chrono::Duration::from_std(self.limits.reset_ttl)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        model::insert_reset(
+            &mut conn,
+            user_id,
+            &token::hash_opaque(&token),
+            Utc::now() + ttl,
+        )
+        .await?;
+        Ok(Some((user, token)))
+    }
+
+    /// Sets a new password with a reset token (single use, unexpired),
+    /// revokes every session of the account, and signs in.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        reset_token: &str,
+        new_password: &str,
+        client: IpAddr,
+    ) -> Result<Session, AuthError> {
+        self.limiter
+            .check(
+                &format!("reset-use:ip:{client}"),
+                1,
+                self.limits.reset_per_hour.saturating_mul(3),
+                Duration::from_secs(3600),
+            )
+            .await?;
+        let password = Password::parse(new_password)?;
+        let hash = password::hash(password.expose().to_owned()).await?;
+        let token_hash = token::hash_opaque(reset_token.trim());
+        let mut conn = self.db.conn().await?;
+        let session = conn
+            .transaction::<_, AuthError, _>(async |conn| {
+                let user_id = model::consume_reset(conn, &token_hash)
+                    .await?
+                    .ok_or(AuthError::InvalidResetToken)?;
+                model::set_password(conn, user_id, &hash).await?;
+                model::void_resets(conn, user_id).await?;
+                model::revoke_all_sessions(conn, user_id).await?;
+                let user = model::find_by_ids(conn, &[user_id])
+                    .await?
+                    .pop()
+                    .ok_or(AuthError::InvalidResetToken)?;
+                self.start_session(conn, user, Uuid::now_v7()).await
+            })
+            .await?;
+        tracing::info!(user.id = %session.user.id, "password reset; all other sessions revoked");
+        Ok(session)
     }
 
     /// The shared rate limiter.

@@ -2,14 +2,17 @@
 //! counts, the first page of each list (per filter, order and size) and its
 //! total count.
 //!
-//! Invalidation is exact and O(1): every key of a user embeds the user's
-//! generation number, and every write bumps it (before the mutation
-//! responds), so the next read on any instance misses and old entries are
-//! never read again; a TTL removes them. The generation is read before the
-//! database, so a read racing a write stores what it read under the old
-//! generation, where nobody looks. Any Redis error or slowness (past
-//! `CACHE_TIMEOUT_MS`) falls back to PostgreSQL, is logged and counted, and
-//! never fails a request.
+//! Invalidation is exact and free: every key of a user embeds the version
+//! of the user's data — `users.event_seq`, which every change to their
+//! todos increments in PostgreSQL in the same transaction — and each request
+//! already holds it, from the user row it loads to validate the token. A
+//! write therefore moves every reader, on every instance, to new keys the
+//! moment it commits; old entries are never read again and expire by TTL.
+//! There is no invalidation message that Redis could lose: a write during a
+//! Redis outage cannot leave a stale entry behind. A value stored under
+//! version N was read after N was observed, so it is never older than N.
+//! Any Redis error or slowness (past `CACHE_TIMEOUT_MS`) falls back to
+//! PostgreSQL, is logged and counted, and never fails a request.
 
 use std::{
     sync::{
@@ -23,10 +26,6 @@ use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use super::Redis;
-
-/// How long a generation number lives after its last bump; far longer than
-/// any cached entry, so a generation never restarts under live entries.
-const GENERATION_TTL_SECS: u64 = 24 * 3600;
 
 /// Hit, miss and error counts.
 #[derive(Debug, Default)]
@@ -62,7 +61,7 @@ pub struct ReadCache {
     stats: Arc<CacheStats>,
 }
 
-/// A user's cache namespace at one generation.
+/// A user's cache namespace at one data version.
 #[derive(Debug, Clone)]
 pub struct Scope {
     prefix: String,
@@ -84,8 +83,13 @@ impl ReadCache {
         &self.stats
     }
 
-    fn generation_key(redis: &Redis, user: Uuid) -> String {
-        redis.key(&format!("gen:{user}"))
+    /// The namespace of `user`'s data at `version`, or `None` when the
+    /// cache is off.
+    pub fn scope(&self, user: Uuid, version: i64) -> Option<Scope> {
+        let redis = self.redis.as_ref()?;
+        Some(Scope {
+            prefix: redis.key(&format!("r:{user}:{version}:")),
+        })
     }
 
     async fn call<T>(
@@ -106,44 +110,6 @@ impl ReadCache {
                 None
             }
         }
-    }
-
-    /// The user's current namespace, or `None` when the cache is off or
-    /// Redis does not answer (then read from PostgreSQL).
-    pub async fn scope(&self, user: Uuid) -> Option<Scope> {
-        let redis = self.redis.as_ref()?;
-        let key = Self::generation_key(redis, user);
-        let generation = self
-            .call("generation", async {
-                let mut conn = redis.conn().await?;
-                let g: Option<u64> = redis::cmd("GET").arg(&key).query_async(&mut *conn).await?;
-                anyhow::Ok(g.unwrap_or(0))
-            })
-            .await?;
-        Some(Scope {
-            prefix: redis.key(&format!("r:{user}:{generation}:")),
-        })
-    }
-
-    /// Invalidates everything cached for `user`, on every instance.
-    pub async fn invalidate(&self, user: Uuid) {
-        let Some(redis) = &self.redis else { return };
-        let key = Self::generation_key(redis, user);
-        self.call("invalidate", async {
-            let mut conn = redis.conn().await?;
-            redis::pipe()
-                .cmd("INCR")
-                .arg(&key)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(GENERATION_TTL_SECS)
-                .ignore()
-                .query_async::<()>(&mut *conn)
-                .await?;
-            anyhow::Ok(())
-        })
-        .await;
     }
 
     /// A cached value in `scope`.

@@ -128,7 +128,8 @@ impl ClientError for AuthError {
             Self::InvalidCredentials
             | Self::MissingToken
             | Self::InvalidToken
-            | Self::InvalidRefreshToken => ErrorCode::Unauthenticated,
+            | Self::InvalidRefreshToken
+            | Self::InvalidResetToken => ErrorCode::Unauthenticated,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
         }

@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_root_fields: usize,
     /// `GRAPHQL_MAX_DIRECTIVES`: on any one field or fragment.
     pub max_directives: usize,
+    /// `GRAPHQL_INTROSPECTION`: when false, `__schema` and `__type` are
+    /// refused with an error (rather than answered with null).
+    pub introspection: bool,
 }
 
 /// Fields visited (fragments expanded) before a document counts as too big,
@@ -46,6 +49,7 @@ impl Limits {
             max_aliases: config.graphql_max_aliases,
             max_root_fields: config.graphql_max_root_fields,
             max_directives: config.graphql_max_directives,
+            introspection: config.graphql_introspection,
         }
     }
 }
@@ -74,6 +78,9 @@ pub enum LimitExceeded {
     /// The fragment-expanded tree is too large.
     #[error("the query expands to more than {MAX_VISITED} fields")]
     Expansion,
+    /// Introspection is turned off.
+    #[error("introspection is disabled on this server")]
+    Introspection,
 }
 
 impl LimitExceeded {
@@ -87,6 +94,7 @@ impl LimitExceeded {
             Self::RootFields(_) => "rootFields",
             Self::Directives(_) => "directives",
             Self::Expansion => "expansion",
+            Self::Introspection => "introspection",
         }
     }
 }
@@ -187,10 +195,7 @@ fn check_document(
             return Err(LimitExceeded::Directives(limits.max_directives));
         }
         if selected {
-            let roots = walk.root_fields(&op.selection_set.node);
-            if roots > limits.max_root_fields {
-                return Err(LimitExceeded::RootFields(limits.max_root_fields));
-            }
+            walk.root_fields(&op.selection_set.node, &mut Vec::new(), &mut 0)?;
         }
         walk.set(&op.selection_set.node, 1)?;
     }
@@ -207,20 +212,47 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    /// Root fields, with fragments at the root expanded.
-    fn root_fields(&self, set: &'a SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(_) => 1,
-                Selection::InlineFragment(f) => self.root_fields(&f.node.selection_set.node),
-                Selection::FragmentSpread(s) => self
-                    .doc
-                    .fragments
-                    .get(&s.node.fragment_name.node)
-                    .map_or(0, |f| self.root_fields(&f.node.selection_set.node)),
-            })
-            .sum()
+    /// Root fields, with fragments at the root expanded (each fragment at
+    /// most once per path, so cycles end; the count stops past the limit,
+    /// so fragment bombs end early too).
+    fn root_fields(
+        &self,
+        set: &'a SelectionSet,
+        seen: &mut Vec<&'a str>,
+        count: &mut usize,
+    ) -> Result<(), LimitExceeded> {
+        for item in &set.items {
+            if *count > self.limits.max_root_fields {
+                return Err(LimitExceeded::RootFields(self.limits.max_root_fields));
+            }
+            match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if !self.limits.introspection && (name == "__schema" || name == "__type") {
+                        return Err(LimitExceeded::Introspection);
+                    }
+                    *count += 1;
+                }
+                Selection::InlineFragment(f) => {
+                    self.root_fields(&f.node.selection_set.node, seen, count)?;
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    if let Some(f) = self.doc.fragments.get(&s.node.fragment_name.node) {
+                        seen.push(name);
+                        self.root_fields(&f.node.selection_set.node, seen, count)?;
+                        seen.pop();
+                    }
+                }
+            }
+        }
+        if *count > self.limits.max_root_fields {
+            return Err(LimitExceeded::RootFields(self.limits.max_root_fields));
+        }
+        Ok(())
     }
 
     fn set(&mut self, set: &'a SelectionSet, depth: usize) -> Result<(), LimitExceeded> {
@@ -293,6 +325,7 @@ mod tests {
             max_aliases: 3,
             max_root_fields: 3,
             max_directives: 2,
+            introspection: true,
         }
     }
 
@@ -360,6 +393,37 @@ mod tests {
             check(&mut Request::new(q), &lim),
             Err(LimitExceeded::Expansion | LimitExceeded::Depth(_))
         ));
+    }
+
+    #[test]
+    fn root_fragment_cycles_and_bombs_end() {
+        assert!(check_query("{ ...A } fragment A on Query { a ...A }").is_ok());
+        let mut q = String::from("{ ...F0 }");
+        for i in 0..30 {
+            q.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        q.push_str(" fragment F30 on Query { a }");
+        assert_eq!(check_query(&q), Err(LimitExceeded::RootFields(3)));
+    }
+
+    #[test]
+    fn introspection_can_be_refused() {
+        let mut lim = limits();
+        lim.introspection = false;
+        let q = |s: &str| check(&mut Request::new(s), &lim);
+        assert_eq!(
+            q("{ __schema { types { name } } }"),
+            Err(LimitExceeded::Introspection)
+        );
+        assert_eq!(
+            q("{ __type(name: \"Todo\") { name } }"),
+            Err(LimitExceeded::Introspection)
+        );
+        assert!(q("{ __typename }").is_ok());
     }
 
     #[test]

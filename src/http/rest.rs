@@ -75,8 +75,9 @@ impl IntoResponse for RestError {
     }
 }
 
-/// The authenticated caller: a valid Bearer token of an existing user.
-pub struct Caller(Uuid);
+/// The authenticated caller: a valid Bearer token of an existing user
+/// (with the user's data version, which keys the read cache).
+pub struct Caller(Uuid, i64);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
@@ -87,11 +88,11 @@ impl FromRequestParts<AppState> for Caller {
             Credentials::Token(Err(_)) => return Err(AuthError::InvalidToken.into()),
             Credentials::Token(Ok(claims)) => claims,
         };
-        let users = state.auth.users_by_ids(&[claims.sub]).await?;
-        if users.is_empty() {
+        let mut users = state.auth.users_by_ids(&[claims.sub]).await?;
+        let Some(user) = users.pop() else {
             return Err(AuthError::InvalidToken.into());
-        }
-        Ok(Self(claims.sub))
+        };
+        Ok(Self(claims.sub, user.event_seq))
     }
 }
 
@@ -129,7 +130,7 @@ fn parse_order(raw: Option<&str>) -> Result<TodoOrder, RestError> {
 /// `GET /todos`: a page of the caller's todos.
 pub async fn list(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, version): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, RestError> {
     let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
@@ -142,8 +143,8 @@ pub async fn list(
         params.due_before,
         params.due_after,
     )?;
-    let result = state.todos.list(owner, &filter, &page).await?;
-    let total = state.todos.count(owner, &filter).await?;
+    let result = state.todos.list(owner, version, &filter, &page).await?;
+    let total = state.todos.count(owner, version, &filter).await?;
     let end_cursor = result.rows.last().map(|r| r.cursor(order).encode());
     Ok(Json(json!({
         "items": result.rows,
@@ -165,7 +166,7 @@ pub struct CreateBody {
 /// `POST /todos`: 201 with the new todo.
 pub async fn create(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, _): Caller,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TodoRow>), RestError> {
     let Json(body) = body?;
@@ -177,7 +178,7 @@ pub async fn create(
 /// `DELETE /todos`: deletes all of the caller's todos.
 pub async fn delete_all(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, _): Caller,
 ) -> Result<Json<serde_json::Value>, RestError> {
     let deleted = state.todos.delete_many(owner, false).await?;
     Ok(Json(json!({ "deleted": deleted })))
@@ -186,7 +187,7 @@ pub async fn delete_all(
 /// `GET /todos/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, _): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TodoRow>, RestError> {
     Ok(Json(state.todos.get(owner, todo_id(&id)?).await?))
@@ -244,7 +245,7 @@ impl PatchBody {
 /// `PATCH /todos/{id}`.
 pub async fn patch(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, _): Caller,
     Path(id): Path<String>,
     body: Result<Json<PatchBody>, JsonRejection>,
 ) -> Result<Json<TodoRow>, RestError> {
@@ -257,7 +258,7 @@ pub async fn patch(
 /// `DELETE /todos/{id}`: 204.
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(owner): Caller,
+    Caller(owner, _): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, RestError> {
     state.todos.delete(owner, todo_id(&id)?).await?;

@@ -12,7 +12,10 @@ use super::{
     service::Page,
 };
 use crate::{
-    auth::graphql::{UserObject, load_user, viewer},
+    auth::{
+        graphql::{UserObject, load_user, viewer},
+        loader::UserDataLoader,
+    },
     graphql::error::GqlResultExt,
 };
 
@@ -120,6 +123,7 @@ impl TodoFilterInput {
 /// A page of todos (Relay cursor connection).
 pub struct TodoConnection {
     owner: Uuid,
+    version: i64,
     filter: TodoFilter,
     page: Page,
 }
@@ -172,15 +176,20 @@ impl TodoConnection {
     /// How many todos match the filter, across all pages (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let todos = ctx.data::<TodoService>()?;
-        let n = todos.count(self.owner, &self.filter).await.gql()?;
+        let n = todos
+            .count(self.owner, self.version, &self.filter)
+            .await
+            .gql()?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
 
-/// Resolves a todo connection of `owner` (shared by `Query.todos` and `User.todos`).
+/// Resolves a todo connection of `owner` at data `version` (shared by
+/// `Query.todos` and `User.todos`).
 pub async fn todo_connection(
     ctx: &Context<'_>,
     owner: Uuid,
+    version: i64,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<TodoFilterInput>,
@@ -190,9 +199,10 @@ pub async fn todo_connection(
     let page = PageRequest::parse(first.map(i64::from), after.as_deref(), order).gql()?;
     let filter = filter.unwrap_or_default().parse().gql()?;
     let todos = ctx.data::<TodoService>()?;
-    let page = todos.list(owner, &filter, &page).await.gql()?;
+    let page = todos.list(owner, version, &filter, &page).await.gql()?;
     Ok(TodoConnection {
         owner,
+        version,
         filter,
         page,
     })
@@ -207,15 +217,28 @@ pub struct TodoCounts {
 }
 
 impl TodoCounts {
-    /// Loads `owner`'s counts.
-    pub async fn load(ctx: &Context<'_>, owner: Uuid) -> async_graphql::Result<Self> {
-        let c = ctx.data::<TodoService>()?.counts(owner).await.gql()?;
+    /// Loads `owner`'s counts at data `version`.
+    pub async fn load(ctx: &Context<'_>, owner: Uuid, version: i64) -> async_graphql::Result<Self> {
+        let c = ctx
+            .data::<TodoService>()?
+            .counts(owner, version)
+            .await
+            .gql()?;
         let int = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(Self {
             total: int(c.total),
             active: int(c.active),
             completed: int(c.completed),
         })
+    }
+}
+
+/// After a write: the user rows this request loaded carry the old data
+/// version, so later fields of the same request (`createTodo { owner {
+/// todoCounts } }`, a second mutation) must load them again.
+fn changed_data(ctx: &Context<'_>) {
+    if let Ok(loader) = ctx.data::<UserDataLoader>() {
+        loader.clear::<Uuid>();
     }
 }
 
@@ -315,7 +338,7 @@ impl TodoQuery {
         >,
     ) -> async_graphql::Result<TodoConnection> {
         let user = viewer(ctx).await?;
-        todo_connection(ctx, user.id, first, after, filter, order_by).await
+        todo_connection(ctx, user.id, user.event_seq, first, after, filter, order_by).await
     }
 }
 
@@ -356,6 +379,7 @@ impl TodoMutation {
             .update(user.id, id, patch)
             .await
             .gql()?;
+        changed_data(ctx);
         Ok(TodoObject(row))
     }
 
@@ -364,6 +388,7 @@ impl TodoMutation {
         let user = viewer(ctx).await?;
         let id = todo_id(&id).gql()?;
         let deleted = ctx.data::<TodoService>()?.delete(user.id, id).await.gql()?;
+        changed_data(ctx);
         Ok(ID(deleted.to_string()))
     }
 
@@ -379,6 +404,7 @@ impl TodoMutation {
             .set_all_completed(user.id, completed)
             .await
             .gql()?;
+        changed_data(ctx);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 
@@ -390,6 +416,7 @@ impl TodoMutation {
             .delete_many(user.id, true)
             .await
             .gql()?;
+        changed_data(ctx);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     cache::reads::ReadCache,
     db::Db,
     events::{self, EventKind, EventService, service::TodoSnapshot},
+    jobs::{self, queue::Job},
 };
 
 /// A first page as cached.
@@ -69,6 +70,34 @@ pub struct TodoService {
     db: Db,
     events: EventService,
     cache: ReadCache,
+    reminder_lead: std::time::Duration,
+}
+
+/// Schedules the due-date reminder of a todo that is due later and not
+/// completed: one per todo and due time (the idempotency key), sent
+/// `lead` before it is due (at once if that moment has passed).
+async fn schedule_reminder(
+    conn: &mut crate::db::Conn,
+    row: &TodoRow,
+    lead: std::time::Duration,
+) -> diesel::QueryResult<()> {
+    let now = Utc::now();
+    let Some(due_at) = row.due_at else {
+        return Ok(());
+    };
+    if row.completed || due_at <= now {
+        return Ok(());
+    }
+    let lead = chrono::Duration::from_std(lead).unwrap_or(chrono::Duration::hours(1));
+    let run_at = (due_at - lead).max(now);
+    let key = format!("reminder:{}:{}", row.id, due_at.timestamp_micros());
+    let job = Job::DueReminder {
+        todo_id: row.id,
+        owner_id: row.owner_id,
+        due_at,
+    };
+    jobs::queue::enqueue(conn, &job, Some(run_at), Some(&key)).await?;
+    Ok(())
 }
 
 /// Now, at the database's microsecond precision, so values written and read
@@ -80,18 +109,23 @@ fn now() -> DateTime<Utc> {
 impl TodoService {
     /// The service over `db`, recording every change as an event and
     /// caching hot reads in `cache`.
-    pub fn new(db: Db, events: EventService, cache: ReadCache) -> Self {
-        Self { db, events, cache }
+    pub fn new(
+        db: Db,
+        events: EventService,
+        cache: ReadCache,
+        reminder_lead: std::time::Duration,
+    ) -> Self {
+        Self {
+            db,
+            events,
+            cache,
+            reminder_lead,
+        }
     }
 
-    /// After a committed change: invalidate the user's cached reads (before
-    /// the mutation responds, so the client reads its own write anywhere),
-    /// then publish the events.
-    async fn committed(&self, owner: Uuid, events: Vec<events::TodoEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        self.cache.invalidate(owner).await;
+    /// After a committed change: publish its events. (Cached reads need no
+    /// invalidation: the change moved the user's data version.)
+    async fn committed(&self, _owner: Uuid, events: Vec<events::TodoEvent>) {
         self.events.publish(events);
     }
 
@@ -104,15 +138,18 @@ impl TodoService {
     }
 
     /// A page of `owner`'s todos matching `filter`.
+    /// `version` is the owner's data version (`users.event_seq` as loaded
+    /// for this request), which keys the read cache.
     pub async fn list(
         &self,
         owner: Uuid,
+        version: i64,
         filter: &TodoFilter,
         page: &PageRequest,
     ) -> Result<Page, TodoError> {
         // Only first pages are cached: they are what every app loads.
         let scope = match page.after {
-            None => self.cache.scope(owner).await,
+            None => self.cache.scope(owner, version),
             Some(_) => None,
         };
         let name = format!(
@@ -153,8 +190,13 @@ impl TodoService {
     }
 
     /// How many of `owner`'s todos match `filter`.
-    pub async fn count(&self, owner: Uuid, filter: &TodoFilter) -> Result<i64, TodoError> {
-        let scope = self.cache.scope(owner).await;
+    pub async fn count(
+        &self,
+        owner: Uuid,
+        version: i64,
+        filter: &TodoFilter,
+    ) -> Result<i64, TodoError> {
+        let scope = self.cache.scope(owner, version);
         let name = format!("count:{}", filter_key(filter));
         if let Some(scope) = &scope
             && let Some(n) = self.cache.get::<i64>(scope, &name).await
@@ -171,8 +213,8 @@ impl TodoService {
     }
 
     /// `owner`'s counts by state.
-    pub async fn counts(&self, owner: Uuid) -> Result<Counts, TodoError> {
-        let scope = self.cache.scope(owner).await;
+    pub async fn counts(&self, owner: Uuid, version: i64) -> Result<Counts, TodoError> {
+        let scope = self.cache.scope(owner, version);
         if let Some(scope) = &scope
             && let Some((total, completed)) = self.cache.get::<(i64, i64)>(scope, "counts").await
         {
@@ -222,6 +264,7 @@ impl TodoService {
                     std::slice::from_ref(&row),
                 )
                 .await?;
+                schedule_reminder(conn, &row, self.reminder_lead).await?;
                 Ok((row, events))
             })
             .await?;
@@ -303,6 +346,11 @@ impl TodoService {
                     std::slice::from_ref(&row),
                 )
                 .await?;
+                // A new due time reschedules the reminder; completing cancels it.
+                if row.due_at != current.due_at || row.completed != current.completed {
+                    jobs::queue::cancel_reminders(conn, &[row.id]).await?;
+                    schedule_reminder(conn, &row, self.reminder_lead).await?;
+                }
                 Ok((row, events))
             })
             .await?;
@@ -319,6 +367,7 @@ impl TodoService {
                 let row = model::delete_owned(conn, owner, id)
                     .await?
                     .ok_or(TodoError::NotFound)?;
+                jobs::queue::cancel_reminders(conn, &[row.id]).await?;
                 Ok(events::service::record(conn, owner, EventKind::Deleted, &[row]).await?)
             })
             .await?;
@@ -338,6 +387,11 @@ impl TodoService {
         let events = conn
             .transaction::<_, TodoError, _>(async |conn| {
                 let rows = model::set_all_completed(conn, owner, completed, at).await?;
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                jobs::queue::cancel_reminders(conn, &ids).await?;
+                for row in &rows {
+                    schedule_reminder(conn, row, self.reminder_lead).await?;
+                }
                 Ok(events::service::record(conn, owner, EventKind::Updated, &rows).await?)
             })
             .await?;
@@ -353,6 +407,8 @@ impl TodoService {
         let events = conn
             .transaction::<_, TodoError, _>(async |conn| {
                 let rows = model::delete_many(conn, owner, only_completed).await?;
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                jobs::queue::cancel_reminders(conn, &ids).await?;
                 Ok(events::service::record(conn, owner, EventKind::Deleted, &rows).await?)
             })
             .await?;
