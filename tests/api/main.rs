@@ -8,7 +8,9 @@
 mod helpers;
 
 mod auth;
+mod cache;
 mod clients;
+mod hardening;
 mod http_spec;
 mod lifecycle;
 mod pagination;

@@ -1,0 +1,630 @@
+//! The Redis read cache: todo counts and first pages are served from Redis
+//! on repeat reads, every write is read back fresh on every instance, the
+//! cache can be turned off, and a Redis outage (a Redis server this module
+//! starts, stops and restarts itself) costs nothing but cache hits.
+
+use std::{process::Stdio, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{TestApp, TestUser, redis_url};
+
+/// What a todo app loads on every screen: counts, the first page and its
+/// total (three cached reads).
+const READ: &str = "{ me { todoCounts { total active completed } } \
+    todos(first: 20) { totalCount nodes { id title completed } } }";
+
+/// Hits, misses and errors of an instance's read cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stats {
+    hits: u64,
+    misses: u64,
+    errors: u64,
+}
+
+fn stats(app: &TestApp) -> Stats {
+    let s = app.state.cache.stats();
+    Stats {
+        hits: s.hits(),
+        misses: s.misses(),
+        errors: s.errors(),
+    }
+}
+
+/// Runs `query` as `user` and returns `data`, failing on any error.
+async fn data(app: &TestApp, user: &TestUser, query: &str) -> Value {
+    let body = app.gql_as(user, query, json!({})).await;
+    assert!(body["errors"].is_null(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn read(app: &TestApp, user: &TestUser) -> Value {
+    data(app, user, READ).await
+}
+
+/// Reads twice and asserts the second read came from the cache.
+async fn warm(app: &TestApp, user: &TestUser) -> Value {
+    let first = read(app, user).await;
+    let before = stats(app);
+    let second = read(app, user).await;
+    let after = stats(app);
+    assert_eq!(first, second, "a cached read differs from the database");
+    assert_eq!(
+        after.hits - before.hits,
+        3,
+        "the repeat read was not served from the cache: {before:?} -> {after:?}"
+    );
+    second
+}
+
+async fn mutate(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> Value {
+    let body = app.gql_as(user, query, variables).await;
+    assert!(body["errors"].is_null(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn create(app: &TestApp, user: &TestUser, title: &str) -> String {
+    app.create_todo(user, json!({ "title": title })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A REST call as `user`; asserts a 2xx status and returns the JSON body
+/// (`Null` when empty).
+async fn rest(
+    app: &TestApp,
+    user: &TestUser,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = app
+        .client
+        .request(method.clone(), format!("{}{path}", app.address))
+        .bearer_auth(&user.access_token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn shared_prefix() -> String {
+    format!("test:cache:{}:", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn counts_and_first_pages_are_served_from_the_cache_on_repeat_reads() {
+    assert!(redis_url().is_some(), "this test needs TEST_REDIS_URL");
+    let app = TestApp::spawn().await;
+    let user = app.register("cached").await;
+    for title in ["one", "two", "three"] {
+        create(&app, &user, title).await;
+    }
+
+    let counts = "{ me { todoCounts { total active completed } } }";
+    let s0 = stats(&app);
+    let first = data(&app, &user, counts).await;
+    let s1 = stats(&app);
+    assert_eq!(
+        (s1.misses - s0.misses, s1.hits - s0.hits),
+        (1, 0),
+        "first read"
+    );
+    let second = data(&app, &user, counts).await;
+    let s2 = stats(&app);
+    assert_eq!(
+        (s2.misses - s1.misses, s2.hits - s1.hits),
+        (0, 1),
+        "second read"
+    );
+    assert_eq!(first, second);
+    assert_eq!(first["me"]["todoCounts"]["total"], 3);
+
+    let page = "{ todos(first: 20) { totalCount nodes { id title } } }";
+    let first = data(&app, &user, page).await;
+    let s3 = stats(&app);
+    assert_eq!(
+        (s3.misses - s2.misses, s3.hits - s2.hits),
+        (2, 0),
+        "page and total, first read"
+    );
+    let second = data(&app, &user, page).await;
+    let s4 = stats(&app);
+    assert_eq!(
+        (s4.misses - s3.misses, s4.hits - s3.hits),
+        (0, 2),
+        "page and total, second read"
+    );
+    assert_eq!(first, second);
+    assert_eq!(first["todos"]["nodes"].as_array().unwrap().len(), 3);
+
+    // The same list through `me.todos` and REST uses the same entries.
+    let rest_page = rest(&app, &user, reqwest::Method::GET, "/todos?first=20", None).await;
+    let s5 = stats(&app);
+    assert_eq!(s5.hits - s4.hits, 2, "REST list from the cache");
+    let ids = |nodes: &Value| -> Vec<Value> {
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&rest_page["items"]), ids(&first["todos"]["nodes"]));
+
+    // Only first pages are cached.
+    let cursor = data(
+        &app,
+        &user,
+        "{ todos(first: 1) { pageInfo { endCursor } } }",
+    )
+    .await["todos"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = format!("{{ todos(first: 1, after: \"{cursor}\") {{ nodes {{ id }} }} }}");
+    let before = stats(&app);
+    for _ in 0..2 {
+        data(&app, &user, &later).await;
+    }
+    let after = stats(&app);
+    assert_eq!(
+        (after.hits, after.misses),
+        (before.hits, before.misses),
+        "later pages do not touch the cache"
+    );
+    assert_eq!(after.errors, 0);
+}
+
+#[tokio::test]
+async fn every_write_is_read_back_fresh_on_another_instance() {
+    assert!(redis_url().is_some(), "this test needs TEST_REDIS_URL");
+    let prefix = shared_prefix();
+    let shared = [("REDIS_KEY_PREFIX", prefix.as_str())];
+    let a = TestApp::spawn_with(&shared).await;
+    let b = TestApp::spawn_on(a.database_url.clone(), &shared).await;
+    // The database's answer, never cached.
+    let truth = TestApp::spawn_on(a.database_url.clone(), &[("CACHE", "false")]).await;
+    let user = a.register("everywhere").await;
+    create(&a, &user, "seed").await;
+
+    let mut previous = read(&truth, &user).await;
+    let mut step = 0;
+    loop {
+        warm(&a, &user).await;
+        warm(&b, &user).await;
+        let what = match step {
+            0 => {
+                create(&a, &user, "created with GraphQL").await;
+                "createTodo"
+            }
+            1 => {
+                rest(
+                    &a,
+                    &user,
+                    reqwest::Method::POST,
+                    "/todos",
+                    Some(json!({ "title": "created with REST" })),
+                )
+                .await;
+                "POST /todos"
+            }
+            2 => {
+                let id = previous["todos"]["nodes"][0]["id"].clone();
+                mutate(
+                    &a,
+                    &user,
+                    "mutation($id: ID!) { updateTodo(id: $id, input: { completed: true }) { id } }",
+                    json!({ "id": id }),
+                )
+                .await;
+                "updateTodo completed"
+            }
+            3 => {
+                let id = previous["todos"]["nodes"][1]["id"].clone();
+                mutate(
+                    &a,
+                    &user,
+                    "mutation($id: ID!) { updateTodo(id: $id, input: { title: \"renamed\" }) { id } }",
+                    json!({ "id": id }),
+                )
+                .await;
+                "updateTodo title"
+            }
+            4 => {
+                mutate(
+                    &a,
+                    &user,
+                    "mutation { toggleAllTodos(completed: true) }",
+                    json!({}),
+                )
+                .await;
+                "toggleAllTodos"
+            }
+            5 => {
+                let id = previous["todos"]["nodes"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                rest(
+                    &a,
+                    &user,
+                    reqwest::Method::PATCH,
+                    &format!("/todos/{id}"),
+                    Some(json!({ "completed": false, "title": "patched" })),
+                )
+                .await;
+                "PATCH /todos/{id}"
+            }
+            6 => {
+                // The other way round: written on B, read on A.
+                create(&b, &user, "created on B").await;
+                "createTodo on the other instance"
+            }
+            7 => {
+                let id = previous["todos"]["nodes"][0]["id"].clone();
+                mutate(
+                    &a,
+                    &user,
+                    "mutation($id: ID!) { deleteTodo(id: $id) }",
+                    json!({ "id": id }),
+                )
+                .await;
+                "deleteTodo"
+            }
+            8 => {
+                mutate(&a, &user, "mutation { clearCompletedTodos }", json!({})).await;
+                "clearCompletedTodos"
+            }
+            9 => {
+                rest(&a, &user, reqwest::Method::DELETE, "/todos", None).await;
+                "DELETE /todos"
+            }
+            10 => {
+                create(&a, &user, "last").await;
+                "createTodo after emptying"
+            }
+            11 => {
+                let id = previous["todos"]["nodes"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                rest(
+                    &a,
+                    &user,
+                    reqwest::Method::DELETE,
+                    &format!("/todos/{id}"),
+                    None,
+                )
+                .await;
+                "DELETE /todos/{id}"
+            }
+            _ => break,
+        };
+        let now = read(&truth, &user).await;
+        assert_ne!(now, previous, "{what} changed nothing visible");
+        assert_eq!(
+            read(&b, &user).await,
+            now,
+            "stale read on the other instance after {what}"
+        );
+        assert_eq!(
+            read(&a, &user).await,
+            now,
+            "stale read on the writing instance after {what}"
+        );
+        previous = now;
+        step += 1;
+    }
+    assert_eq!(previous["me"]["todoCounts"]["total"], 0);
+    assert_eq!(stats(&a).errors + stats(&b).errors, 0);
+}
+
+#[tokio::test]
+async fn cached_reads_are_kept_apart_per_user_and_per_filter() {
+    let prefix = shared_prefix();
+    let shared = [("REDIS_KEY_PREFIX", prefix.as_str())];
+    let app = TestApp::spawn_with(&shared).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let done = create(&app, &alice, "alice done").await;
+    create(&app, &alice, "alice open").await;
+    create(&app, &bob, "bob open").await;
+    mutate(
+        &app,
+        &alice,
+        "mutation($id: ID!) { updateTodo(id: $id, input: { completed: true }) { id } }",
+        json!({ "id": done }),
+    )
+    .await;
+
+    let titles =
+        |filter: &str| format!("{{ todos(first: 20{filter}) {{ totalCount nodes {{ title }} }} }}");
+    let cases = [
+        (&alice, "", vec!["alice open", "alice done"]),
+        (&alice, ", filter: { completed: true }", vec!["alice done"]),
+        (&alice, ", filter: { completed: false }", vec!["alice open"]),
+        (&alice, ", filter: { search: \"OPEN\" }", vec!["alice open"]),
+        (&bob, "", vec!["bob open"]),
+        (&bob, ", filter: { completed: true }", vec![]),
+    ];
+    for round in 0..2 {
+        for (user, filter, want) in &cases {
+            let before = stats(&app);
+            let got = data(&app, user, &titles(filter)).await;
+            let after = stats(&app);
+            let got_titles: Vec<&str> = got["todos"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["title"].as_str().unwrap())
+                .collect();
+            assert_eq!(&got_titles, want, "round {round}, {} {filter}", user.email);
+            assert_eq!(
+                got["todos"]["totalCount"],
+                want.len(),
+                "round {round} {filter}"
+            );
+            if round == 1 {
+                assert_eq!(
+                    after.hits - before.hits,
+                    2,
+                    "second round from the cache: {filter}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let app = TestApp::spawn_with(&[("CACHE", "false")]).await;
+    let user = app.register("uncached").await;
+    create(&app, &user, "one").await;
+    for _ in 0..3 {
+        let body = read(&app, &user).await;
+        assert_eq!(body["todos"]["totalCount"], 1);
+    }
+    create(&app, &user, "two").await;
+    assert_eq!(read(&app, &user).await["me"]["todoCounts"]["total"], 2);
+    assert_eq!(
+        stats(&app),
+        Stats {
+            hits: 0,
+            misses: 0,
+            errors: 0
+        },
+        "CACHE=false still used the cache"
+    );
+}
+
+// --- A Redis server of the test's own -------------------------------------------
+
+/// `redis-server` on a fixed free port, which the test stops and restarts.
+struct OwnedRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnedRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (installed by scripts/test.sh)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.command(&["PING"]).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} did not start", self.port);
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// Runs one command on the server.
+    async fn command(&self, args: &[&str]) -> anyhow::Result<redis::Value> {
+        let run = async {
+            let client = redis::Client::open(self.url())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let mut cmd = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            anyhow::Ok(cmd.query_async::<redis::Value>(&mut conn).await?)
+        };
+        tokio::time::timeout(Duration::from_secs(2), run).await?
+    }
+}
+
+async fn readyz(app: &TestApp) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_redis_outage_falls_back_to_postgres_and_caching_resumes() {
+    let mut redis = OwnedRedis::start().await;
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("REDIS_URL", &url)]).await;
+    let user = app.register("outage").await;
+    create(&app, &user, "before").await;
+    warm(&app, &user).await;
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["redis"], "up");
+
+    redis.stop().await;
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["checks"]["postgres"], "up");
+
+    let errors = stats(&app).errors;
+    let during = read(&app, &user).await;
+    assert_eq!(during["todos"]["totalCount"], 1, "{during}");
+    assert!(stats(&app).errors > errors, "Redis errors are counted");
+    // Writes, REST, and sign-ins (rate limits count in memory) still work.
+    create(&app, &user, "during").await;
+    let during = read(&app, &user).await;
+    assert_eq!(during["me"]["todoCounts"]["total"], 2, "{during}");
+    assert_eq!(during["todos"]["nodes"][0]["title"], "during");
+    let listed = rest(&app, &user, reqwest::Method::GET, "/todos", None).await;
+    assert_eq!(listed["totalCount"], 2, "{listed}");
+    let login = app
+        .gql(
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            json!({ "input": { "email": user.email, "password": "correct horse battery" } }),
+        )
+        .await;
+    assert!(login["data"]["login"]["accessToken"].is_string(), "{login}");
+    app.register("newcomer").await;
+
+    redis.restart().await;
+    let mut ready = None;
+    for _ in 0..100 {
+        let (status, body) = readyz(&app).await;
+        if status == StatusCode::OK {
+            ready = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = ready.expect("ready again once Redis is back");
+    assert_eq!(body["checks"]["redis"], "up");
+
+    // Caching resumes: a miss, then hits, with every write in place.
+    let mut resumed = false;
+    for _ in 0..20 {
+        let before = stats(&app);
+        let now = read(&app, &user).await;
+        assert_eq!(now["me"]["todoCounts"]["total"], 2, "{now}");
+        assert_eq!(now["todos"]["nodes"][0]["title"], "during", "{now}");
+        if stats(&app).hits - before.hits == 3 {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        resumed,
+        "no cache hits after Redis came back: {:?}",
+        stats(&app)
+    );
+    create(&app, &user, "after").await;
+    assert_eq!(read(&app, &user).await["me"]["todoCounts"]["total"], 3);
+}
+
+/// Makes `redis` refuse writes but still answer reads: full, with
+/// `maxmemory-policy noeviction` (as a Redis at its memory limit is).
+async fn refuse_writes(redis: &OwnedRedis) {
+    redis
+        .command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        .await
+        .unwrap();
+    redis
+        .command(&["CONFIG", "SET", "maxmemory", "1"])
+        .await
+        .unwrap();
+    assert!(
+        redis.command(&["INCR", "probe"]).await.is_err(),
+        "Redis should refuse writes now"
+    );
+    assert!(redis.command(&["GET", "probe"]).await.is_ok());
+}
+
+/// Sets up a warm cache, makes Redis refuse writes, and writes a todo:
+/// the write's invalidation cannot be recorded.
+async fn write_while_redis_refuses_writes() -> (OwnedRedis, TestApp, TestUser) {
+    let redis = OwnedRedis::start().await;
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("REDIS_URL", &url)]).await;
+    let user = app.register("full").await;
+    create(&app, &user, "before").await;
+    warm(&app, &user).await;
+    refuse_writes(&redis).await;
+    create(&app, &user, "while full").await;
+    (redis, app, user)
+}
+
+fn assert_fresh(now: &Value, context: &str) {
+    assert_eq!(
+        now["me"]["todoCounts"]["total"], 2,
+        "stale counts {context}: {now}"
+    );
+    assert_eq!(
+        now["todos"]["totalCount"], 2,
+        "stale total {context}: {now}"
+    );
+    assert_eq!(
+        now["todos"]["nodes"][0]["title"], "while full",
+        "stale first page {context}: {now}"
+    );
+}
+
+/// A write whose invalidation Redis refuses must not leave the entries
+/// cached before it readable: reads fall back to PostgreSQL instead.
+#[tokio::test]
+async fn a_write_whose_invalidation_fails_is_not_read_stale_while_redis_refuses_writes() {
+    let (_redis, app, user) = write_while_redis_refuses_writes().await;
+    for attempt in 0..3 {
+        let now = read(&app, &user).await;
+        assert_fresh(
+            &now,
+            &format!("while Redis refuses writes (read {attempt})"),
+        );
+    }
+}
+
+/// Nor once Redis accepts writes again.
+#[tokio::test]
+async fn a_write_whose_invalidation_failed_is_not_read_stale_after_redis_recovers() {
+    let (redis, app, user) = write_while_redis_refuses_writes().await;
+    redis
+        .command(&["CONFIG", "SET", "maxmemory", "0"])
+        .await
+        .unwrap();
+    for attempt in 0..3 {
+        let now = read(&app, &user).await;
+        assert_fresh(&now, &format!("after Redis recovered (read {attempt})"));
+    }
+}
