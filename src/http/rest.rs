@@ -143,8 +143,11 @@ pub async fn list(
         params.due_before,
         params.due_after,
     )?;
-    let result = state.todos.list(owner, version, &filter, &page).await?;
-    let total = state.todos.count(owner, version, &filter).await?;
+    let result = state
+        .todos
+        .list(owner, version, &filter, &page, true)
+        .await?;
+    let total = result.total.unwrap_or_default();
     let end_cursor = result.rows.last().map(|r| r.cursor(order).encode());
     Ok(Json(json!({
         "items": result.rows,

@@ -175,11 +175,14 @@ impl TodoConnection {
 
     /// How many todos match the filter, across all pages (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let todos = ctx.data::<TodoService>()?;
-        let n = todos
-            .count(self.owner, self.version, &self.filter)
-            .await
-            .gql()?;
+        let n = match self.page.total {
+            Some(n) => n,
+            None => ctx
+                .data::<TodoService>()?
+                .count(self.owner, self.version, &self.filter)
+                .await
+                .gql()?,
+        };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -199,7 +202,12 @@ pub async fn todo_connection(
     let page = PageRequest::parse(first.map(i64::from), after.as_deref(), order).gql()?;
     let filter = filter.unwrap_or_default().parse().gql()?;
     let todos = ctx.data::<TodoService>()?;
-    let page = todos.list(owner, version, &filter, &page).await.gql()?;
+    // Fetched with the page when selected: one cache entry for both.
+    let with_total = ctx.look_ahead().field("totalCount").exists();
+    let page = todos
+        .list(owner, version, &filter, &page, with_total)
+        .await
+        .gql()?;
     Ok(TodoConnection {
         owner,
         version,

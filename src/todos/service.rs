@@ -24,6 +24,7 @@ use crate::{
 struct CachedPage {
     rows: Vec<TodoSnapshot>,
     has_next_page: bool,
+    total: Option<i64>,
 }
 
 /// A stable short name for a filter, for cache keys.
@@ -51,6 +52,8 @@ pub struct Page {
     pub has_previous_page: bool,
     /// The order, for the cursors.
     pub order: TodoOrder,
+    /// How many todos match the filter across all pages, when asked for.
+    pub total: Option<i64>,
 }
 
 /// The caller's todo counts.
@@ -139,13 +142,16 @@ impl TodoService {
 
     /// A page of `owner`'s todos matching `filter`.
     /// `version` is the owner's data version (`users.event_seq` as loaded
-    /// for this request), which keys the read cache.
+    /// for this request), which keys the read cache. With `with_total`, the
+    /// page also carries the filter's total count (a first page and its
+    /// total are cached as one entry: one round trip).
     pub async fn list(
         &self,
         owner: Uuid,
         version: i64,
         filter: &TodoFilter,
         page: &PageRequest,
+        with_total: bool,
     ) -> Result<Page, TodoError> {
         // Only first pages are cached: they are what every app loads.
         let scope = match page.after {
@@ -153,9 +159,10 @@ impl TodoService {
             Some(_) => None,
         };
         let name = format!(
-            "page:{}:{}:{}",
+            "page:{}:{}:{}:{}",
             page.order.key(),
             page.first,
+            u8::from(with_total),
             filter_key(filter)
         );
         if let Some(scope) = &scope
@@ -166,10 +173,15 @@ impl TodoService {
                 has_next_page: cached.has_next_page,
                 has_previous_page: false,
                 order: page.order,
+                total: cached.total,
             });
         }
         let mut conn = self.db.conn().await?;
         let mut rows = model::list_page(&mut conn, owner, filter, page).await?;
+        let total = match with_total {
+            true => Some(model::count(&mut conn, owner, filter).await?),
+            false => None,
+        };
         drop(conn);
         let first = usize::try_from(page.first).unwrap_or(0);
         let has_next_page = rows.len() > first;
@@ -178,6 +190,7 @@ impl TodoService {
             let cached = CachedPage {
                 rows: rows.iter().map(TodoSnapshot::from).collect(),
                 has_next_page,
+                total,
             };
             self.cache.put(scope, &name, &cached).await;
         }
@@ -186,6 +199,7 @@ impl TodoService {
             has_next_page,
             has_previous_page: page.after.is_some(),
             order: page.order,
+            total,
         })
     }
 
