@@ -199,46 +199,40 @@ pub async fn list(conn: &mut Conn, state: Option<&str>, limit: i64) -> QueryResu
         .await
 }
 
-/// Puts a dead or failed job back in the queue, with fresh attempts.
-pub async fn retry(conn: &mut Conn, id: Uuid) -> QueryResult<bool> {
-    let n = diesel::update(
-        jobs::table.filter(jobs::id.eq(id).and(jobs::state.eq_any(["dead", "failed"]))),
-    )
-    .set((
-        jobs::state.eq("queued"),
-        jobs::attempts.eq(0),
-        jobs::run_at.eq(Utc::now()),
-        jobs::finished_at.eq(None::<DateTime<Utc>>),
-        jobs::updated_at.eq(Utc::now()),
-    ))
-    .execute(conn)
-    .await?;
-    if n > 0 {
-        diesel::sql_query(format!("NOTIFY {CHANNEL}"))
-            .execute(conn)
-            .await?;
-    }
-    Ok(n > 0)
-}
-
-/// Puts every dead job back in the queue; returns how many.
-pub async fn retry_all_dead(conn: &mut Conn) -> QueryResult<usize> {
-    let n = diesel::update(jobs::table.filter(jobs::state.eq("dead")))
+/// Puts one dead or failed job (or, without an id, every dead job) back
+/// in the queue with fresh attempts, waking the workers; returns how many.
+async fn requeue(conn: &mut Conn, only: Option<Uuid>) -> QueryResult<usize> {
+    let now = Utc::now();
+    let mut update = diesel::update(jobs::table)
         .set((
             jobs::state.eq("queued"),
             jobs::attempts.eq(0),
-            jobs::run_at.eq(Utc::now()),
+            jobs::run_at.eq(now),
             jobs::finished_at.eq(None::<DateTime<Utc>>),
-            jobs::updated_at.eq(Utc::now()),
+            jobs::updated_at.eq(now),
         ))
-        .execute(conn)
-        .await?;
+        .into_boxed();
+    update = match only {
+        Some(id) => update.filter(jobs::id.eq(id).and(jobs::state.eq_any(["dead", "failed"]))),
+        None => update.filter(jobs::state.eq("dead")),
+    };
+    let n = update.execute(conn).await?;
     if n > 0 {
         diesel::sql_query(format!("NOTIFY {CHANNEL}"))
             .execute(conn)
             .await?;
     }
     Ok(n)
+}
+
+/// Puts a dead or failed job back in the queue, with fresh attempts.
+pub async fn retry(conn: &mut Conn, id: Uuid) -> QueryResult<bool> {
+    Ok(requeue(conn, Some(id)).await? > 0)
+}
+
+/// Puts every dead job back in the queue; returns how many.
+pub async fn retry_all_dead(conn: &mut Conn) -> QueryResult<usize> {
+    requeue(conn, None).await
 }
 
 /// Deletes jobs of `kind` not yet started whose payload has `field` equal

@@ -126,12 +126,6 @@ impl TodoService {
         }
     }
 
-    /// After a committed change: publish its events. (Cached reads need no
-    /// invalidation: the change moved the user's data version.)
-    async fn committed(&self, _owner: Uuid, events: Vec<events::TodoEvent>) {
-        self.events.publish(events);
-    }
-
     /// One of `owner`'s todos.
     pub async fn get(&self, owner: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
@@ -282,7 +276,9 @@ impl TodoService {
                 Ok((row, events))
             })
             .await?;
-        self.committed(owner, events).await;
+        // Cached reads need no invalidation: the change moved the user's
+        // data version in the same transaction.
+        self.events.publish(events);
         Ok(row)
     }
 
@@ -368,7 +364,9 @@ impl TodoService {
                 Ok((row, events))
             })
             .await?;
-        self.committed(owner, events).await;
+        // Cached reads need no invalidation: the change moved the user's
+        // data version in the same transaction.
+        self.events.publish(events);
         Ok(row)
     }
 
@@ -385,7 +383,9 @@ impl TodoService {
                 Ok(events::service::record(conn, owner, EventKind::Deleted, &[row]).await?)
             })
             .await?;
-        self.committed(owner, events).await;
+        // Cached reads need no invalidation: the change moved the user's
+        // data version in the same transaction.
+        self.events.publish(events);
         Ok(id)
     }
 
@@ -410,7 +410,9 @@ impl TodoService {
             })
             .await?;
         let changed = events.len();
-        self.committed(owner, events).await;
+        // Cached reads need no invalidation: the change moved the user's
+        // data version in the same transaction.
+        self.events.publish(events);
         Ok(changed)
     }
 
@@ -427,7 +429,9 @@ impl TodoService {
             })
             .await?;
         let deleted = events.len();
-        self.committed(owner, events).await;
+        // Cached reads need no invalidation: the change moved the user's
+        // data version in the same transaction.
+        self.events.publish(events);
         Ok(deleted)
     }
 }
