@@ -170,7 +170,7 @@ impl Worker {
                 return;
             }
         };
-        tracing::debug!(waited_ms = waited, "job started");
+        tracing::info!(waited_ms = waited, "job started");
         let ctx = self.ctx.clone();
         let timeout = self.config.timeout;
         let attempt = row.attempts;
