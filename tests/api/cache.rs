@@ -3,13 +3,12 @@
 //! cache can be turned off, and a Redis outage (a Redis server this module
 //! starts, stops and restarts itself) costs nothing but cache hits.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
-use crate::helpers::{TestApp, TestUser, redis_url};
+use crate::helpers::{OwnedRedis, TestApp, TestUser, redis_url};
 
 /// What a todo app loads on every screen: counts, the first page and its
 /// total (two cached reads: the counts, and the page with its total).
@@ -403,71 +402,6 @@ async fn the_cache_can_be_turned_off() {
         },
         "CACHE=false still used the cache"
     );
-}
-
-// --- A Redis server of the test's own -------------------------------------------
-
-/// `redis-server` on a fixed free port, which the test stops and restarts.
-struct OwnedRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnedRedis {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart().await;
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server (installed by scripts/test.sh)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if self.command(&["PING"]).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server on port {} did not start", self.port);
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
-        }
-    }
-
-    /// Runs one command on the server.
-    async fn command(&self, args: &[&str]) -> anyhow::Result<redis::Value> {
-        let run = async {
-            let client = redis::Client::open(self.url())?;
-            let mut conn = client.get_multiplexed_async_connection().await?;
-            let mut cmd = redis::cmd(args[0]);
-            for arg in &args[1..] {
-                cmd.arg(*arg);
-            }
-            anyhow::Ok(cmd.query_async::<redis::Value>(&mut conn).await?)
-        };
-        tokio::time::timeout(Duration::from_secs(2), run).await?
-    }
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {

@@ -3,6 +3,7 @@
 use std::{
     collections::HashMap,
     hash::{DefaultHasher, Hash, Hasher},
+    process::Stdio,
     time::Duration,
 };
 
@@ -14,7 +15,10 @@ use todoql::{
     config::Config,
     db::{Conn, MIGRATIONS},
 };
-use tokio::sync::{OnceCell, oneshot};
+use tokio::{
+    process::{Child, Command},
+    sync::{OnceCell, oneshot},
+};
 use uuid::Uuid;
 
 /// The admin URL of the throwaway cluster `scripts/test.sh` starts.
@@ -356,4 +360,72 @@ pub fn node_script(script: &str) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(format!("{dir}/{script}")).current_dir(dir);
     cmd
+}
+
+/// A `redis-server` of the test's own on a free port, which the test
+/// stops and restarts (killed when dropped).
+pub struct OwnedRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnedRedis {
+    /// Starts it on a free port.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on the same port and waits for PING.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (installed by scripts/test.sh)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.command(&["PING"]).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} did not start", self.port);
+    }
+
+    /// Kills it.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// Runs one command on the server.
+    pub async fn command(&self, args: &[&str]) -> anyhow::Result<redis::Value> {
+        let run = async {
+            let client = redis::Client::open(self.url())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let mut cmd = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            anyhow::Ok(cmd.query_async::<redis::Value>(&mut conn).await?)
+        };
+        tokio::time::timeout(Duration::from_secs(2), run).await?
+    }
 }

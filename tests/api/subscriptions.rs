@@ -5,20 +5,16 @@
 //! two instances sharing Redis, resumption, a Redis restart, slow
 //! consumers, token expiry and shutdown.
 
-use std::{collections::HashSet, process::Stdio, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    process::{Child, Command},
-    time::Instant,
-};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, TestUser, error_code},
+    helpers::{OwnedRedis, TestApp, TestUser, error_code},
     ws_client::{Connect, Incoming, LEGACY_WS, TRANSPORT_WS, WAIT, WsClient},
 };
 
@@ -1122,70 +1118,9 @@ async fn resuming_after_a_cursor_replays_exactly_the_missed_events() {
 
 // --- 7. Redis restart --------------------------------------------------------
 
-/// A redis-server this test owns; killed when dropped.
-struct RedisProcess {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl RedisProcess {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart().await;
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts redis-server on the port and waits until it answers PING.
-    async fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await
-                && stream.write_all(b"PING\r\n").await.is_ok()
-            {
-                let mut buf = [0u8; 16];
-                if let Ok(Ok(n)) =
-                    tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await
-                    && buf[..n].starts_with(b"+PONG")
-                {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL, and wait for it to be gone.
-    async fn kill(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn events_survive_a_redis_restart_exactly_once_in_order() {
-    let mut redis = RedisProcess::start().await;
+    let mut redis = OwnedRedis::start().await;
     let url = redis.url();
     let prefix = shared_prefix();
     let extra = [
@@ -1208,7 +1143,7 @@ async fn events_survive_a_redis_restart_exactly_once_in_order() {
     let mut events = next_events(&mut client, "s", 3).await;
     assert_eq!(summary(&events), expected);
 
-    redis.kill().await;
+    redis.stop().await;
     for i in 0..3 {
         let id = create(&two, &user, &format!("during {i}")).await;
         expected.push(("CREATED".to_owned(), id));
