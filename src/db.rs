@@ -143,11 +143,6 @@ impl Db {
         &self.stats
     }
 
-    /// Pool occupancy, for readiness and metrics.
-    pub fn pool_state(&self) -> bb8::State {
-        self.pool.state()
-    }
-
     /// Answers when PostgreSQL answers a trivial query.
     pub async fn ping(&self) -> Result<(), DbError> {
         use diesel_async::RunQueryDsl;

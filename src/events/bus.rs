@@ -108,15 +108,6 @@ impl EventBus {
             tracing::warn!("event publish queue full; subscribers will catch up from PostgreSQL");
         }
     }
-
-    /// Active local subscribers (for metrics and tests).
-    pub fn subscriber_count(&self) -> usize {
-        self.inner
-            .channels
-            .lock()
-            .map(|c| c.values().map(broadcast::Sender::receiver_count).sum())
-            .unwrap_or(0)
-    }
 }
 
 impl Inner {

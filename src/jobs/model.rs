@@ -269,12 +269,3 @@ pub async fn prune(conn: &mut Conn, cutoff: DateTime<Utc>) -> QueryResult<usize>
     .execute(conn)
     .await
 }
-
-/// How many jobs are in each state.
-pub async fn depth_by_state(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
-    jobs::table
-        .group_by(jobs::state)
-        .select((jobs::state, diesel::dsl::count_star()))
-        .load(conn)
-        .await
-}

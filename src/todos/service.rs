@@ -46,9 +46,8 @@ pub struct Page {
     pub rows: Vec<TodoRow>,
     /// Whether more todos follow the last one.
     pub has_next_page: bool,
-    /// Whether todos precede the first one (Relay allows `false` when
-    /// paginating forward; we know it is `true` whenever a cursor was given
-    /// that some row matched before, so report whether a cursor was used).
+    /// Whether todos precede the first one: true when the page starts after
+    /// a cursor (Relay lets forward pagination approximate this).
     pub has_previous_page: bool,
     /// The order, for the cursors.
     pub order: TodoOrder,
