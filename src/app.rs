@@ -237,8 +237,22 @@ async fn assemble(
             suggestions: !config.is_production(),
             limiter,
             budget_per_minute: config.user_budget_per_minute,
+            record_document: !config.is_production(),
         },
     );
+    if crate::telemetry::exporting_metrics() {
+        let metrics = crate::telemetry::metrics::get();
+        let pool = db.clone();
+        metrics.observe_pool("postgres", config.database_pool_size, move || {
+            pool.pool_state()
+        });
+        if let Some(redis) = &redis {
+            let pool = redis.clone();
+            metrics.observe_pool("redis", crate::cache::REDIS_POOL_SIZE, move || {
+                pool.pool_state()
+            });
+        }
+    }
     let mailer = Mailer::new(
         config.smtp_url.as_ref().map(Secret::expose),
         &config.mail_from,

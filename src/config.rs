@@ -198,6 +198,11 @@ pub struct Config {
     /// `REMINDER_LEAD_SECS`: how long before a todo is due its reminder is
     /// sent. Default `3600`.
     pub reminder_lead: Duration,
+    /// The `OTEL_*` variables: where traces and metrics are exported.
+    pub telemetry: crate::telemetry::TelemetryConfig,
+    /// Set when `JWT_SECRET` was missing in development and a random one was
+    /// generated (logged once telemetry is up).
+    pub jwt_secret_generated: bool,
 }
 
 /// Minimum HMAC key size (RFC 8725 §3.5: at least 256 bits).
@@ -224,14 +229,9 @@ impl Config {
             None if production => {
                 bail!("JWT_SECRET is required when APP_ENV=production (at least 32 random bytes)")
             }
-            None => {
-                tracing::warn!(
-                    "JWT_SECRET is not set: generated one for this process; \
-                     tokens will not survive a restart"
-                );
-                Secret::new(crate::auth::token::random_token())
-            }
+            None => Secret::new(crate::auth::token::random_token()),
         };
+        let jwt_secret_generated = var("JWT_SECRET").is_none();
 
         Ok(Self {
             app_env,
@@ -334,6 +334,8 @@ impl Config {
                 positive(&var, "JOB_RETENTION_SECS")?.unwrap_or(7 * 24 * 3600),
             ),
             reminder_lead: Duration::from_secs(parsed(&var, "REMINDER_LEAD_SECS")?.unwrap_or(3600)),
+            telemetry: crate::telemetry::TelemetryConfig::from_lookup(var)?,
+            jwt_secret_generated,
         })
     }
 

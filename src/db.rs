@@ -83,16 +83,48 @@ impl QueryStats {
     }
 }
 
-/// Diesel instrumentation feeding [`QueryStats`].
-struct StatsInstrumentation(Arc<QueryStats>);
+/// Diesel instrumentation feeding [`QueryStats`] and, while spans are
+/// exported, a client span per statement (text without binds).
+struct StatsInstrumentation {
+    stats: Arc<QueryStats>,
+    /// The running statement's span: diesel reports start and finish as
+    /// two events on the connection, which runs one statement at a time.
+    span: Option<tracing::Span>,
+}
 
 impl Instrumentation for StatsInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            let text = query.to_string();
-            // Diesel appends `-- binds: [...]`; binds may hold secrets, so drop them.
-            let sql = text.split(" -- binds:").next().unwrap_or_default();
-            self.0.record(sql);
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let text = query.to_string();
+                // Diesel appends `-- binds: [...]`; binds may hold secrets, so drop them.
+                let sql = text.split(" -- binds:").next().unwrap_or_default();
+                self.stats.record(sql);
+                if crate::telemetry::exporting_traces() {
+                    let operation = sql
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("SQL")
+                        .to_ascii_uppercase();
+                    self.span = Some(tracing::info_span!(
+                        "db query",
+                        otel.name = %operation,
+                        otel.kind = "client",
+                        otel.status_code = tracing::field::Empty,
+                        db.system.name = "postgresql",
+                        db.operation.name = %operation,
+                        db.query.text = sql,
+                    ));
+                }
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                if let Some(span) = self.span.take()
+                    && error.is_some()
+                {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -118,7 +150,7 @@ impl Db {
             let stats = setup_stats.clone();
             async move {
                 let mut conn = Conn::establish(url).await?;
-                conn.set_instrumentation(StatsInstrumentation(stats));
+                conn.set_instrumentation(StatsInstrumentation { stats, span: None });
                 Ok(conn)
             }
             .boxed()
@@ -135,7 +167,19 @@ impl Db {
 
     /// Checks a connection out of the pool.
     pub async fn conn(&self) -> Result<PooledConn, DbError> {
-        Ok(self.pool.get_owned().await?)
+        let started = std::time::Instant::now();
+        let conn = self.pool.get_owned().await;
+        crate::telemetry::metrics::get().pool_wait("postgres", started.elapsed());
+        Ok(conn?)
+    }
+
+    /// `(idle, used)` connections, for the pool gauges.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.idle_connections,
+            state.connections.saturating_sub(state.idle_connections),
+        )
     }
 
     /// Statement counts since start (or the last reset).

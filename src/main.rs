@@ -86,11 +86,24 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
-    let production = std::env::var("APP_ENV").is_ok_and(|v| v.starts_with("prod"));
-    if !matches!(command, Command::Healthcheck) {
-        todoql::telemetry::init(production);
-    }
     let config = Config::from_env()?;
+    if matches!(command, Command::Healthcheck) {
+        return healthcheck(&config).await;
+    }
+    let telemetry = todoql::telemetry::init(&config.telemetry, config.is_production())?;
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: generated one for this process; \
+             tokens will not survive a restart"
+        );
+    }
+    let result = run_command(command, config).await;
+    // Export what is buffered; blocking, so off the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Schema => Ok(()),
         Command::Healthcheck => healthcheck(&config).await,

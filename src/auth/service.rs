@@ -171,6 +171,7 @@ impl AuthService {
             let (failures, left) = self.limiter.peek(key, window).await;
             if failures >= max {
                 tracing::info!("login refused: too many failures");
+                crate::telemetry::metrics::get().rate_limited("login");
                 return Err(Limited { retry_after: left }.into());
             }
         }
@@ -198,6 +199,7 @@ impl AuthService {
     }
 
     async fn count_failure(&self, account_key: &str, address_key: &str) {
+        crate::telemetry::metrics::get().login_failed();
         let window = self.limits.login_window;
         self.limiter.add(account_key, 1, window).await;
         self.limiter.add(address_key, 1, window).await;

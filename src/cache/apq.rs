@@ -9,6 +9,7 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use super::Redis;
 
@@ -78,30 +79,42 @@ impl PersistedQueries {
 
     /// The query registered under `hash`.
     pub async fn get(&self, hash: &str) -> Option<Arc<str>> {
+        let metrics = crate::telemetry::metrics::get();
         if let Some(query) = self.lru.lock().ok()?.get(hash) {
+            metrics.cache("apq", "hit");
             return Some(query);
         }
-        let redis = self.redis.as_ref()?;
+        let Some(redis) = self.redis.as_ref() else {
+            metrics.cache("apq", "miss");
+            return None;
+        };
         let key = redis.key(&format!("apq:{hash}"));
         let call = async {
             let mut conn = redis.conn().await?;
             let query: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut *conn).await?;
             anyhow::Ok(query)
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let span = crate::client_span!("GET", "redis", "GET");
+        match tokio::time::timeout(self.timeout, call.instrument(span)).await {
             Ok(Ok(Some(query))) => {
+                metrics.cache("apq", "hit");
                 let query: Arc<str> = query.into();
                 if let Ok(mut lru) = self.lru.lock() {
                     lru.put(hash, query.clone());
                 }
                 Some(query)
             }
-            Ok(Ok(None)) => None,
+            Ok(Ok(None)) => {
+                metrics.cache("apq", "miss");
+                None
+            }
             Ok(Err(e)) => {
+                metrics.cache("apq", "error");
                 tracing::warn!(error = %e, "persisted query lookup in Redis failed");
                 None
             }
             Err(_) => {
+                metrics.cache("apq", "error");
                 tracing::warn!("persisted query lookup in Redis timed out");
                 None
             }
@@ -126,7 +139,11 @@ impl PersistedQueries {
                 .await?;
             anyhow::Ok(())
         };
-        if !matches!(tokio::time::timeout(self.timeout, call).await, Ok(Ok(()))) {
+        let span = crate::client_span!("SET", "redis", "SET");
+        if !matches!(
+            tokio::time::timeout(self.timeout, call.instrument(span)).await,
+            Ok(Ok(()))
+        ) {
             tracing::warn!("persisting a query in Redis failed");
         }
     }

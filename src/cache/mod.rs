@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
 
+/// Connections in each process's Redis pool.
+pub const REDIS_POOL_SIZE: u32 = 16;
+
 /// A Redis pool with the deployment's key prefix.
 #[derive(Clone)]
 pub struct Redis {
@@ -23,7 +26,7 @@ impl Redis {
     pub fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let manager = RedisConnectionManager::new(url)?;
         let pool = bb8::Pool::builder()
-            .max_size(16)
+            .max_size(REDIS_POOL_SIZE)
             .connection_timeout(Duration::from_millis(500))
             .build_unchecked(manager);
         Ok(Self {
@@ -37,7 +40,19 @@ impl Redis {
         &self,
     ) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, bb8::RunError<redis::RedisError>>
     {
-        self.pool.get().await
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().await;
+        crate::telemetry::metrics::get().pool_wait("redis", started.elapsed());
+        conn
+    }
+
+    /// `(idle, used)` connections, for the pool gauges.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.idle_connections,
+            state.connections.saturating_sub(state.idle_connections),
+        )
     }
 
     /// A key under this deployment's prefix.

@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tracing::Instrument;
+
 use super::Redis;
 
 /// A refusal: try again after this long.
@@ -68,7 +70,8 @@ impl RateLimiter {
                     .await?;
                 anyhow::Ok((count, ttl))
             };
-            match tokio::time::timeout(self.timeout, call).await {
+            let span = crate::client_span!("EVAL", "redis", "MULTI");
+            match tokio::time::timeout(self.timeout, call.instrument(span)).await {
                 Ok(Ok((count, ttl))) => {
                     let left = Duration::from_millis(u64::try_from(ttl).unwrap_or(window_ms));
                     return (count, left);
@@ -112,6 +115,7 @@ impl RateLimiter {
     ) -> Result<(), Limited> {
         let (count, left) = self.add(key, amount, window).await;
         if count > limit {
+            crate::telemetry::metrics::get().rate_limited(limit_name(key));
             Err(Limited { retry_after: left })
         } else {
             Ok(())
@@ -130,7 +134,11 @@ impl RateLimiter {
                     .await?;
                 anyhow::Ok(())
             };
-            if !matches!(tokio::time::timeout(self.timeout, call).await, Ok(Ok(()))) {
+            let span = crate::client_span!("DEL", "redis", "DEL");
+            if !matches!(
+                tokio::time::timeout(self.timeout, call.instrument(span)).await,
+                Ok(Ok(()))
+            ) {
                 tracing::warn!("rate limit reset in Redis failed");
             }
         }
@@ -141,9 +149,30 @@ impl RateLimiter {
     }
 }
 
+/// The limit a counter key belongs to, for the refusal metric (keys are
+/// `<limit>:<scope>:<who>`; the who is never a label).
+pub fn limit_name(key: &str) -> &'static str {
+    match key.split(':').next().unwrap_or_default() {
+        "login" => "login",
+        "register" => "register",
+        "refresh" => "refresh",
+        "reset" | "reset-use" => "password_reset",
+        "budget" => "complexity",
+        _ => "other",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_names_come_from_the_key_prefix() {
+        assert_eq!(limit_name("login:acct:a@b.c"), "login");
+        assert_eq!(limit_name("reset-use:ip:::1"), "password_reset");
+        assert_eq!(limit_name("budget:0190"), "complexity");
+        assert_eq!(limit_name("whatever"), "other");
+    }
 
     #[tokio::test]
     async fn local_windows_count_refuse_and_reset() {

@@ -23,6 +23,7 @@ use std::{
 };
 
 use serde::{Serialize, de::DeserializeOwned};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Redis;
@@ -97,7 +98,8 @@ impl ReadCache {
         what: &'static str,
         f: impl Future<Output = anyhow::Result<T>>,
     ) -> Option<T> {
-        match tokio::time::timeout(self.timeout, f).await {
+        let span = crate::client_span!(what, "redis", what);
+        match tokio::time::timeout(self.timeout, f.instrument(span)).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -116,22 +118,29 @@ impl ReadCache {
     pub async fn get<T: DeserializeOwned>(&self, scope: &Scope, name: &str) -> Option<T> {
         let redis = self.redis.as_ref()?;
         let key = format!("{}{name}", scope.prefix);
-        let raw = self
-            .call("get", async {
+        let metrics = crate::telemetry::metrics::get();
+        let Some(raw) = self
+            .call("GET", async {
                 let mut conn = redis.conn().await?;
                 let raw: Option<Vec<u8>> =
                     redis::cmd("GET").arg(&key).query_async(&mut *conn).await?;
                 anyhow::Ok(raw)
             })
             .await
-            .flatten();
+        else {
+            metrics.cache("reads", "error");
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         match raw.and_then(|raw| serde_json::from_slice(&raw).ok()) {
             Some(value) => {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                metrics.cache("reads", "hit");
                 Some(value)
             }
             None => {
                 self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                metrics.cache("reads", "miss");
                 None
             }
         }
@@ -145,7 +154,7 @@ impl ReadCache {
         };
         let key = format!("{}{name}", scope.prefix);
         let ttl = self.ttl.as_secs().max(1);
-        self.call("put", async {
+        self.call("SET", async {
             let mut conn = redis.conn().await?;
             redis::cmd("SET")
                 .arg(&key)

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::{
     db::{Conn, Db},
+    telemetry::metrics,
     todos::model::TodoRow,
 };
 
@@ -293,6 +294,7 @@ impl EventService {
                 let full = batch.len() as i64 == BATCH;
                 for event in batch {
                     last = event.seq;
+                    metrics::get().event_delivered(None);
                     yield Arc::new(event);
                 }
                 if !full {
@@ -313,6 +315,9 @@ impl EventService {
                                 break;
                             }
                             last = event.seq;
+                            // Live: the time since the change committed.
+                            let lag = (Utc::now() - event.occurred_at).to_std().ok();
+                            metrics::get().event_delivered(lag);
                             yield Arc::new(event.clone());
                         }
                         gap
@@ -332,6 +337,7 @@ impl EventService {
                         let full = batch.len() as i64 == BATCH;
                         for event in batch {
                             last = event.seq;
+                            metrics::get().event_delivered(None);
                             yield Arc::new(event);
                         }
                         if !full {

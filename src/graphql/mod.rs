@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod limits;
+pub mod telemetry;
 
 use std::sync::{
     Arc,
@@ -59,6 +60,8 @@ pub struct SchemaOptions {
     pub limiter: RateLimiter,
     /// Complexity points each user may spend per minute.
     pub budget_per_minute: u64,
+    /// Whether operation spans carry the document text (development).
+    pub record_document: bool,
 }
 
 /// The per-user operation budget, charged with each document's complexity.
@@ -87,6 +90,11 @@ pub fn build_schema(
         per_minute: options.budget_per_minute,
     })
     .limit_complexity(options.max_complexity)
+    // Outermost, so the span covers the other extensions' work and the
+    // response it sees already carries every error code.
+    .extension(telemetry::OperationTelemetry {
+        record_document: options.record_document,
+    })
     .extension(ErrorCodes);
     if !options.introspection {
         builder = builder.disable_introspection();

@@ -4,6 +4,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod rest;
+pub mod telemetry;
 pub mod ws;
 
 use std::time::Duration;
@@ -20,7 +21,6 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
 };
 
 use crate::app::AppState;
@@ -46,10 +46,12 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         // A bug must cost one request a 500, never the connection or process.
         .layer(CatchPanicLayer::new())
+        // Router layers run after routing, so the span and metrics know the
+        // matched route; outside the panic catcher, so they see its 500.
+        .layer(axum::middleware::from_fn(telemetry::trace))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
 

@@ -137,6 +137,26 @@ impl Drop for Slot {
     }
 }
 
+/// Counts the socket in `todoql.websocket.connections` while it lives.
+struct OpenConnection(&'static str);
+
+impl OpenConnection {
+    fn new(protocol: Protocol) -> Self {
+        let name = match protocol {
+            Protocol::TransportWs => "graphql-transport-ws",
+            Protocol::Legacy => "graphql-ws",
+        };
+        crate::telemetry::metrics::get().ws_connection(name, 1);
+        Self(name)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        crate::telemetry::metrics::get().ws_connection(self.0, -1);
+    }
+}
+
 /// An operation's end, as its task reports it.
 struct Done {
     id: String,
@@ -183,6 +203,7 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
+        let _open = OpenConnection::new(self.protocol);
         let (mut sink, mut source) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
         let writer = tokio::spawn(async move {

@@ -77,6 +77,8 @@ pub async fn enqueue(
     run_at: Option<DateTime<Utc>>,
     idempotency_key: Option<&str>,
 ) -> diesel::QueryResult<bool> {
+    // The enqueuing request's trace, so the job's span can link to it.
+    let trace_context = crate::telemetry::current_traceparent();
     model::insert(
         conn,
         &NewJobRow {
@@ -85,7 +87,7 @@ pub async fn enqueue(
             payload: job.payload(),
             run_at: run_at.unwrap_or_else(Utc::now),
             idempotency_key,
-            trace_context: None,
+            trace_context: trace_context.as_deref(),
         },
     )
     .await

@@ -150,8 +150,22 @@ impl Worker {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(job.id = %row.id, job.kind = %row.kind, job.attempt = row.attempts))]
+    #[tracing::instrument(
+        name = "job",
+        skip_all,
+        fields(
+            otel.name = %format!("job {}", row.kind),
+            otel.kind = "consumer",
+            job.id = %row.id,
+            job.kind = %row.kind,
+            job.attempt = row.attempts,
+        )
+    )]
     async fn run_job(&mut self, row: JobRow) {
+        if let Some(traceparent) = &row.trace_context {
+            crate::telemetry::link_to(&tracing::Span::current(), traceparent);
+        }
+        let clock = std::time::Instant::now();
         let started = Utc::now();
         let waited = (started - row.run_at).num_milliseconds().max(0);
         if row.attempts > self.config.max_attempts {
@@ -159,6 +173,7 @@ impl Worker {
             self.finish(
                 &row,
                 Err("no attempt finished before its lease expired".into()),
+                clock.elapsed(),
             )
             .await;
             return;
@@ -202,10 +217,17 @@ impl Worker {
             Ok(Err(_)) => Err(format!("timed out after {timeout:?}")),
             Err(e) => Err(format!("the handler panicked: {e}")),
         };
-        self.finish(&row, result).await;
+        self.finish(&row, result, clock.elapsed()).await;
     }
 
-    async fn finish(&self, row: &JobRow, result: Result<(), String>) {
+    async fn finish(&self, row: &JobRow, result: Result<(), String>, elapsed: Duration) {
+        let dead = result.is_err() && row.attempts >= self.config.max_attempts;
+        let outcome = match (&result, dead) {
+            (Ok(()), _) => "succeeded",
+            (Err(_), true) => "dead",
+            (Err(_), false) => "retried",
+        };
+        crate::telemetry::metrics::get().job_finished(&row.kind, outcome, elapsed);
         let outcome = async {
             let mut conn = self.db.conn().await?;
             let held = match &result {
@@ -239,6 +261,7 @@ impl Worker {
     }
 
     async fn dead(&self, row: &JobRow, error: &str) {
+        crate::telemetry::metrics::get().job_finished(&row.kind, "dead", Duration::ZERO);
         if let Ok(mut conn) = self.db.conn().await
             && let Err(e) = model::fail(&mut conn, row.id, &self.name, error, None).await
         {

@@ -202,7 +202,8 @@ impl TestApp {
     /// Spawns the app with extra configuration variables.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
-            todoql::telemetry::init(false);
+            // Logs only (no OTLP endpoint); the guard has nothing to flush.
+            let _ = todoql::telemetry::init(&Default::default(), false);
         }
         let database_url = fresh_database().await;
         Self::spawn_on(database_url, extra).await

@@ -19,5 +19,6 @@ mod rest;
 mod schema;
 mod smtp_sink;
 mod subscriptions;
+mod telemetry;
 mod todos;
 mod ws_client;

@@ -1,0 +1,263 @@
+//! A span per GraphQL operation (after the OpenTelemetry GraphQL semantic
+//! conventions: named by operation type, with `graphql.operation.type`,
+//! `graphql.operation.name` and, in development only, `graphql.document`)
+//! and the operation metrics: `graphql.operations` by type, name and error
+//! code, `graphql.operation.duration`, and `todoql.subscriptions.active`.
+//!
+//! async-graphql's own `opentelemetry` extension pins an older
+//! OpenTelemetry, and its `Tracing` extension adds a span per resolved
+//! field, far too many for a list query; this one adds one span per
+//! operation and lets SQL and Redis spans nest under it.
+
+use std::{
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use async_graphql::{
+    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextRequest, NextSubscribe, NextValidation,
+    },
+    futures_util::stream::{BoxStream, Stream, StreamExt},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+};
+use opentelemetry::trace::TraceContextExt;
+use tracing::{Instrument, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::telemetry::metrics;
+
+/// The extension factory.
+pub struct OperationTelemetry {
+    /// Whether the document text goes on the span (development only: it
+    /// may hold personal data in literals).
+    pub record_document: bool,
+}
+
+impl ExtensionFactory for OperationTelemetry {
+    fn create(&self) -> Arc<dyn Extension> {
+        let span = tracing::info_span!(
+            "GraphQL Operation",
+            otel.status_code = Empty,
+            graphql.operation.type = Empty,
+            graphql.operation.name = Empty,
+            graphql.document = Empty,
+            error.type = Empty,
+        );
+        Arc::new(OperationExtension {
+            record_document: self.record_document,
+            state: Arc::new(Mutex::new(OperationState {
+                span,
+                kind: None,
+                name: None,
+                started: Instant::now(),
+                subscribed: false,
+                finished: false,
+            })),
+        })
+    }
+}
+
+/// What is known of one operation so far.
+struct OperationState {
+    span: Span,
+    kind: Option<OperationType>,
+    name: Option<String>,
+    started: Instant,
+    /// A validated subscription, counted in the active gauge.
+    subscribed: bool,
+    /// Counted in `graphql.operations` already.
+    finished: bool,
+}
+
+impl OperationState {
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Some(OperationType::Query) => "query",
+            Some(OperationType::Mutation) => "mutation",
+            Some(OperationType::Subscription) => "subscription",
+            None => "unknown",
+        }
+    }
+
+    /// Counts the operation once, with its first error's code.
+    fn finish(&mut self, response: &Response) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let code = first_code(&response.errors);
+        if let Some(code) = &code {
+            self.span.record("error.type", code.as_str());
+            self.span.record("otel.status_code", "ERROR");
+        }
+        let elapsed =
+            (self.kind != Some(OperationType::Subscription)).then(|| self.started.elapsed());
+        metrics::get().graphql_operation(
+            self.kind_name(),
+            self.name.as_deref(),
+            code.as_deref(),
+            elapsed,
+        );
+    }
+}
+
+fn first_code(errors: &[ServerError]) -> Option<String> {
+    let error = errors.first()?;
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => Some(code.clone()),
+        _ => Some("UNKNOWN".to_owned()),
+    }
+}
+
+struct OperationExtension {
+    record_document: bool,
+    state: Arc<Mutex<OperationState>>,
+}
+
+impl OperationExtension {
+    fn with_state<T>(&self, f: impl FnOnce(&mut OperationState) -> T) -> Option<T> {
+        self.state.lock().ok().map(|mut s| f(&mut s))
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for OperationExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let span = self
+            .with_state(|s| s.span.clone())
+            .unwrap_or_else(Span::none);
+        let response = next.run(ctx).instrument(span).await;
+        self.with_state(|s| s.finish(&response));
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let span = self
+            .with_state(|s| s.span.clone())
+            .unwrap_or_else(Span::none);
+        OperationStream {
+            inner: next.run(ctx, stream),
+            span,
+            state: self.state.clone(),
+        }
+        .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let name = request.operation_name.clone();
+        self.with_state(|s| s.name = name);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let record_document = self.record_document;
+        self.with_state(|s| {
+            let selected = match (&document.operations, s.name.as_deref()) {
+                (DocumentOperations::Single(op), _) => Some((op.node.ty, None)),
+                (DocumentOperations::Multiple(ops), Some(name)) => {
+                    ops.get(name).map(|op| (op.node.ty, Some(name.to_owned())))
+                }
+                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+                    .iter()
+                    .next()
+                    .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                _ => None,
+            };
+            if let Some((kind, name)) = selected {
+                s.kind = Some(kind);
+                if name.is_some() {
+                    s.name = name;
+                }
+                let kind_name = s.kind_name();
+                // The span started before its type was known; the name is
+                // set on the exported span itself.
+                if crate::telemetry::exporting_traces() {
+                    s.span.context().span().update_name(kind_name);
+                }
+                s.span.record("graphql.operation.type", kind_name);
+            }
+            if let Some(name) = &s.name {
+                s.span.record("graphql.operation.name", name.as_str());
+            }
+            if record_document {
+                s.span.record("graphql.document", query);
+            }
+        });
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        // A subscription counts as one operation when it starts; its events
+        // are not operations of their own.
+        self.with_state(|s| {
+            if s.kind == Some(OperationType::Subscription) && !s.subscribed {
+                s.subscribed = true;
+                s.finished = true;
+                metrics::get().subscription(1);
+                metrics::get().graphql_operation("subscription", s.name.as_deref(), None, None);
+            }
+        });
+        Ok(result)
+    }
+}
+
+/// A WebSocket operation's responses, polled inside its span; counts the
+/// operation at its first response and the subscription's end on drop.
+struct OperationStream<'s> {
+    inner: BoxStream<'s, Response>,
+    span: Span,
+    state: Arc<Mutex<OperationState>>,
+}
+
+impl Stream for OperationStream<'_> {
+    type Item = Response;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Response>> {
+        let this = &mut *self;
+        let polled = {
+            let _entered = this.span.enter();
+            this.inner.poll_next_unpin(cx)
+        };
+        if let Poll::Ready(Some(response)) = &polled
+            && let Ok(mut state) = this.state.lock()
+        {
+            state.finish(response);
+        }
+        polled
+    }
+}
+
+impl Drop for OperationStream<'_> {
+    fn drop(&mut self) {
+        if self.state.lock().is_ok_and(|s| s.subscribed) {
+            metrics::get().subscription(-1);
+        }
+    }
+}
