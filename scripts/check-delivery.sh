@@ -28,7 +28,6 @@ VENV=.cache/delivery-venv
 # --- 1. System packages -----------------------------------------------------
 missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"
@@ -40,6 +39,28 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# promtool (a static binary) is unpacked from Debian's `prometheus` package
+# into .cache rather than installed: installing the package would start a
+# Prometheus server on a developer's machine.
+PROMTOOL_DIR=.cache/promtool
+if ! command -v promtool >/dev/null && [ ! -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then
+  say "unpacking promtool from Debian's prometheus package into $PROMTOOL_DIR"
+  mkdir -p "$PROMTOOL_DIR"
+  if ! (cd "$PROMTOOL_DIR" && apt-get download prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq
+      (cd "$PROMTOOL_DIR" && apt-get download prometheus >/dev/null)
+    else
+      echo "Could not download the prometheus package; refresh the package lists with:" >&2
+      echo "  sudo apt-get update" >&2
+      exit 1
+    fi
+  fi
+  dpkg-deb -x "$PROMTOOL_DIR"/prometheus_*.deb "$PROMTOOL_DIR"
+  rm -f "$PROMTOOL_DIR"/prometheus_*.deb
+fi
+export PATH="$PATH:$PWD/$PROMTOOL_DIR/usr/bin"
 
 # --- 2. The validators (reinstalled when the pins change) -------------------
 stamp="$VENV/.tools"

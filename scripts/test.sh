@@ -43,7 +43,6 @@ else
 fi
 if [ "$delivery_checks" = 1 ]; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-  command -v promtool >/dev/null || missing+=(prometheus)
 fi
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
