@@ -45,7 +45,6 @@ impl ExtensionFactory for OperationTelemetry {
             otel.status_code = Empty,
             graphql.operation.type = Empty,
             graphql.operation.name = Empty,
-            graphql.document = Empty,
             error.type = Empty,
         );
         Arc::new(OperationExtension {
@@ -201,8 +200,11 @@ impl Extension for OperationExtension {
             if let Some(name) = &s.name {
                 s.span.record("graphql.operation.name", name.as_str());
             }
-            if record_document {
-                s.span.record("graphql.document", query);
+            // An attribute of the exported span only: as a tracing field it
+            // would be printed with every log line inside the operation.
+            if record_document && crate::telemetry::exporting_traces() {
+                s.span
+                    .set_attribute("graphql.document", redact_literals(query));
             }
         });
         Ok(document)
@@ -226,6 +228,44 @@ impl Extension for OperationExtension {
         });
         Ok(result)
     }
+}
+
+/// The document with every string literal replaced by `"***"`, as the
+/// conventions advise: passwords and tokens are often written inline.
+fn redact_literals(document: &str) -> String {
+    let mut out = String::with_capacity(document.len());
+    let mut rest = document;
+    while let Some(at) = rest.find(['"', '#']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('#') {
+            // A comment runs to the end of the line; quotes in it are text.
+            let end = rest.find('\n').unwrap_or(rest.len());
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+        } else if let Some(body) = rest.strip_prefix("\"\"\"") {
+            out.push_str("\"***\"");
+            rest = body.find("\"\"\"").map_or("", |end| &body[end + 3..]);
+        } else {
+            out.push_str("\"***\"");
+            let body = &rest[1..];
+            let mut end = body.len();
+            let mut escaped = false;
+            for (i, c) in body.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            rest = &body[end.min(body.len())..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A WebSocket operation's responses, polled inside its span; counts the
@@ -259,5 +299,29 @@ impl Drop for OperationStream<'_> {
         if self.state.lock().is_ok_and(|s| s.subscribed) {
             metrics::get().subscription(-1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_literals;
+
+    #[test]
+    fn string_literals_are_redacted() {
+        assert_eq!(
+            redact_literals(
+                r#"mutation { login(input: { email: "a@b.co", password: "p\"w" }) { accessToken } }"#
+            ),
+            r#"mutation { login(input: { email: "***", password: "***" }) { accessToken } }"#
+        );
+        assert_eq!(
+            redact_literals("{ a(x: \"\"\"multi \" line\"\"\", n: 3) } # \"kept\""),
+            "{ a(x: \"***\", n: 3) } # \"kept\""
+        );
+        assert_eq!(
+            redact_literals("query Q($v: Int) { a(n: $v) }"),
+            "query Q($v: Int) { a(n: $v) }"
+        );
+        assert_eq!(redact_literals("{ a(x: \"unterminated"), "{ a(x: \"***\"");
     }
 }

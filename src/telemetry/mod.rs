@@ -16,6 +16,7 @@ mod logfmt;
 pub mod metrics;
 
 use std::{
+    io::IsTerminal,
     str::FromStr,
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
@@ -298,11 +299,15 @@ pub fn init(config: &TelemetryConfig, production: bool) -> anyhow::Result<Teleme
             .with_target(false)
     });
     let fmt_layer = if production {
+        // `json()` also switches span fields to JSON, which the JSON event
+        // format requires (it panics on fields stored as text).
         tracing_subscriber::fmt::layer()
+            .json()
             .event_format(logfmt::WithTraceIds::json())
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
             .event_format(logfmt::WithTraceIds::text())
             .boxed()
     };
