@@ -298,19 +298,7 @@ pub fn init(config: &TelemetryConfig, production: bool) -> anyhow::Result<Teleme
             .with_threads(false)
             .with_target(false)
     });
-    let fmt_layer = if production {
-        // `json()` also switches span fields to JSON, which the JSON event
-        // format requires (it panics on fields stored as text).
-        tracing_subscriber::fmt::layer()
-            .json()
-            .event_format(logfmt::WithTraceIds::json())
-            .boxed()
-    } else {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::stdout().is_terminal())
-            .event_format(logfmt::WithTraceIds::text())
-            .boxed()
-    };
+    let fmt_layer = log_layer(production, std::io::stdout, std::io::stdout().is_terminal());
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(otel_layer)
@@ -340,6 +328,34 @@ pub fn init(config: &TelemetryConfig, production: bool) -> anyhow::Result<Teleme
         EXPORTING_METRICS.store(true, Ordering::Relaxed);
     }
     Ok(Telemetry { tracer, meter })
+}
+
+/// The log layer: JSON lines in production, readable text otherwise, both
+/// with trace and span ids.
+fn log_layer<S, W>(
+    production: bool,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    if production {
+        // `json()` also switches span fields to JSON, which the JSON event
+        // format requires (it panics on fields stored as text).
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(writer)
+            .event_format(logfmt::WithTraceIds::json())
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .event_format(logfmt::WithTraceIds::text())
+            .boxed()
+    }
 }
 
 /// `service.*` attributes plus `OTEL_RESOURCE_ATTRIBUTES`; every process
@@ -629,6 +645,62 @@ mod tests {
                 .unwrap_or_default();
             assert!(error.contains(name), "{name}={value}: {error}");
         }
+    }
+
+    /// Captured log output.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log_in_span(production: bool) -> String {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(log_layer(production, move || sink.clone(), false));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "HTTP request",
+                http.route = "/graphql",
+                status = tracing::field::Empty
+            );
+            span.record("status", 200);
+            let _entered = span.enter();
+            tracing::info!(answer = 42, "inside");
+        });
+        let bytes = captured.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn production_logs_are_json_with_span_fields() {
+        let line = log_in_span(true);
+        let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
+        assert_eq!(json["fields"]["message"], "inside", "{line}");
+        assert_eq!(json["fields"]["answer"], 42);
+        assert_eq!(json["span"]["http.route"], "/graphql");
+        assert_eq!(json["span"]["status"], 200);
+    }
+
+    #[test]
+    fn development_logs_are_text_without_escapes() {
+        let line = log_in_span(false);
+        assert!(
+            line.contains("inside") && line.contains("answer=42"),
+            "{line}"
+        );
+        assert!(line.contains("http.route=\"/graphql\""), "{line}");
+        assert!(!line.contains('\u{1b}'), "{line}");
     }
 
     #[test]
