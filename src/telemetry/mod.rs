@@ -375,26 +375,35 @@ fn resource(config: &TelemetryConfig) -> Resource {
         .build()
 }
 
+/// Builds an OTLP exporter of type `$exporter` for `url` over the
+/// configured protocol (the builders are distinct types per signal and
+/// transport, so a function cannot take them).
+macro_rules! otlp_exporter {
+    ($exporter:path, $config:expr, $url:expr) => {{
+        let builder = <$exporter>::builder();
+        match $config.protocol {
+            OtlpProtocol::Grpc => builder
+                .with_tonic()
+                .with_endpoint($url)
+                .with_timeout($config.export_timeout)
+                .build(),
+            OtlpProtocol::HttpProtobuf => builder
+                .with_http()
+                .with_endpoint($url)
+                .with_timeout($config.export_timeout)
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .build(),
+        }
+    }};
+}
+
 fn tracer_provider(
     config: &TelemetryConfig,
     url: &str,
     resource: Resource,
 ) -> anyhow::Result<SdkTracerProvider> {
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    let exporter = match config.protocol {
-        OtlpProtocol::Grpc => builder
-            .with_tonic()
-            .with_endpoint(url)
-            .with_timeout(config.export_timeout)
-            .build(),
-        OtlpProtocol::HttpProtobuf => builder
-            .with_http()
-            .with_endpoint(url)
-            .with_timeout(config.export_timeout)
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .build(),
-    }
-    .context("building the OTLP span exporter")?;
+    let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, config, url)
+        .context("building the OTLP span exporter")?;
     // Bounded queue (OTEL_BSP_MAX_QUEUE_SIZE, default 2048) drained by the
     // SDK's own thread: a request only ever does a non-blocking enqueue.
     let processor = BatchSpanProcessor::builder(CountingSpanExporter(exporter)).build();
@@ -413,21 +422,8 @@ fn meter_provider(
     url: &str,
     resource: Resource,
 ) -> anyhow::Result<SdkMeterProvider> {
-    let builder = opentelemetry_otlp::MetricExporter::builder();
-    let exporter = match config.protocol {
-        OtlpProtocol::Grpc => builder
-            .with_tonic()
-            .with_endpoint(url)
-            .with_timeout(config.export_timeout)
-            .build(),
-        OtlpProtocol::HttpProtobuf => builder
-            .with_http()
-            .with_endpoint(url)
-            .with_timeout(config.export_timeout)
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .build(),
-    }
-    .context("building the OTLP metric exporter")?;
+    let exporter = otlp_exporter!(opentelemetry_otlp::MetricExporter, config, url)
+        .context("building the OTLP metric exporter")?;
     let reader = PeriodicReader::builder(CountingMetricExporter(exporter))
         .with_interval(config.metric_export_interval)
         .build();
