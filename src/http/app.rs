@@ -19,11 +19,19 @@ const JS: &str = "text/javascript; charset=utf-8";
 /// (path under `/app/`, content type, bytes) of every asset. Nothing else
 /// is served, so a path can never reach outside this list.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app/app.css")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app/app.css"),
+    ),
     ("app.js", JS, include_bytes!("../../static/app/app.js")),
     ("api.js", JS, include_bytes!("../../static/app/api.js")),
     ("store.js", JS, include_bytes!("../../static/app/store.js")),
-    ("icon.svg", "image/svg+xml", include_bytes!("../../static/app/icon.svg")),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/app/icon.svg"),
+    ),
     (
         "vendor/graphql-ws/client.js",
         JS,

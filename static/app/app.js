@@ -550,6 +550,7 @@ function showSignedOut() {
   el.whoami.hidden = true;
   el.signOut.hidden = true;
   el.connection.hidden = true;
+  setMode('login');
   el.email.focus();
 }
 
