@@ -28,10 +28,18 @@ const AUTH_FIELDS = 'accessToken refreshToken expiresIn user { id email displayN
 
 let accessToken = null;
 let expiresAt = 0;
+let margin = EARLY_MS;
 let user = null;
 let refreshTimer = null;
 let refreshing = null;
 const listeners = new Set();
+
+const refreshListeners = new Set();
+
+/** Calls `fn()` after each token refresh (a new access token is current). */
+export function onRefresh(fn) {
+  refreshListeners.add(fn);
+}
 
 /** Calls `fn(user | null)` whenever the session starts or ends. */
 export function onSessionChange(fn) {
@@ -70,10 +78,13 @@ function startSession(payload) {
   expiresAt = Date.now() + payload.expiresIn * 1000;
   user = payload.user;
   localStorage.setItem(REFRESH_KEY, payload.refreshToken);
+  const lifetime = payload.expiresIn * 1000;
+  // Treat the token as stale this long before it expires.
+  margin = Math.min(EARLY_MS, lifetime / 4);
   clearTimeout(refreshTimer);
-  // Refresh ahead of expiry so requests and the WebSocket never carry a
-  // dead token; at most halfway through very short lifetimes.
-  const wait = Math.max(1_000, Math.min(payload.expiresIn * 1000 - EARLY_MS, (payload.expiresIn * 1000) / 2));
+  // Refresh a minute ahead of expiry so requests and the WebSocket never
+  // carry a dead token; halfway through short lifetimes.
+  const wait = Math.max(1_000, lifetime - EARLY_MS, lifetime / 2);
   refreshTimer = setTimeout(() => refresh().catch(() => {}), wait);
 }
 
@@ -103,6 +114,7 @@ export function refresh() {
         { t: stored },
       );
       startSession(data.refreshToken);
+      for (const fn of refreshListeners) fn();
       return true;
     } catch (err) {
       // A refused token ends the session; a network failure does not.
@@ -121,7 +133,7 @@ export function refresh() {
 
 /** A valid access token, refreshed first when it is about to expire. */
 export async function freshToken() {
-  if (accessToken && Date.now() < expiresAt - EARLY_MS / 2) return accessToken;
+  if (accessToken && Date.now() < expiresAt - margin) return accessToken;
   await refresh();
   return accessToken;
 }

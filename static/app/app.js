@@ -443,8 +443,8 @@ function setConnection(state, label) {
     state === 'live' ? 'Changes from your other devices appear instantly.' : 'Changes will sync when the connection is back.';
 }
 
-function startLive() {
-  socket = createClient({
+function makeSocket() {
+  const client = createClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     // Called on every (re)connect, so a reconnect always sends a live token.
     connectionParams: async () => ({ Authorization: `Bearer ${await api.freshToken()}` }),
@@ -457,18 +457,53 @@ function startLive() {
     retryWait: (retries) =>
       new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** retries) + Math.random() * 300)),
     on: {
-      connecting: () => setConnection('connecting', everConnected ? 'Reconnecting…' : 'Connecting…'),
+      connecting: () => {
+        if (client === socket) setConnection('connecting', everConnected ? 'Reconnecting…' : 'Connecting…');
+      },
       connected: (_socket, _payload, wasRetry) => {
+        if (client !== socket) return;
         setConnection('live', 'Live');
         // Without a cursor there is nothing to resume from: refetch.
         if (wasRetry && lastCursor === null) reloadList().catch(() => {});
         everConnected = true;
       },
-      closed: () => setConnection('offline', 'Offline'),
+      closed: () => {
+        if (client === socket) setConnection('offline', 'Offline');
+      },
     },
   });
+  return client;
+}
+
+function startLive() {
+  socket = makeSocket();
   subscribe();
 }
+
+/**
+ * The server ends a socket when the access token it was opened with
+ * expires. After each refresh, open a new socket with the new token and
+ * resume from the last cursor, and retire the old one only once the new
+ * one is up: make before break, so the indicator never blinks.
+ */
+function rotateSocket() {
+  if (!socket) return;
+  const oldSocket = socket;
+  const oldSubscription = subscription;
+  socket = makeSocket();
+  subscribe();
+  let retired = false;
+  const retire = () => {
+    if (retired) return;
+    retired = true;
+    off();
+    oldSubscription?.dispose();
+    oldSocket.dispose();
+  };
+  const off = socket.on('connected', retire);
+  setTimeout(retire, 10_000);
+}
+api.onRefresh(rotateSocket);
 
 function subscribe() {
   // graphql-ws re-sends this very object when it reconnects, so keeping
@@ -482,13 +517,16 @@ function subscribe() {
     next: ({ data, errors }) => {
       if (errors?.length || !data) return;
       const event = data.todoEvents;
+      store.apply(event);
+      // A retiring subscription may still deliver; only the current one
+      // moves the cursor (the new one replays anything after it anyway).
+      if (subscription !== mine) return;
       lastCursor = event.cursor;
       payload.variables.after = event.cursor;
-      store.apply(event);
       refreshCounts();
     },
     error: (err) => {
-      if (subscription === mine) recover(err);
+      if (subscription === mine) recover(err, mine);
     },
     complete: () => {
       if (subscription === mine) setTimeout(() => subscription === mine && subscribe(), 1_000);
@@ -496,22 +534,26 @@ function subscribe() {
   });
 }
 
-async function recover(err) {
+async function recover(err, mine) {
   const first = Array.isArray(err) ? err[0] : null;
   const code = first?.extensions?.code;
   if (code === 'SLOW_CONSUMER' && first.extensions.cursor) {
     lastCursor = first.extensions.cursor;
   } else if (code === 'CURSOR_EXPIRED') {
-    lastCursor = null;
-    await reloadList().catch(() => {});
+    lastCursor = null; // reloaded below
   } else if (code === 'UNAUTHENTICATED') {
-    // The access token expired under the socket: refresh, then resume.
-    if (!(await api.refresh().catch(() => false))) return;
+    // The socket's access token expired (the page has usually refreshed
+    // its own by now): reconnect with the current one and resume.
+    if (!(await api.freshToken().catch(() => null))) return;
   } else {
     setConnection('offline', 'Offline');
     await new Promise((r) => setTimeout(r, 3_000));
   }
-  if (subscription && api.currentUser()) subscribe();
+  // Signed out, or a token refresh has already moved to a new socket.
+  if (subscription !== mine || !api.currentUser()) return;
+  // Nothing to resume from: whatever happened meanwhile comes with a refetch.
+  if (lastCursor === null) await reloadList().catch(() => {});
+  if (subscription === mine) subscribe();
 }
 
 function stopLive() {

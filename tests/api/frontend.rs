@@ -198,7 +198,10 @@ async fn frontend_is_served_from_the_binary() {
 /// answers on its stdin.
 #[tokio::test]
 async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
-    let mut app = Some(TestApp::spawn().await);
+    // Short-lived access tokens, so the run includes refreshes and sockets
+    // closed for an expired token, which the page must ride out unnoticed.
+    let config = [("ACCESS_TOKEN_TTL_SECS", "10")];
+    let mut app = Some(TestApp::spawn_with(&config).await);
     let database_url = app.as_ref().unwrap().database_url.clone();
     let address = app.as_ref().unwrap().address.clone();
     let port = address.rsplit(':').next().unwrap().to_owned();
@@ -230,14 +233,15 @@ async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
                     app.take().unwrap().stop().await.unwrap();
                     // Another instance on the same database, on another
                     // port: the page cannot see changes made through it.
-                    let other = TestApp::spawn_on(database_url.clone(), &[]).await;
+                    let other = TestApp::spawn_on(database_url.clone(), &config).await;
                     let reply = format!("away {}\n", other.address);
                     away = Some(other);
                     stdin.write_all(reply.as_bytes()).await.unwrap();
                 }
                 "@@restart" => {
                     away.take().unwrap().stop().await.unwrap();
-                    app = Some(TestApp::spawn_on(database_url.clone(), &[("PORT", &port)]).await);
+                    let on_port = [config[0], ("PORT", port.as_str())];
+                    app = Some(TestApp::spawn_on(database_url.clone(), &on_port).await);
                     stdin.write_all(b"back\n").await.unwrap();
                 }
                 _ => last = line,
@@ -261,5 +265,7 @@ async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
             .unwrap()
             <= 1000
     );
+    assert!(summary["refreshes"].as_u64().unwrap() >= 1, "{summary}");
     assert!(summary["screenshots"].as_array().unwrap().len() >= 7);
+    eprintln!("{summary}");
 }

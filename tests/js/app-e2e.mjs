@@ -30,7 +30,7 @@ const LIVE_WITHIN_MS = 1_000;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 const [baseArg, shotDir] = process.argv.slice(2);
-const summary = { ok: false, step: null, blocked: [], consoleErrors: [], pageErrors: [], timings: {}, screenshots: [], error: null };
+const summary = { ok: false, step: null, blocked: [], consoleErrors: [], pageErrors: [], timings: {}, refreshes: 0, screenshots: [], error: null };
 const log = (msg) => console.error(`app-e2e.mjs: ${msg}`);
 let finished = false;
 function finish(code) {
@@ -117,6 +117,11 @@ async function newPage(name, viewport) {
   page.on('pageerror', (err) => {
     summary.pageErrors.push(`${name}: ${err?.stack ?? err}`);
     log(`page error (${name}): ${err?.stack ?? err}`);
+  });
+  // Count token refreshes: with a short ACCESS_TOKEN_TTL_SECS the run must
+  // go through some without the user noticing.
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && (req.postData() ?? '').includes('refreshToken(refreshToken:')) summary.refreshes++;
   });
   pages[name] = page;
   return page;
@@ -283,6 +288,13 @@ async function run() {
   await a1.locator('#list li:not(.done)').first().waitFor({ state: 'detached', timeout: 5_000 });
   await a1.getByRole('button', { name: 'Clear completed' }).click();
   await a2.getByText('Nothing to do').waitFor({ timeout: 5_000 });
+
+  step('a reload keeps the session (refresh token in localStorage)');
+  await a2.reload();
+  await a2.getByRole('heading', { name: 'My todos' }).waitFor();
+  await live(a2);
+  await addTodo(a1, 'After the reload');
+  await item(a2, 'After the reload').waitFor({ timeout: LIVE_WITHIN_MS + 500 });
 
   step('sign out');
   await a1.getByRole('button', { name: 'Sign out' }).click();
