@@ -15,6 +15,10 @@ import WebSocket from 'ws';
 import { args, assert, recordingFetch, runCases, sha256, sleep, until, within } from './harness.mjs';
 
 const { token, httpUrl, wsUrl } = args('apollo.mjs');
+// GraphQLWsLink inspects socket errors with the global `WebSocket`, which
+// Node only has from version 22: without it a refused connection crashes
+// the process (ReferenceError) instead of erroring the subscription.
+globalThis.WebSocket ??= WebSocket;
 
 const TODO = gql`
   fragment TodoFields on Todo { id title completed version }

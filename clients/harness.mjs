@@ -76,6 +76,15 @@ export function within(what, promise, ms = 10_000) {
 
 export async function runCases(library, version, cases, cleanup) {
   const results = {};
+  // A library bug that escapes every promise still ends the run with a
+  // summary and a clear message.
+  const crash = (err) => {
+    console.error(`${library}: uncaught: ${err?.stack ?? err}`);
+    console.log(JSON.stringify({ ok: false, library, version, results, error: `uncaught: ${err?.message ?? err}` }));
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   let failed = 0;
   const watchdog = setTimeout(() => {
     console.error(`${library}: the whole run exceeded 60 s`);
