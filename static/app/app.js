@@ -475,6 +475,11 @@ function makeSocket() {
   return client;
 }
 
+/** graphql-ws's dispose() rejects when a pending connection attempt fails. */
+function closeSocket(client) {
+  Promise.resolve(client.dispose()).catch(() => {});
+}
+
 function startLive() {
   socket = makeSocket();
   subscribe();
@@ -498,7 +503,7 @@ function rotateSocket() {
     retired = true;
     off();
     oldSubscription?.dispose();
-    oldSocket.dispose();
+    closeSocket(oldSocket);
   };
   const off = socket.on('connected', retire);
   setTimeout(retire, 10_000);
@@ -560,7 +565,7 @@ function stopLive() {
   const sub = subscription;
   subscription = null;
   sub?.dispose();
-  socket?.dispose();
+  if (socket) closeSocket(socket);
   socket = null;
   lastCursor = null;
   everConnected = false;

@@ -115,20 +115,44 @@ async function newPage(name, viewport) {
     log(`console error (${name}): ${text}`);
   });
   page.on('pageerror', (err) => {
-    summary.pageErrors.push(`${name}: ${err?.stack ?? err}`);
-    log(`page error (${name}): ${err?.stack ?? err}`);
+    // Non-Error rejections (an Event, say) arrive with an empty message.
+    const text = err?.stack || err?.message || `${err?.name ?? 'non-Error'} thrown: ${String(err)}`;
+    summary.pageErrors.push(`${name}: ${text}`);
+    log(`page error (${name}): ${text}`);
   });
   // Count token refreshes: with a short ACCESS_TOKEN_TTL_SECS the run must
   // go through some without the user noticing.
+  // A reload while a refresh is in flight loses the rotated token (the
+  // server then sees the old one again and revokes the session, by design):
+  // reloads wait for in-flight refreshes, as a user's would not need to
+  // with the default 15-minute tokens.
+  page.refreshesInFlight = new Set();
+  const isRefresh = (req) => req.method() === 'POST' && (req.postData() ?? '').includes('refreshToken(refreshToken:');
   page.on('request', (req) => {
-    if (req.method() === 'POST' && (req.postData() ?? '').includes('refreshToken(refreshToken:')) summary.refreshes++;
+    if (!isRefresh(req)) return;
+    summary.refreshes++;
+    page.refreshesInFlight.add(req);
   });
+  for (const done of ['requestfinished', 'requestfailed']) page.on(done, (req) => page.refreshesInFlight.delete(req));
   pages[name] = page;
   return page;
 }
 
 const item = (page, title) => page.locator('#list li', { hasText: title });
 const live = (page) => page.locator('#connection[data-state="live"]').waitFor();
+
+/** Reloads once no token refresh is in flight (see newPage). */
+async function reload(page) {
+  for (let i = 0; i < 200; i++) {
+    if (page.refreshesInFlight.size === 0) {
+      // Give the page a moment to store a token that has just arrived.
+      await page.waitForTimeout(100);
+      if (page.refreshesInFlight.size === 0) break;
+    }
+    await page.waitForTimeout(25);
+  }
+  await page.reload();
+}
 
 async function signUp(page, name, email, password) {
   await page.goto(new URL('/app', base).toString());
@@ -254,7 +278,7 @@ async function run() {
   for (let i = 1; i <= 23; i++) {
     await gqlAt(base, 'mutation($i: CreateTodoInput!) { createTodo(input: $i) { id } }', { i: { title: `Bob's task ${i}` } }, bobSession.login.accessToken);
   }
-  await b.reload();
+  await reload(b);
   await item(b, "Bob's task 23").waitFor();
   if ((await b.locator('#list li').count()) !== 20) throw new Error(`first page shows ${await b.locator('#list li').count()} todos, expected 20`);
   await b.getByRole('button', { name: 'Load more' }).click();
@@ -290,7 +314,7 @@ async function run() {
   await a2.getByText('Nothing to do').waitFor({ timeout: 5_000 });
 
   step('a reload keeps the session (refresh token in localStorage)');
-  await a2.reload();
+  await reload(a2);
   await a2.getByRole('heading', { name: 'My todos' }).waitFor();
   await live(a2);
   await addTodo(a1, 'After the reload');
@@ -299,7 +323,7 @@ async function run() {
   step('sign out');
   await a1.getByRole('button', { name: 'Sign out' }).click();
   await a1.getByRole('heading', { name: 'Welcome back' }).waitFor();
-  await a1.reload();
+  await reload(a1);
   await a1.getByRole('heading', { name: 'Welcome back' }).waitFor();
   await a2.waitForTimeout(300);
 }
