@@ -307,6 +307,15 @@ async function run() {
   if (count !== 6) throw new Error(`after the restart the first context lists ${count} todos, expected 6`);
   await shoot('07-resumed', a1);
 
+  step('delete with the keyboard; it disappears in the other context');
+  await a1.getByRole('button', { name: 'Delete “Call Grandma”' }).focus();
+  await a1.keyboard.press('Enter');
+  await item(a1, 'Call Grandma').waitFor({ state: 'detached' });
+  await item(a2, 'Call Grandma').waitFor({ state: 'detached', timeout: LIVE_WITHIN_MS + 500 });
+  // Focus stays in the list (on the next todo's checkbox), not on <body>.
+  const focused = await a1.evaluate(() => document.activeElement?.className ?? '');
+  if (focused !== 'check') throw new Error(`after deleting, focus is on "${focused}"`);
+
   step('toggle all and clear completed propagate');
   await a2.getByRole('button', { name: 'Mark all complete' }).click();
   await a1.locator('#list li:not(.done)').first().waitFor({ state: 'detached', timeout: 5_000 });
