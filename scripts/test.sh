@@ -125,10 +125,13 @@ else
 fi
 
 # --- 3. JavaScript test tools (graphql-http audit, headless browser) -------
-if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
-  say "npm ci in tests/js"
-  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# and the GraphQL client libraries the compatibility tests drive (clients/).
+for dir in tests/js clients; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 # --- 4. Tests ---------------------------------------------------------------
 if [ "${1:-}" = "--exec" ]; then

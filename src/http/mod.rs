@@ -1,6 +1,7 @@
-//! The HTTP router: GraphQL (`/graphql`), the GraphiQL assets, health
-//! endpoints, and the REST facade; plus the middleware every route shares.
+//! The HTTP router: GraphQL (`/graphql`), the GraphiQL assets, the web app
+//! (`/app`), health endpoints, and the REST facade; plus the middleware every route shares.
 
+pub mod app;
 pub mod graphiql;
 pub mod graphql;
 pub mod rest;
@@ -32,6 +33,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/", get(app::root))
+        .route("/app", get(app::page))
+        .route("/app/{*path}", get(app::asset))
         .route("/ping", get(ping))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

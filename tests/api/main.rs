@@ -10,6 +10,7 @@ mod helpers;
 mod auth;
 mod cache;
 mod clients;
+mod frontend;
 mod hardening;
 mod http_spec;
 mod jobs;

@@ -1,0 +1,271 @@
+//! The web app (`/app`) and client compatibility: Apollo Client and urql
+//! (`clients/`) run against the live server, and the app runs end to end in
+//! headless Chromium (`tests/js/app-e2e.mjs`), including a server restart.
+
+use std::{process::Stdio, time::Duration};
+
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    process::Command,
+};
+
+use crate::helpers::{TestApp, node_script};
+
+/// Where the browser test leaves its screenshots.
+const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e-screenshots");
+
+/// `node clients/<script> <baseUrl> <token>`: runs one client library's
+/// cases and returns their JSON summary (the last stdout line).
+async fn run_client(script: &str) -> Value {
+    let app = TestApp::spawn().await;
+    let user = app.register(script.trim_end_matches(".mjs")).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/clients");
+    let output = tokio::time::timeout(
+        Duration::from_secs(90),
+        Command::new("node")
+            .arg(format!("{dir}/{script}"))
+            .arg(&app.address)
+            .arg(&user.access_token)
+            .current_dir(dir)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("clients/{script} ran longer than 90 s"))
+    .unwrap_or_else(|e| panic!("run node clients/{script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "clients/{script} failed:\n{stdout}\n{stderr}"
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary line from clients/{script}:\n{stdout}\n{stderr}"));
+    assert_eq!(summary["ok"], true, "{summary}");
+    summary
+}
+
+/// The case names each client script must report as passed.
+fn assert_cases(summary: &Value, names: &[&str]) {
+    let results = summary["results"].as_object().expect("results");
+    for name in names {
+        let case = results
+            .iter()
+            .find(|(k, _)| k.starts_with(name))
+            .unwrap_or_else(|| panic!("no case starting with {name:?} in {summary}"));
+        assert_eq!(case.1["ok"], true, "{name}: {}", case.1);
+    }
+}
+
+/// The APQ request sequences the scripts observed (method, hash only or
+/// full query, error code).
+fn apq_requests(summary: &Value, case: &str) -> Vec<String> {
+    let results = summary["results"].as_object().expect("results");
+    let (_, result) = results
+        .iter()
+        .find(|(k, _)| k.starts_with(case))
+        .unwrap_or_else(|| panic!("no case {case:?}"));
+    serde_json::from_value(result["requests"].clone()).expect("requests")
+}
+
+#[tokio::test]
+async fn apollo_client_cache_pagination_subscriptions_errors_and_apq() {
+    let summary = run_client("apollo.mjs").await;
+    assert_cases(
+        &summary,
+        &[
+            "normalized cache updates a todo",
+            "two pages merge with no duplicate",
+            "a subscription receives an event",
+            "BAD_USER_INPUT reaches the client",
+            "APQ over POST",
+            "APQ over GET",
+        ],
+    );
+    assert_eq!(
+        apq_requests(&summary, "APQ over POST"),
+        [
+            "POST hash → PERSISTED_QUERY_NOT_FOUND",
+            "POST query+hash",
+            "POST hash"
+        ]
+    );
+    let get = apq_requests(&summary, "APQ over GET");
+    assert_eq!(get[0], "GET hash → PERSISTED_QUERY_NOT_FOUND");
+    assert_eq!(get[2], "GET hash");
+}
+
+#[tokio::test]
+async fn urql_cache_pagination_subscriptions_errors_and_apq() {
+    let summary = run_client("urql.mjs").await;
+    assert_cases(
+        &summary,
+        &[
+            "normalized cache (Graphcache) updates a todo",
+            "two pages merge with no duplicate",
+            "a subscription receives an event",
+            "BAD_USER_INPUT reaches the client",
+            "APQ over POST",
+            "APQ over GET",
+        ],
+    );
+    assert_eq!(
+        apq_requests(&summary, "APQ over GET"),
+        [
+            "GET hash → PERSISTED_QUERY_NOT_FOUND",
+            "GET query+hash",
+            "GET hash"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn frontend_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()[LOCATION], "/app");
+
+    let res = client
+        .get(format!("{}/app", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = res.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = res.text().await.unwrap();
+    assert!(
+        !html.contains("https://"),
+        "the page must load nothing remote"
+    );
+    for (file, ty) in [
+        ("app.js", "text/javascript"),
+        ("api.js", "text/javascript"),
+        ("store.js", "text/javascript"),
+        ("app.css", "text/css"),
+        ("icon.svg", "image/svg+xml"),
+        ("vendor/graphql-ws/client.js", "text/javascript"),
+        ("vendor/graphql-ws/LICENSE.md", "text/plain"),
+    ] {
+        let res = client
+            .get(format!("{}/app/{file}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        assert!(
+            res.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(ty),
+            "{file}"
+        );
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-cache", "{file}");
+    }
+    for missing in ["nope.js", "../Cargo.toml", "vendor/../../Cargo.toml"] {
+        let res = client
+            .get(format!("{}/app/{missing}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{missing}");
+    }
+}
+
+/// Two browser contexts as one user, one as another; live add and complete
+/// within a second; a server restart the page recovers from. The script
+/// asks for the restart on stdout (`@@stop`, `@@restart`) and this test
+/// answers on its stdin.
+#[tokio::test]
+async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
+    // Short-lived access tokens, so the run includes refreshes and sockets
+    // closed for an expired token, which the page must ride out unnoticed.
+    let config = [("ACCESS_TOKEN_TTL_SECS", "10")];
+    let mut app = Some(TestApp::spawn_with(&config).await);
+    let database_url = app.as_ref().unwrap().database_url.clone();
+    let address = app.as_ref().unwrap().address.clone();
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let _ = std::fs::remove_dir_all(SCREENSHOTS);
+    let mut child = node_script("app-e2e.mjs")
+        .arg(&address)
+        .arg(SCREENSHOTS)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node tests/js/app-e2e.mjs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+
+    let mut away: Option<TestApp> = None;
+    let mut last = String::new();
+    let drive = async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            match line.as_str() {
+                "@@stop" => {
+                    app.take().unwrap().stop().await.unwrap();
+                    // Another instance on the same database, on another
+                    // port: the page cannot see changes made through it.
+                    let other = TestApp::spawn_on(database_url.clone(), &config).await;
+                    let reply = format!("away {}\n", other.address);
+                    away = Some(other);
+                    stdin.write_all(reply.as_bytes()).await.unwrap();
+                }
+                "@@restart" => {
+                    away.take().unwrap().stop().await.unwrap();
+                    let on_port = [config[0], ("PORT", port.as_str())];
+                    app = Some(TestApp::spawn_on(database_url.clone(), &on_port).await);
+                    stdin.write_all(b"back\n").await.unwrap();
+                }
+                _ => last = line,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(170), drive)
+        .await
+        .expect("app-e2e.mjs ran longer than 170 s");
+    let status = child.wait().await.unwrap();
+    let stderr = stderr.await.unwrap();
+    let summary: Value = serde_json::from_str(&last)
+        .unwrap_or_else(|_| panic!("no summary from app-e2e.mjs: {last}\n{stderr}"));
+    assert!(status.success(), "app-e2e.mjs failed: {summary}\n{stderr}");
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert_eq!(summary["blocked"], serde_json::json!([]));
+    assert!(summary["timings"]["addedSeenInOtherMs"].as_u64().unwrap() <= 1000);
+    assert!(
+        summary["timings"]["completedSeenInOtherMs"]
+            .as_u64()
+            .unwrap()
+            <= 1000
+    );
+    assert!(summary["refreshes"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["screenshots"].as_array().unwrap().len() >= 7);
+    eprintln!("{summary}");
+}
