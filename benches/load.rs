@@ -726,7 +726,7 @@ where
     let me = std::process::id();
     let client0 = cpu_seconds(me);
     let profiler = match (perf, server_pid) {
-        (Some((dir, name)), Some(pid)) => start_perf(dir, name, pid, duration),
+        (Some((dir, name)), Some(pid)) => start_perf(dir, name, pid),
         _ => None,
     };
     let started = Instant::now();
@@ -796,14 +796,18 @@ struct Profiler {
     data: PathBuf,
 }
 
-fn start_perf(dir: &Path, name: &str, pid: u32, duration: Duration) -> Option<Profiler> {
-    let data = dir.join(format!("perf-{name}.data"));
+/// Samples `pid` with call graphs until `finish_perf`.
+fn start_perf(dir: &Path, name: &str, pid: u32) -> Option<Profiler> {
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let data = dir.join(format!("perf-{file}.data"));
     let mut command = Command::new("perf");
     command
         .args(["record", "-g", "-F", "499", "-o"])
         .arg(&data)
-        .args(["-p", &pid.to_string(), "--", "sleep"])
-        .arg(duration.as_secs().max(1).to_string())
+        .args(["-p", &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     Proc::spawn("perf", command)
@@ -812,6 +816,7 @@ fn start_perf(dir: &Path, name: &str, pid: u32, duration: Duration) -> Option<Pr
 }
 
 fn finish_perf(mut p: Profiler) {
+    signal(p.proc.pid(), "-INT");
     let _ = p.proc.child.wait();
     unregister_child(p.proc.pid());
     eprintln!(
@@ -1174,6 +1179,11 @@ async fn fan_out(
     *deliveries.latency.lock().unwrap() = Some(histogram());
 
     let pids: Vec<u32> = servers.iter().take(case.instances).map(|s| s.pid()).collect();
+    let profiler = settings
+        .perf
+        .as_deref()
+        .filter(|p| p.split(',').any(|p| case.name.starts_with(p)))
+        .and_then(|_| start_perf(&env.work, &case.name, pids[0]));
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
     for pid in &pids {
         reset_peak_rss(*pid);
@@ -1212,6 +1222,9 @@ async fn fan_out(
     let burst = deliveries.latency.lock().unwrap().take().unwrap();
     let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
     let peak: u64 = pids.iter().map(|p| status_kb(*p, "VmHWM:")).max().unwrap_or(0);
+    if let Some(p) = profiler {
+        finish_perf(p);
+    }
     for t in &tasks {
         t.abort();
     }
@@ -1459,7 +1472,9 @@ async fn run(settings: Settings) -> anyhow::Result<Report> {
             .await;
     }
     let rows = result?;
-    let _ = std::fs::remove_dir_all(&work);
+    if settings.perf.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     Ok(Report {
         schema: 1,
         mode: format!("{:?}", settings.mode).to_lowercase(),
@@ -1496,12 +1511,12 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let mut step = 0;
     let secs = settings.duration.as_secs();
     let perf_dir = env.work.clone();
-    let perf_for = |name: &str| -> Option<(&Path, &str)> {
+    let perf_for = |name: &'static str| -> Option<(&Path, &'static str)> {
         settings
             .perf
             .as_deref()
-            .filter(|p| name.starts_with(p))
-            .map(|p| (perf_dir.as_path(), p))
+            .filter(|p| p.split(',').any(|p| name.starts_with(p)))
+            .map(|_| (perf_dir.as_path(), name))
     };
 
     progress(&mut step, "seeding 100 users × 200 todos");

@@ -15,7 +15,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 say "building the benchmark and todoql (release)"
 bench_bin="$(cargo bench --bench load --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
+  | grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 if [ -z "$bench_bin" ] || [ ! -x "$bench_bin" ]; then
   cargo bench --bench load --no-run # show the build error
   exit 1
