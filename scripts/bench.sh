@@ -3,7 +3,7 @@
 # todoql binary in release mode, then runs the benchmark against throwaway
 # PostgreSQL and Redis started by scripts/test.sh --exec.
 #
-#   ./scripts/bench.sh [--quick|--full] [--out FILE] [--perf SCENARIO-PREFIX]
+#   ./scripts/bench.sh [--no-pin] [--quick|--full] [--out FILE] [--perf SCENARIO-PREFIX]
 #   ./scripts/bench.sh --compare OLD.json NEW.json
 #
 # --quick (default) takes about 3 minutes, --full about 10. Results go to
