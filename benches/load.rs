@@ -253,7 +253,8 @@ fn cpu_seconds(pid: u32) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
     ticks / clock_ticks()
 }
 
@@ -418,22 +419,19 @@ fn histogram() -> Histogram<u64> {
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
-    (h.len() > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0)
+    (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
 }
 
 fn fill_latency(row: &mut Row, h: &Histogram<u64>) {
     row.p50_ms = ms(h, 0.50);
     row.p90_ms = ms(h, 0.90);
     row.p99_ms = ms(h, 0.99);
-    row.max_ms = (h.len() > 0).then(|| h.max() as f64 / 1000.0);
+    row.max_ms = (!h.is_empty()).then(|| h.max() as f64 / 1000.0);
 }
 
 fn progress(index: &mut usize, what: &str) {
     *index += 1;
-    eprintln!(
-        "[{index:>2}] {what} … (load {:.2})",
-        load_average()[0]
-    );
+    eprintln!("[{index:>2}] {what} … (load {:.2})", load_average()[0]);
 }
 
 fn print_row(row: &Row) {
@@ -452,7 +450,11 @@ fn print_row(row: &Row) {
         line += &format!(" errors {}", row.errors);
     }
     if let Some(r) = row.ratio {
-        line += &format!(" = {:.0} % of {}", r * 100.0, row.ratio_to.as_deref().unwrap_or("?"));
+        line += &format!(
+            " = {:.0} % of {}",
+            r * 100.0,
+            row.ratio_to.as_deref().unwrap_or("?")
+        );
     }
     for (k, v) in &row.extra {
         line += &format!(" {k} {v:.2}");
@@ -533,7 +535,9 @@ impl Env {
             .env("PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log)?)
-            .stderr(std::fs::File::create(self.work.join(format!("{name}.err")))?);
+            .stderr(std::fs::File::create(
+                self.work.join(format!("{name}.err")),
+            )?);
         let proc = Proc::spawn(name, command)?;
         let server = Server { proc, port, log };
         self.wait_healthy(&server).await?;
@@ -612,10 +616,8 @@ async fn seed(database_url: &str) -> anyhow::Result<()> {
 }
 
 fn tokens() -> anyhow::Result<Arc<Vec<String>>> {
-    let issuer = todoql::auth::token::AccessTokens::new(
-        JWT_SECRET.as_bytes(),
-        Duration::from_secs(7200),
-    );
+    let issuer =
+        todoql::auth::token::AccessTokens::new(JWT_SECRET.as_bytes(), Duration::from_secs(7200));
     let mut out = Vec::new();
     for u in 1..=USERS {
         out.push(
@@ -844,22 +846,23 @@ fn pgbench_bin() -> PathBuf {
         return Path::new(&dir).join("pgbench");
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs.pop()
         .map_or_else(|| PathBuf::from("pgbench"), |d| d.join("pgbench"))
 }
 
-async fn pgbench(
-    env: &Env,
-    script: &str,
-    seconds: u64,
-) -> anyhow::Result<PgbenchResult> {
+async fn pgbench(env: &Env, script: &str, seconds: u64) -> anyhow::Result<PgbenchResult> {
     let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("benches/pgbench")
         .join(script);
-    let prefix = env.work.join(format!("pgbench-{}", script.trim_end_matches(".sql")));
+    let prefix = env
+        .work
+        .join(format!("pgbench-{}", script.trim_end_matches(".sql")));
     let mut command = Pinning::command(env.pinning.client.as_ref(), &pgbench_bin());
     command
         .args(["-n", "-M", "prepared", "-c"])
@@ -903,10 +906,17 @@ async fn pgbench(
     for entry in std::fs::read_dir(&env.work)? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().to_string();
-        if file.starts_with(&format!("{name}.")) && !file.ends_with(".out") && !file.ends_with(".err") {
+        if file.starts_with(&format!("{name}."))
+            && !file.ends_with(".out")
+            && !file.ends_with(".err")
+        {
             let text = std::fs::read_to_string(entry.path())?;
             for line in text.lines() {
-                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse::<u64>().ok()) {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
                     let _ = latency.record(us.max(1));
                 }
             }
@@ -939,12 +949,17 @@ fn row_from_pgbench(name: &str, r: &PgbenchResult) -> Row {
 // ---------------------------------------------------------------------------
 // The fixed-response HTTP ceiling (this binary, re-executed)
 
-/// `--fixed-server PORT BODY_FILE`: POST /graphql answers BODY_FILE's bytes
+/// `--fixed-server PORT BODY_FILE`: POST /graphql answers `BODY_FILE`'s bytes
 /// after reading the request body; GET /healthz answers ok. The runtime is
 /// built like `todoql`'s (`Runtime::new()`: multi-threaded, one worker per
 /// CPU it may use).
 fn fixed_server(port: u16, body_file: &Path) -> anyhow::Result<()> {
-    use axum::{Router, body::Bytes, http::header, routing::{get, post}};
+    use axum::{
+        Router,
+        body::Bytes,
+        http::header,
+        routing::{get, post},
+    };
     let body = Bytes::from(std::fs::read(body_file)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -968,9 +983,8 @@ fn fixed_server(port: u16, body_file: &Path) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------
 // WebSockets
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a `graphql-transport-ws` socket and waits for `connection_ack`.
 async fn ws_connect(url: &str, token: &str) -> anyhow::Result<Socket> {
@@ -1046,10 +1060,10 @@ async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>) {
             deliveries.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        if let Some(at) = occurred_at_us(text) {
-            if let Some(h) = deliveries.latency.lock().unwrap().as_mut() {
-                let _ = h.record(received.saturating_sub(at).max(1));
-            }
+        if let Some(at) = occurred_at_us(text)
+            && let Some(h) = deliveries.latency.lock().unwrap().as_mut()
+        {
+            let _ = h.record(received.saturating_sub(at).max(1));
         }
         deliveries.last_us.fetch_max(received, Ordering::Relaxed);
         deliveries.count.fetch_add(1, Ordering::Relaxed);
@@ -1079,8 +1093,9 @@ async fn mutate_users(
 ) -> u64 {
     let bodies = users.iter().map(|u| {
         let token = tokens[(*u - 1) as usize].clone();
-        let body = json!({ "query": CREATE_MUTATION, "variables": { "t": format!("fan-out {tag}") } })
-            .to_string();
+        let body =
+            json!({ "query": CREATE_MUTATION, "variables": { "t": format!("fan-out {tag}") } })
+                .to_string();
         let http = http.clone();
         let url = url.to_owned();
         async move {
@@ -1181,7 +1196,11 @@ async fn fan_out(
     deliveries.errors.store(0, Ordering::Relaxed);
     *deliveries.latency.lock().unwrap() = Some(histogram());
 
-    let pids: Vec<u32> = servers.iter().take(case.instances).map(|s| s.pid()).collect();
+    let pids: Vec<u32> = servers
+        .iter()
+        .take(case.instances)
+        .map(|s| s.pid())
+        .collect();
     let profiler = settings
         .perf
         .as_deref()
@@ -1197,8 +1216,15 @@ async fn fan_out(
     let mut missing = 0u64;
     let mut target = 0;
     for round in 0..settings.paced_rounds {
-        mutation_errors +=
-            mutate_users(&env.http, &mutation_url, tokens, &all_users, 16, &round.to_string()).await;
+        mutation_errors += mutate_users(
+            &env.http,
+            &mutation_url,
+            tokens,
+            &all_users,
+            16,
+            &round.to_string(),
+        )
+        .await;
         target += per_round;
         if !wait_for(&deliveries, target, Duration::from_secs(5)).await {
             missing += target - deliveries.count.load(Ordering::Relaxed);
@@ -1206,7 +1232,12 @@ async fn fan_out(
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let paced = deliveries.latency.lock().unwrap().replace(histogram()).unwrap();
+    let paced = deliveries
+        .latency
+        .lock()
+        .unwrap()
+        .replace(histogram())
+        .unwrap();
     let paced_count = deliveries.count.swap(0, Ordering::Relaxed);
 
     // Burst: rounds back to back from 8 concurrent writers; deliveries per
@@ -1215,16 +1246,25 @@ async fn fan_out(
     let burst_users: Vec<u32> = (0..settings.burst_rounds)
         .flat_map(|_| all_users.iter().copied())
         .collect();
-    mutation_errors += mutate_users(&env.http, &mutation_url, tokens, &burst_users, 8, "burst").await;
+    mutation_errors +=
+        mutate_users(&env.http, &mutation_url, tokens, &burst_users, 8, "burst").await;
     let burst_target = per_round * settings.burst_rounds as u64;
     if !wait_for(&deliveries, burst_target, Duration::from_secs(30)).await {
         missing += burst_target - deliveries.count.load(Ordering::Relaxed);
     }
     let burst_count = deliveries.count.load(Ordering::Relaxed);
-    let burst_secs = (deliveries.last_us.load(Ordering::Relaxed).saturating_sub(started)) as f64 / 1e6;
+    let burst_secs = (deliveries
+        .last_us
+        .load(Ordering::Relaxed)
+        .saturating_sub(started)) as f64
+        / 1e6;
     let burst = deliveries.latency.lock().unwrap().take().unwrap();
     let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
-    let peak: u64 = pids.iter().map(|p| status_kb(*p, "VmHWM:")).max().unwrap_or(0);
+    let peak: u64 = pids
+        .iter()
+        .map(|p| status_kb(*p, "VmHWM:"))
+        .max()
+        .unwrap_or(0);
     if let Some(p) = profiler {
         finish_perf(p);
     }
@@ -1249,8 +1289,10 @@ async fn fan_out(
         ..Row::default()
     };
     fill_latency(&mut row, &paced);
-    row.extra.insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
-    row.extra.insert("burst_p99_ms".into(), ms(&burst, 0.99).unwrap_or(0.0));
+    row.extra
+        .insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
+    row.extra
+        .insert("burst_p99_ms".into(), ms(&burst, 0.99).unwrap_or(0.0));
     if case.instances == 1 {
         row.target = Some("paced p99 <= 20 ms".into());
         row.target_met = row.p99_ms.map(|p| p <= 20.0);
@@ -1375,24 +1417,18 @@ async fn idle_memory(env: &Env, tokens: &Arc<Vec<String>>) -> anyhow::Result<(Ro
     let server = env.serve("idle", &[("CACHE", "true".into())]).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let start_kb = status_kb(server.pid(), "VmRSS:");
-    let sockets = connect_many(
-        &[server.ws_url()],
-        tokens,
-        SUBSCRIBERS,
-        |i| (i as u32 % USERS) + 1,
-    )
+    let sockets = connect_many(&[server.ws_url()], tokens, SUBSCRIBERS, |i| {
+        (i as u32 % USERS) + 1
+    })
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let connected_kb = status_kb(server.pid(), "VmRSS:");
     // A second thousand: the marginal cost of a socket, without the
     // one-off growth the first thousand cause (the database pool filling
     // up to its size for their authentication, allocator arenas).
-    let more = connect_many(
-        &[server.ws_url()],
-        tokens,
-        SUBSCRIBERS,
-        |i| (i as u32 % USERS) + 1,
-    )
+    let more = connect_many(&[server.ws_url()], tokens, SUBSCRIBERS, |i| {
+        (i as u32 % USERS) + 1
+    })
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let doubled_kb = status_kb(server.pid(), "VmRSS:");
@@ -1415,7 +1451,8 @@ async fn idle_memory(env: &Env, tokens: &Arc<Vec<String>>) -> anyhow::Result<(Ro
         )),
         ..Row::default()
     };
-    row.extra.insert("rss_start_mb".into(), start_kb as f64 / 1024.0);
+    row.extra
+        .insert("rss_start_mb".into(), start_kb as f64 / 1024.0);
     row.extra
         .insert("rss_1000_ws_mb".into(), connected_kb as f64 / 1024.0);
     row.extra.insert("kb_per_ws_first".into(), per_socket_kb);
@@ -1471,7 +1508,10 @@ async fn run(settings: Settings) -> anyhow::Result<Report> {
         work.display()
     );
     todoql::devdb::create_database(&admin, &name).await?;
-    let database_url = format!("{}/{name}", admin.rsplit_once('/').context("database URL")?.0);
+    let database_url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').context("database URL")?.0
+    );
     let env = Env {
         database_url,
         redis_url,
@@ -1545,7 +1585,10 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
 
     // Idle memory first, on a fresh instance (which later serves as the
     // second instance of the fan-out).
-    progress(&mut step, "idle memory: RSS at start, then 1,000 idle WebSockets");
+    progress(
+        &mut step,
+        "idle memory: RSS at start, then 1,000 idle WebSockets",
+    );
     let (row, second) = idle_memory(env, &tokens).await?;
     print_row(&row);
     rows.push(row);
@@ -1575,7 +1618,10 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
         }
     };
 
-    progress(&mut step, "HTTP ceiling: fixed-response axum server, list request and response");
+    progress(
+        &mut step,
+        "HTTP ceiling: fixed-response axum server, list request and response",
+    );
     let fixed_port = free_port()?;
     let mut command = Pinning::command(env.pinning.server.as_ref(), &std::env::current_exe()?);
     command
@@ -1683,8 +1729,9 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
         let tokens = tokens.clone();
         move |c: usize, i: u64| Request {
             token: Some(tokens[(c + i as usize * CLIENTS) % tokens.len()].clone()),
-            body: json!({ "query": CREATE_MUTATION, "variables": { "t": format!("bench {c}-{i}") } })
-                .to_string(),
+            body:
+                json!({ "query": CREATE_MUTATION, "variables": { "t": format!("bench {c}-{i}") } })
+                    .to_string(),
         }
     };
     let r = closed_loop(
@@ -1853,12 +1900,14 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
     // Last on this instance: argon2id's 19 MiB per hash, retained by the
     // allocator, would inflate every later peak RSS.
     progress(&mut step, "login (argon2id; not API speed)");
-    let login_request = move |c: usize, i: u64| Request {
+    let login_request = move |c: usize, i: u64| {
+        Request {
         token: None,
         body: json!({ "query": LOGIN_MUTATION, "variables": {
             "e": format!("user{}@example.com", (c + i as usize * LOGIN_CLIENTS) % USERS as usize + 1),
             "p": PASSWORD } })
         .to_string(),
+    }
     };
     let r = closed_loop(
         &env.http,
@@ -1881,7 +1930,10 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let mut row = row_from_load("login (argon2id)", "login", &r);
     row.note = Some(format!(
         "{LOGIN_CLIENTS} clients; the password hash (argon2id) dominates: not comparable with API requests{}",
-        row.note.as_deref().map(|n| format!("; {n}")).unwrap_or_default()
+        row.note
+            .as_deref()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default()
     ));
     print_row(&row);
     rows.push(row);
@@ -1914,7 +1966,10 @@ fn print_table(report: &Report) {
         report.machine["cpus"],
         report.machine["cpu_model"].as_str().unwrap_or("")
     );
-    println!("pinning: {}", report.machine["pinning"].as_str().unwrap_or(""));
+    println!(
+        "pinning: {}",
+        report.machine["pinning"].as_str().unwrap_or("")
+    );
     println!(
         "load average: start {:.2} {:.2} {:.2}, end {:.2} {:.2} {:.2}",
         report.load_average_start[0],
@@ -1927,10 +1982,22 @@ fn print_table(report: &Report) {
     println!();
     println!(
         "{:<44} {:>10} {:<12} {:>7} {:>7} {:>7} {:>6} {:>8} {:>7} {:>8}  {:>5}  target",
-        "scenario", "throughput", "unit", "p50 ms", "p90 ms", "p99 ms", "errors", "cpu s/1k", "rss MB", "ratio", "load"
+        "scenario",
+        "throughput",
+        "unit",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "errors",
+        "cpu s/1k",
+        "rss MB",
+        "ratio",
+        "load"
     );
     for r in &report.rows {
-        let ratio = r.ratio.map_or_else(|| "-".into(), |x| format!("{:.0} %", x * 100.0));
+        let ratio = r
+            .ratio
+            .map_or_else(|| "-".into(), |x| format!("{:.0} %", x * 100.0));
         let target = match (&r.target, r.target_met) {
             (Some(t), Some(true)) => format!("MET ({t})"),
             (Some(t), Some(false)) => format!("MISSED ({t})"),
@@ -1957,8 +2024,12 @@ fn print_table(report: &Report) {
         }
     }
     println!();
-    println!("ratio: throughput / the lower of the HTTP ceiling and the scenario's DB ceiling (named in the JSON as ratio_to); vs_db: / the DB ceiling alone.");
-    println!("cpu s/1k: server CPU seconds per 1,000 operations (utime + stime from /proc); rss MB: server peak RSS (VmHWM) during the scenario.");
+    println!(
+        "ratio: throughput / the lower of the HTTP ceiling and the scenario's DB ceiling (named in the JSON as ratio_to); vs_db: / the DB ceiling alone."
+    );
+    println!(
+        "cpu s/1k: server CPU seconds per 1,000 operations (utime + stime from /proc); rss MB: server peak RSS (VmHWM) during the scenario."
+    );
 }
 
 fn compare(old: &Path, new: &Path) -> anyhow::Result<()> {
