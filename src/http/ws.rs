@@ -83,6 +83,9 @@ pub fn upgrade(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Shared, not copied: the state is ~1 KB and an idle socket's task
+    // would otherwise carry it inline for its whole life.
+    let state = Arc::new(state);
     ws.protocols(["graphql-transport-ws", "graphql-ws"])
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
@@ -128,13 +131,13 @@ struct Session {
 
 /// Releases a user's connection slot when the socket ends.
 struct Slot {
-    state: AppState,
+    connections: Arc<Mutex<HashMap<Uuid, usize>>>,
     user: Uuid,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.state.ws_connections.lock()
+        if let Ok(mut map) = self.connections.lock()
             && let Some(n) = map.get_mut(&self.user)
         {
             *n = n.saturating_sub(1);
@@ -152,7 +155,7 @@ struct Done {
 }
 
 struct Connection {
-    state: AppState,
+    state: Arc<AppState>,
     protocol: Protocol,
     header_token: Option<String>,
     client: ClientAddr,
@@ -171,7 +174,7 @@ struct Connection {
 
 impl Connection {
     fn new(
-        state: AppState,
+        state: Arc<AppState>,
         protocol: Protocol,
         header_token: Option<String>,
         client: ClientAddr,
@@ -488,7 +491,7 @@ impl Connection {
         *n += 1;
         drop(map);
         self.slot = Some(Slot {
-            state: self.state.clone(),
+            connections: self.state.ws_connections.clone(),
             user,
         });
         Ok(())
