@@ -50,6 +50,13 @@ enum Protocol {
 /// Messages queued for one socket before its operations wait.
 const OUTBOX: usize = 64;
 
+/// Initial read buffer of each socket. tungstenite's default (128 KiB) is
+/// sized for high read load and is touched on the first read, so it was
+/// most of an idle socket's ~150 KB (`scripts/bench.sh`, idle memory);
+/// clients here send only small control messages, and the buffer still
+/// grows for a larger one.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Upgrades the connection and runs the protocol.
 pub fn upgrade(
     state: AppState,
@@ -76,7 +83,11 @@ pub fn upgrade(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Shared, not copied: the state is ~1 KB and an idle socket's task
+    // would otherwise carry it inline for its whole life.
+    let state = Arc::new(state);
     ws.protocols(["graphql-transport-ws", "graphql-ws"])
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             match protocol {
                 Some(protocol) => {
@@ -120,13 +131,13 @@ struct Session {
 
 /// Releases a user's connection slot when the socket ends.
 struct Slot {
-    state: AppState,
+    connections: Arc<Mutex<HashMap<Uuid, usize>>>,
     user: Uuid,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.state.ws_connections.lock()
+        if let Ok(mut map) = self.connections.lock()
             && let Some(n) = map.get_mut(&self.user)
         {
             *n = n.saturating_sub(1);
@@ -164,7 +175,7 @@ struct Done {
 }
 
 struct Connection {
-    state: AppState,
+    state: Arc<AppState>,
     protocol: Protocol,
     header_token: Option<String>,
     client: ClientAddr,
@@ -183,7 +194,7 @@ struct Connection {
 
 impl Connection {
     fn new(
-        state: AppState,
+        state: Arc<AppState>,
         protocol: Protocol,
         header_token: Option<String>,
         client: ClientAddr,
@@ -232,7 +243,11 @@ impl Connection {
                             while let Ok(done) = done_rx.try_recv() {
                                 self.finished(done);
                             }
-                            self.on_text(t.as_str(), &out, &done_tx).await
+                            // Boxed: the message handler's future (it may
+                            // authenticate against PostgreSQL) is large, and
+                            // inline it would be reserved in every idle
+                            // socket's task for the socket's whole life.
+                            Box::pin(self.on_text(t.as_str(), &out, &done_tx)).await
                         }
                         Some(Ok(Message::Binary(_))) => self.invalid("binary messages are not supported", &out).await,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
@@ -497,7 +512,7 @@ impl Connection {
         *n += 1;
         drop(map);
         self.slot = Some(Slot {
-            state: self.state.clone(),
+            connections: self.state.ws_connections.clone(),
             user,
         });
         Ok(())
@@ -568,15 +583,14 @@ impl Connection {
                     let _ = out.send(text(message)).await;
                     return;
                 } else {
-                    let payload = serde_json::to_value(&response).unwrap_or_default();
                     let kind = match protocol {
                         Protocol::TransportWs => "next",
                         Protocol::Legacy => "data",
                     };
-                    json!({ "type": kind, "id": op_id, "payload": payload })
+                    data_message(kind, &op_id, &response)
                 };
                 first = false;
-                if out.send(text(message)).await.is_err() {
+                if out.send(message).await.is_err() {
                     return;
                 }
             }
@@ -597,6 +611,31 @@ impl Connection {
             }
         });
         self.ops.insert(id, (generation, handle.abort_handle()));
+    }
+}
+
+/// A `next` (or legacy `data`) message carrying `response`.
+#[derive(serde::Serialize)]
+struct DataMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    payload: &'a GqlResponse,
+}
+
+/// Serialises a data message straight to text: a subscription event is
+/// written once per subscriber, and building a `serde_json::Value` tree
+/// first doubled the allocations of each delivery.
+fn data_message(kind: &'static str, id: &str, response: &GqlResponse) -> Message {
+    let message = DataMessage {
+        kind,
+        id,
+        payload: response,
+    };
+    match serde_json::to_string(&message) {
+        Ok(raw) => Message::Text(Utf8Bytes::from(raw)),
+        Err(_) => text(json!({ "type": kind, "id": id,
+            "payload": serde_json::to_value(response).unwrap_or_default() })),
     }
 }
 
