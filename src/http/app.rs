@@ -4,7 +4,7 @@
 
 use axum::{
     extract::Path,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
 
@@ -80,15 +80,5 @@ pub async fn page() -> Response {
 /// cached for a day like GraphiQL's: their names carry no version, and a
 /// stale `app.js` next to a new page would break the app after an upgrade.
 pub async fn asset(Path(path): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == path) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    super::graphiql::serve_embedded(ASSETS, &path, "no-cache")
 }

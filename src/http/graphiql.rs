@@ -59,15 +59,26 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// `GET /graphiql/{file}`.
+/// `GET /graphiql/{file}`: versioned vendor files, cached for a day.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+    serve_embedded(ASSETS, &file, "public, max-age=86400")
+}
+
+/// Serves `path` from an embedded asset table (name, content type, bytes)
+/// with `cache_control`; anything not in the table is a 404, so a path can
+/// never reach outside it.
+pub fn serve_embedded(
+    assets: &[(&str, &'static str, &'static [u8])],
+    path: &str,
+    cache_control: &'static str,
+) -> Response {
+    match assets.iter().find(|(name, _, _)| *name == path) {
         Some((_, content_type, bytes)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
                 (
                     header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=86400"),
+                    HeaderValue::from_static(cache_control),
                 ),
             ],
             *bytes,
