@@ -71,11 +71,15 @@ diesel::table! {
 
 diesel::table! {
     /// Committed todo changes per user, in commit order.
-    todo_events (user_id, seq) {
+    todo_events (id) {
+        /// Insertion order (numbering order within one transaction).
+        id -> Int8,
         /// The owner of the todo.
         user_id -> Uuid,
-        /// Per-user sequence number, strictly increasing in commit order.
-        seq -> Int8,
+        /// Per-user sequence number, strictly increasing in commit order;
+        /// null only inside the transaction that wrote the row, until the
+        /// commit-time trigger numbers it.
+        seq -> Nullable<Int8>,
         /// `CREATED`, `UPDATED` or `DELETED`.
         kind -> Text,
         /// The todo.

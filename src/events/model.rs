@@ -10,13 +10,15 @@ use crate::{
     schema::{todo_events, users},
 };
 
-/// An event row.
+/// An event row as readers see it: numbered (readers never select rows
+/// whose `seq` is still null).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = todo_events, check_for_backend(diesel::pg::Pg))]
 pub struct EventRow {
     /// Owner.
     pub user_id: Uuid,
-    /// Per-user sequence number.
+    /// Per-user sequence number (always set on rows read after a cursor).
+    #[diesel(select_expression = todo_events::seq.assume_not_null())]
     pub seq: i64,
     /// `CREATED`, `UPDATED` or `DELETED`.
     pub kind: String,
@@ -28,14 +30,14 @@ pub struct EventRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// An event to insert.
+/// An event to insert. It has no sequence number yet: the commit-time
+/// trigger `todo_events_number` gives it one (see the migration
+/// `event_numbering_at_commit`), so no user row is locked before COMMIT.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = todo_events)]
 pub struct NewEvent<'a> {
     /// Owner.
     pub user_id: Uuid,
-    /// Per-user sequence number.
-    pub seq: i64,
     /// Kind.
     pub kind: &'a str,
     /// The todo.
@@ -46,24 +48,24 @@ pub struct NewEvent<'a> {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// Reserves `n` sequence numbers for `user`, returning the last one. The
-/// row lock this takes is held to commit, so a user's events commit in
-/// sequence order.
-pub async fn reserve(conn: &mut Conn, user: Uuid, n: i64) -> QueryResult<i64> {
-    diesel::update(users::table.find(user))
-        .set(users::event_seq.eq(users::event_seq + n))
-        .returning(users::event_seq)
-        .get_result(conn)
+/// Inserts events (unnumbered), returning their row ids in insertion order.
+pub async fn insert(conn: &mut Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec<i64>> {
+    diesel::insert_into(todo_events::table)
+        .values(events)
+        .returning(todo_events::id)
+        .get_results(conn)
         .await
 }
 
-/// Inserts events.
-pub async fn insert(conn: &mut Conn, events: &[NewEvent<'_>]) -> QueryResult<()> {
-    diesel::insert_into(todo_events::table)
-        .values(events)
-        .execute(conn)
+/// The sequence numbers the commit gave the rows `ids`, as `(id, seq)`.
+/// Rows of a transaction that rolled back are absent.
+pub async fn numbers(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    todo_events::table
+        .filter(todo_events::id.eq_any(ids))
+        .filter(todo_events::seq.is_not_null())
+        .select((todo_events::id, todo_events::seq.assume_not_null()))
+        .load(conn)
         .await
-        .map(drop)
 }
 
 /// Up to `limit` of `user`'s events after `seq`, in order.

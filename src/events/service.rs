@@ -151,28 +151,53 @@ impl TryFrom<EventRow> for TodoEvent {
     }
 }
 
+/// Events written by a transaction, waiting for their sequence numbers:
+/// PostgreSQL numbers them while the transaction commits, so they can only
+/// be published after it (see [`EventService::publish`]).
+#[derive(Debug, Default)]
+#[must_use = "recorded events are published after the commit"]
+pub struct Recorded {
+    /// The events, `seq` still 0, in insertion order.
+    events: Vec<TodoEvent>,
+    /// Their row ids, in the same order.
+    ids: Vec<i64>,
+}
+
+impl Recorded {
+    /// How many events the transaction wrote.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether it wrote none.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
 /// Records one event per change, on the caller's connection and inside the
 /// caller's transaction, so the events exist exactly when the change
 /// committed. `deleted` rows get `DELETED` events without a snapshot.
+///
+/// No lock is taken here: the events get their per-user sequence numbers
+/// at COMMIT, from a deferred trigger, so one user's concurrent writes do
+/// not queue behind each other for the length of their transactions.
 pub async fn record(
     conn: &mut Conn,
     user: Uuid,
     kind: EventKind,
     rows: &[TodoRow],
-) -> diesel::QueryResult<Vec<TodoEvent>> {
+) -> diesel::QueryResult<Recorded> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Recorded::default());
     }
-    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    let last = model::reserve(conn, user, n).await?;
     // At the database's precision, so live and replayed events are equal.
     let occurred_at = Utc::now().trunc_subsecs(6);
     let events: Vec<TodoEvent> = rows
         .iter()
-        .zip(last - n + 1..)
-        .map(|(row, seq)| TodoEvent {
+        .map(|row| TodoEvent {
             user_id: user,
-            seq,
+            seq: 0,
             kind,
             todo_id: row.id,
             snapshot: (kind != EventKind::Deleted).then(|| TodoSnapshot::from(row)),
@@ -194,15 +219,14 @@ pub async fn record(
         .zip(snapshots)
         .map(|(e, snapshot)| NewEvent {
             user_id: e.user_id,
-            seq: e.seq,
             kind: e.kind.as_str(),
             todo_id: e.todo_id,
             snapshot,
             occurred_at: e.occurred_at,
         })
         .collect();
-    model::insert(conn, &new).await?;
-    Ok(events)
+    let ids = model::insert(conn, &new).await?;
+    Ok(Recorded { events, ids })
 }
 
 /// How many events one catch-up query reads.
@@ -227,9 +251,35 @@ impl EventService {
         &self.bus
     }
 
-    /// Publishes committed events. Never fails: delivery problems are
-    /// repaired by subscribers from PostgreSQL.
-    pub fn publish(&self, events: Vec<TodoEvent>) {
+    /// Publishes the events of a committed transaction, once it has read
+    /// the numbers the commit gave them (one indexed query, no lock), on
+    /// `conn`: the connection that committed them, so that publishing
+    /// never waits for a second one from the pool. Never fails: if the
+    /// numbers cannot be read, subscribers find the events in PostgreSQL
+    /// at the next event or resynchronisation.
+    pub async fn publish(&self, conn: &mut Conn, recorded: Recorded) {
+        if recorded.is_empty() {
+            return;
+        }
+        let numbers = model::numbers(conn, &recorded.ids).await;
+        let numbers = match numbers {
+            Ok(numbers) => numbers,
+            Err(error) => {
+                tracing::warn!(error = %error, "reading committed event numbers; subscribers catch up from PostgreSQL");
+                return;
+            }
+        };
+        let by_id: std::collections::HashMap<i64, i64> = numbers.into_iter().collect();
+        let mut events: Vec<TodoEvent> = recorded
+            .events
+            .into_iter()
+            .zip(recorded.ids)
+            .filter_map(|(mut event, id)| {
+                event.seq = *by_id.get(&id)?;
+                Some(event)
+            })
+            .collect();
+        events.sort_by_key(|e| e.seq);
         self.bus.publish(events);
     }
 

@@ -277,7 +277,7 @@ impl TodoService {
             .await?;
         // Cached reads need no invalidation: the change moved the user's
         // data version in the same transaction.
-        self.events.publish(events);
+        self.events.publish(&mut conn, events).await;
         Ok(row)
     }
 
@@ -326,7 +326,7 @@ impl TodoService {
                     && completed == current.completed
                     && due_at == current.due_at;
                 if unchanged {
-                    return Ok((current, Vec::new()));
+                    return Ok((current, events::service::Recorded::default()));
                 }
                 let at = now();
                 let completed_at = match (current.completed, completed) {
@@ -365,7 +365,7 @@ impl TodoService {
             .await?;
         // Cached reads need no invalidation: the change moved the user's
         // data version in the same transaction.
-        self.events.publish(events);
+        self.events.publish(&mut conn, events).await;
         Ok(row)
     }
 
@@ -384,7 +384,7 @@ impl TodoService {
             .await?;
         // Cached reads need no invalidation: the change moved the user's
         // data version in the same transaction.
-        self.events.publish(events);
+        self.events.publish(&mut conn, events).await;
         Ok(id)
     }
 
@@ -411,7 +411,7 @@ impl TodoService {
         let changed = events.len();
         // Cached reads need no invalidation: the change moved the user's
         // data version in the same transaction.
-        self.events.publish(events);
+        self.events.publish(&mut conn, events).await;
         Ok(changed)
     }
 
@@ -430,7 +430,7 @@ impl TodoService {
         let deleted = events.len();
         // Cached reads need no invalidation: the change moved the user's
         // data version in the same transaction.
-        self.events.publish(events);
+        self.events.publish(&mut conn, events).await;
         Ok(deleted)
     }
 }

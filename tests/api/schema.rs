@@ -1,6 +1,7 @@
 //! The exported schema: `schema.graphql` must equal what the code produces
 //! (drift check), and must stay backwards compatible with the public
-//! contract in `../shared/contract/schema.graphql`.
+//! contract, vendored in `contract/` (and checked against
+//! `../shared/contract/`, its source).
 
 use std::collections::BTreeMap;
 
@@ -113,19 +114,51 @@ fn shape(sdl: &str) -> (Types, Vec<String>) {
     (types, roots)
 }
 
+/// The contract files, vendored so that every checkout (CI on GitHub too)
+/// compares against them.
+const CONTRACT: &[(&str, &str)] = &[
+    ("schema.graphql", include_str!("../../contract/schema.graphql")),
+    ("lists.graphql", include_str!("../../contract/lists.graphql")),
+    ("sync.graphql", include_str!("../../contract/sync.graphql")),
+];
+
+#[test]
+fn vendored_contract_equals_the_shared_one() {
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/contract");
+    if !std::path::Path::new(shared).is_dir() {
+        // Only a clone outside the workspace (GitHub Actions) lacks it; there
+        // the vendored copy is all there is. Anywhere else its absence is a
+        // broken set-up, not a pass.
+        assert!(
+            std::env::var_os("GITHUB_ACTIONS").is_some(),
+            "{shared} is missing: the vendored contract cannot be checked against it"
+        );
+        return;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(shared)
+        .expect("shared contract folder readable")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".graphql"))
+        .collect();
+    names.sort();
+    let mut vendored: Vec<String> = CONTRACT.iter().map(|(n, _)| (*n).to_owned()).collect();
+    vendored.sort();
+    assert_eq!(names, vendored, "contract/ must vendor every shared contract file");
+    for (name, text) in CONTRACT {
+        let theirs = std::fs::read_to_string(format!("{shared}/{name}")).expect("readable");
+        assert!(
+            theirs == *text,
+            "contract/{name} differs from {shared}/{name}: copy it again"
+        );
+    }
+}
+
 #[test]
 fn exported_schema_is_backwards_compatible_with_the_contract() {
-    let contract_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/contract/schema.graphql"
-    );
-    let Ok(contract) = std::fs::read_to_string(contract_path) else {
-        // The contract lives beside the repository in the workspace and CI;
-        // a standalone clone has no copy to compare with.
-        eprintln!("no contract at {contract_path}; skipping the comparison");
-        return;
-    };
-    let (theirs, their_roots) = shape(&contract);
+    // lists.graphql and sync.graphql join this comparison with the issues
+    // that implement them.
+    let contract = CONTRACT[0].1;
+    let (theirs, their_roots) = shape(contract);
     let (ours, our_roots) = shape(EXPORTED);
     let mut problems = Vec::new();
     for root in &their_roots {
