@@ -1741,7 +1741,8 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
         progress(&mut step, name);
         let create_request = {
             let tokens = tokens.clone();
-            move |c: usize, i: u64| Request {
+            move |c: usize, i: u64| {
+                Request {
                 token: Some(if one_user {
                     tokens[0].clone()
                 } else {
@@ -1749,6 +1750,7 @@ async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
                 }),
                 body: json!({ "query": CREATE_MUTATION, "variables": { "t": format!("bench {c}-{i}") } })
                     .to_string(),
+            }
             }
         };
         let r = closed_loop(

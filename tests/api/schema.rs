@@ -117,8 +117,14 @@ fn shape(sdl: &str) -> (Types, Vec<String>) {
 /// The contract files, vendored so that every checkout (CI on GitHub too)
 /// compares against them.
 const CONTRACT: &[(&str, &str)] = &[
-    ("schema.graphql", include_str!("../../contract/schema.graphql")),
-    ("lists.graphql", include_str!("../../contract/lists.graphql")),
+    (
+        "schema.graphql",
+        include_str!("../../contract/schema.graphql"),
+    ),
+    (
+        "lists.graphql",
+        include_str!("../../contract/lists.graphql"),
+    ),
     ("sync.graphql", include_str!("../../contract/sync.graphql")),
 ];
 
@@ -143,7 +149,10 @@ fn vendored_contract_equals_the_shared_one() {
     names.sort();
     let mut vendored: Vec<String> = CONTRACT.iter().map(|(n, _)| (*n).to_owned()).collect();
     vendored.sort();
-    assert_eq!(names, vendored, "contract/ must vendor every shared contract file");
+    assert_eq!(
+        names, vendored,
+        "contract/ must vendor every shared contract file"
+    );
     for (name, text) in CONTRACT {
         let theirs = std::fs::read_to_string(format!("{shared}/{name}")).expect("readable");
         assert!(
