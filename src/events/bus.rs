@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
-use super::service::TodoEvent;
+use super::event::TodoEvent;
 
 /// What a subscriber receives.
 #[derive(Debug, Clone)]

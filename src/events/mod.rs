@@ -11,6 +11,7 @@
 pub mod bus;
 pub mod cursor;
 pub mod error;
+pub mod event;
 pub mod graphql;
 pub mod model;
 pub mod service;

@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{TodoError, domain::TodoOrder};
+use super::{TodoError, order::TodoOrder};
 
 const VERSION: &str = "v1";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;

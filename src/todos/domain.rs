@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+pub use super::order::TodoOrder;
 use super::{TodoError, cursor::Cursor};
 
 /// PostgreSQL text cannot hold U+0000, so refuse it as input rather than
@@ -120,44 +121,6 @@ pub struct TodoPatch {
     pub due_at: Patch<Option<DateTime<Utc>>>,
     /// Refuse the change unless the todo is at this version.
     pub expected_version: Option<i32>,
-}
-
-/// The orders a list can take; every one ends with `id` so ties are stable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TodoOrder {
-    /// Newest first.
-    #[default]
-    CreatedAtDesc,
-    /// Oldest first.
-    CreatedAtAsc,
-    /// Soonest due first; todos without a due time last.
-    DueAtAsc,
-    /// Most recently changed first.
-    UpdatedAtDesc,
-}
-
-impl TodoOrder {
-    /// A short stable name, written into cursors.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::CreatedAtDesc => "cd",
-            Self::CreatedAtAsc => "ca",
-            Self::DueAtAsc => "da",
-            Self::UpdatedAtDesc => "ud",
-        }
-    }
-
-    /// The order with this [`key`](Self::key).
-    pub fn from_key(key: &str) -> Option<Self> {
-        [
-            Self::CreatedAtDesc,
-            Self::CreatedAtAsc,
-            Self::DueAtAsc,
-            Self::UpdatedAtDesc,
-        ]
-        .into_iter()
-        .find(|o| o.key() == key)
-    }
 }
 
 /// Which todos a list includes.
@@ -292,19 +255,6 @@ mod tests {
                 Err(TodoError::Invalid { field: "first", .. })
             ));
         }
-    }
-
-    #[test]
-    fn order_keys_round_trip() {
-        for o in [
-            TodoOrder::CreatedAtDesc,
-            TodoOrder::CreatedAtAsc,
-            TodoOrder::DueAtAsc,
-            TodoOrder::UpdatedAtDesc,
-        ] {
-            assert_eq!(TodoOrder::from_key(o.key()), Some(o));
-        }
-        assert_eq!(TodoOrder::from_key("zz"), None);
     }
 
     #[test]

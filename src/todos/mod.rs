@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod model;
+pub mod order;
 pub mod service;
 
 pub use error::TodoError;
