@@ -16,6 +16,7 @@ mod http_spec;
 mod jobs;
 mod lifecycle;
 mod pagination;
+mod response_order;
 mod rest;
 mod schema;
 mod smtp_sink;
