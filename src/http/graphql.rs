@@ -14,7 +14,6 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
@@ -22,7 +21,7 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::graphiql;
+use super::{body, graphiql};
 use crate::{
     app::AppState,
     auth::{graphql::Credentials, token},
@@ -149,6 +148,18 @@ fn malformed(status: StatusCode, media: MediaType, message: impl Into<String>) -
     Outcome::error(status, ErrorCode::BadUserInput.as_str(), message).into_response(media)
 }
 
+/// 413 for a body over `MAX_BODY_BYTES`, in the negotiated media type;
+/// the connection closes after it (see [`body`]).
+fn too_large(media: MediaType, limit: usize) -> Response {
+    let mut outcome = Outcome::error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge.as_str(),
+        format!("the request body exceeds {limit} bytes"),
+    );
+    outcome.headers.push(body::connection_close());
+    outcome.into_response(media)
+}
+
 fn not_acceptable() -> Response {
     (
         StatusCode::NOT_ACCEPTABLE,
@@ -226,19 +237,37 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
     call.one(Value::Object(body)).await.into_response(media)
 }
 
-/// `POST /graphql`.
+/// `POST /graphql`. The body is read only once the answer's media type
+/// is known, so an oversized one is refused in it (see [`body`]).
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let media = match negotiate(accept) {
         Negotiated::Graphql(media) => media,
         // A POST is never a page view.
         Negotiated::Html | Negotiated::NotAcceptable => return not_acceptable(),
     };
+    let limit = state.config.max_body_bytes;
+    let (parts, read) = body::read(request, limit).await;
+    let body = match read {
+        Ok(body) => body,
+        Err(body::Refusal::TooLarge) => return too_large(media, limit),
+        Err(body::Refusal::Unreadable(e)) => {
+            tracing::debug!(error = %e, "request body unreadable");
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                media,
+                "the request body could not be read",
+            );
+        }
+    };
+    let headers = parts.headers;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod body_limit;
 mod cache;
 mod clients;
 mod frontend;
