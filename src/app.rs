@@ -23,6 +23,7 @@ use crate::{
     db::{self, Db},
     events::{EventBus, EventService},
     graphql::{AppSchema, SchemaOptions, build_schema, limits::Limits},
+    http::linger::{LingeringListener, MakeService},
     jobs::{
         email::Mailer,
         handlers::JobContext,
@@ -110,9 +111,11 @@ impl App {
             .map(|pool| tokio::spawn(pool.run(self.shutdown.subscribe())));
         let sockets = self.shutdown;
         let router = crate::http::router(self.state);
+        // Connections linger on close while a refused upload is still
+        // arriving, so the client can read the refusal.
         let server = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            LingeringListener::new(self.listener),
+            MakeService::new(router),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;

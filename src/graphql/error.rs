@@ -35,6 +35,9 @@ pub enum ErrorCode {
     SlowConsumer,
     /// A query ran past `GRAPHQL_TIMEOUT_MS`.
     Timeout,
+    /// The request body exceeds `MAX_BODY_BYTES` (HTTP 413, GraphQL and
+    /// REST alike).
+    PayloadTooLarge,
     /// Anything else; details are only in the logs.
     InternalServerError,
 }
@@ -55,6 +58,7 @@ impl ErrorCode {
             Self::CursorExpired => "CURSOR_EXPIRED",
             Self::SlowConsumer => "SLOW_CONSUMER",
             Self::Timeout => "TIMEOUT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -73,6 +77,7 @@ impl ErrorCode {
             Self::CursorExpired => StatusCode::GONE,
             Self::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,9 +1,11 @@
 //! The GraphQL schema: merged query and mutation roots of every feature, the
-//! per-request data (credentials, DataLoaders) and an extension that gives
-//! every error an `extensions.code`.
+//! per-request data (credentials, DataLoaders), an extension that gives
+//! every error an `extensions.code` and one that keeps response objects in
+//! selection order ([`order`]).
 
 pub mod error;
 pub mod limits;
+pub mod order;
 pub mod telemetry;
 
 use std::sync::{
@@ -95,7 +97,8 @@ pub fn build_schema(
     .extension(telemetry::OperationTelemetry {
         record_document: options.record_document,
     })
-    .extension(ErrorCodes);
+    .extension(ErrorCodes)
+    .extension(order::SelectionOrder);
     if !options.introspection {
         builder = builder.disable_introspection();
     }

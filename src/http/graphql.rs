@@ -10,18 +10,18 @@
 use std::net::{IpAddr, SocketAddr};
 
 use async_graphql::{
-    Request, Variables,
+    Request, ServerError, Variables,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::graphiql;
+use super::{body, graphiql};
 use crate::{
     app::AppState,
     auth::{graphql::Credentials, token},
@@ -93,20 +93,71 @@ pub fn negotiate(accept: Option<&str>) -> Negotiated {
     Negotiated::NotAcceptable
 }
 
+/// A response body with one error: `{"errors":[{"message":…,
+/// "extensions":{"code":…}}]}` (plus `limit` for a document limit).
+#[derive(Serialize)]
+struct OneError<'a> {
+    errors: [ErrorEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    message: &'a str,
+    extensions: ErrorExtensions<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorExtensions<'a> {
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'a str>,
+}
+
+/// The body of a request error: only `errors`, no `data`.
+#[derive(Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [ServerError],
+}
+
+/// What is sent when a body cannot be serialised (it never should be).
+const UNSERIALISABLE: &[u8] =
+    br#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+
+/// `value` as JSON bytes, written straight from the value: no
+/// `serde_json::Value` in between, whose sorted maps would lose the
+/// selection order (and cost a second tree per response).
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| {
+        crate::graphql::error::log_internal(&e);
+        UNSERIALISABLE.to_vec()
+    })
+}
+
+/// The body of one error with `code`.
+fn error_body(code: &str, message: &str, limit: Option<&str>) -> Vec<u8> {
+    to_json(&OneError {
+        errors: [ErrorEntry {
+            message,
+            extensions: ErrorExtensions { code, limit },
+        }],
+    })
+}
+
 /// A response for a request that is not a well-formed GraphQL request.
 fn malformed(status: StatusCode, media: MediaType, message: impl Into<String>) -> Response {
-    let body = json!({
-        "errors": [{
-            "message": message.into(),
-            "extensions": { "code": ErrorCode::BadUserInput.as_str() },
-        }]
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        body.to_string(),
-    )
-        .into_response()
+    Outcome::error(status, ErrorCode::BadUserInput.as_str(), message).into_response(media)
+}
+
+/// 413 for a body over `MAX_BODY_BYTES`, in the negotiated media type;
+/// the connection closes after it (see [`body`]).
+fn too_large(media: MediaType, limit: usize) -> Response {
+    let mut outcome = Outcome::error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge.as_str(),
+        format!("the request body exceeds {limit} bytes"),
+    );
+    outcome.headers.push(body::connection_close());
+    outcome.into_response(media)
 }
 
 fn not_acceptable() -> Response {
@@ -186,19 +237,37 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
     call.one(Value::Object(body)).await.into_response(media)
 }
 
-/// `POST /graphql`.
+/// `POST /graphql`. The body is read only once the answer's media type
+/// is known, so an oversized one is refused in it (see [`body`]).
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let media = match negotiate(accept) {
         Negotiated::Graphql(media) => media,
         // A POST is never a page view.
         Negotiated::Html | Negotiated::NotAcceptable => return not_acceptable(),
     };
+    let limit = state.config.max_body_bytes;
+    let (parts, read) = body::read(request, limit).await;
+    let body = match read {
+        Ok(body) => body,
+        Err(body::Refusal::TooLarge) => return too_large(media, limit),
+        Err(body::Refusal::Unreadable(e)) => {
+            tracing::debug!(error = %e, "request body unreadable");
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                media,
+                "the request body could not be read",
+            );
+        }
+    };
+    let headers = parts.headers;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -361,11 +430,11 @@ struct Call<'a> {
     client: ClientAddr,
 }
 
-/// The result of one operation: status, extra headers and body.
+/// The result of one operation: status, extra headers and the JSON body.
 struct Outcome {
     status: StatusCode,
     headers: Vec<(HeaderName, HeaderValue)>,
-    body: Value,
+    body: Vec<u8>,
 }
 
 impl Outcome {
@@ -373,7 +442,7 @@ impl Outcome {
         Self {
             status,
             headers: Vec::new(),
-            body: json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] }),
+            body: error_body(code, &message.into(), None),
         }
     }
 
@@ -387,7 +456,7 @@ impl Outcome {
 
     /// A request error (nothing executed): 400 under the GraphQL response
     /// media type, 200 under legacy JSON.
-    fn request_error(media: MediaType, body: Value) -> Self {
+    fn request_error(media: MediaType, body: Vec<u8>) -> Self {
         let status = match media {
             MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             MediaType::Json => StatusCode::OK,
@@ -403,7 +472,7 @@ impl Outcome {
         let mut response = (
             self.status,
             [(header::CONTENT_TYPE, media.content_type())],
-            self.body.to_string(),
+            self.body,
         )
             .into_response();
         response.headers_mut().extend(self.headers);
@@ -458,14 +527,19 @@ impl Call<'_> {
                 format!("a batch holds 1 to {max} operations"),
             );
         }
-        let mut bodies = Vec::with_capacity(items.len());
-        for item in items {
-            bodies.push(self.one(item).await.body);
+        // Each result is already JSON: the array is written around them.
+        let mut body = Vec::from(*b"[");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&self.one(item).await.body);
         }
+        body.push(b']');
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, self.media.content_type())],
-            Value::Array(bodies).to_string(),
+            body,
         )
             .into_response()
     }
@@ -508,10 +582,11 @@ impl Call<'_> {
             }
         }
         if let Err(limit) = limits::check(&mut request, &state.limits) {
-            let body = json!({ "errors": [{
-                "message": limit.to_string(),
-                "extensions": { "code": ErrorCode::GraphqlValidationFailed.as_str(), "limit": limit.name() },
-            }]});
+            let body = error_body(
+                ErrorCode::GraphqlValidationFailed.as_str(),
+                &limit.to_string(),
+                Some(limit.name()),
+            );
             return Outcome::request_error(self.media, body);
         }
         // Look at the operation before running it: GET may not mutate, and
@@ -532,18 +607,22 @@ impl Call<'_> {
         }
         match operation {
             Some(OperationType::Mutation) if self.method == Method::GET => {
-                return Outcome {
-                    status: StatusCode::METHOD_NOT_ALLOWED,
-                    headers: vec![(header::ALLOW, HeaderValue::from_static("POST"))],
-                    body: json!({ "errors": [{ "message": "mutations must be sent with POST",
-                        "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] }),
-                };
+                let mut outcome = Outcome::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::BadUserInput.as_str(),
+                    "mutations must be sent with POST",
+                );
+                outcome
+                    .headers
+                    .push((header::ALLOW, HeaderValue::from_static("POST")));
+                return outcome;
             }
             Some(OperationType::Subscription) => {
-                let body = json!({ "errors": [{
-                    "message": "subscriptions are served over WebSocket at /graphql",
-                    "extensions": { "code": ErrorCode::GraphqlValidationFailed.as_str() },
-                }]});
+                let body = error_body(
+                    ErrorCode::GraphqlValidationFailed.as_str(),
+                    "subscriptions are served over WebSocket at /graphql",
+                    None,
+                );
                 return Outcome::request_error(self.media, body);
             }
             _ => {}
@@ -591,22 +670,20 @@ impl Call<'_> {
                 _ => None,
             }
         });
+        // Written straight from the response, so objects keep the order of
+        // the selection set.
         let body = if executed {
-            serde_json::to_value(&response)
+            serde_json::to_vec(&response)
         } else {
             // Operation selection errors come from the library without a code.
-            let errors: Vec<_> = response
-                .errors
-                .into_iter()
-                .map(|mut e| {
-                    let ext = e.extensions.get_or_insert_with(Default::default);
-                    if ext.get("code").is_none() {
-                        ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
-                    }
-                    e
-                })
-                .collect();
-            serde_json::to_value(json!({ "errors": errors }))
+            let mut errors = response.errors;
+            for e in &mut errors {
+                let ext = e.extensions.get_or_insert_with(Default::default);
+                if ext.get("code").is_none() {
+                    ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+                }
+            }
+            serde_json::to_vec(&RequestErrors { errors: &errors })
         };
         let body = match body {
             Ok(body) => body,
@@ -663,6 +740,8 @@ fn malformed_with_code(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

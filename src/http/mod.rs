@@ -1,9 +1,13 @@
 //! The HTTP router: GraphQL (`/graphql`), the GraphiQL assets, the web app
-//! (`/app`), health endpoints, and the REST facade; plus the middleware every route shares.
+//! (`/app`), health endpoints, and the REST facade; plus the middleware every route shares,
+//! the request body limit ([`body`]) and the listener whose connections
+//! drain a refused upload before closing ([`linger`]).
 
 pub mod app;
+pub mod body;
 pub mod graphiql;
 pub mod graphql;
+pub mod linger;
 pub mod rest;
 pub mod telemetry;
 pub mod ws;

@@ -1,23 +1,27 @@
 //! The REST facade from todoql's origins: `/todos` and `/todos/{id}` over
 //! the same todo service as GraphQL, with the same validation. Errors are
 //! JSON `{code, message}` (and `field` for invalid input) with statuses
-//! 400 (malformed), 401, 404, 409 and 422 (invalid input).
+//! 400 (malformed), 401, 404, 409, 413 (body over `MAX_BODY_BYTES`, see
+//! [`super::body`]) and 422 (invalid input).
 
 use axum::{
     Json,
-    extract::{FromRequestParts, Path, RawQuery, State, rejection::JsonRejection},
+    extract::{
+        FromRequest, FromRequestParts, Path, RawQuery, Request, State, rejection::JsonRejection,
+    },
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::{body, linger::Linger};
 use crate::{
     app::AppState,
     auth::{AuthError, graphql::Credentials},
-    graphql::error::ClientError,
+    graphql::error::{ClientError, ErrorCode},
     todos::{
         TodoError,
         domain::{
@@ -42,6 +46,16 @@ impl RestError {
             status: StatusCode::BAD_REQUEST,
             code: "BAD_REQUEST",
             message: message.into(),
+            field: None,
+        }
+    }
+
+    fn too_large(limit: usize) -> Self {
+        let code = ErrorCode::PayloadTooLarge;
+        Self {
+            status: code.http_status(),
+            code: code.as_str(),
+            message: format!("the request body exceeds {limit} bytes"),
             field: None,
         }
     }
@@ -71,7 +85,42 @@ impl IntoResponse for RestError {
         if let Some(field) = self.field {
             body["field"] = json!(field);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            let (name, value) = super::body::connection_close();
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// A JSON body of at most `MAX_BODY_BYTES`: refused from its declared
+/// length before any of it is read, or once it crosses the limit (see
+/// [`super::body`]); otherwise as axum's `Json`, with its rejections as
+/// `BAD_REQUEST`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = RestError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, RestError> {
+        let limit = state.config.max_body_bytes;
+        if body::declared_over(request.headers(), limit) {
+            body::too_large(request.extensions());
+            return Err(RestError::too_large(limit));
+        }
+        let linger = request.extensions().get::<Linger>().cloned();
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            // The `DefaultBodyLimit` of the router, set from the same value.
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                if let Some(linger) = linger {
+                    linger.arm();
+                }
+                Err(RestError::too_large(limit))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
     }
 }
 
@@ -170,9 +219,9 @@ pub struct CreateBody {
 pub async fn create(
     State(state): State<AppState>,
     Caller(owner, _): Caller,
-    body: Result<Json<CreateBody>, JsonRejection>,
+    body: Result<JsonBody<CreateBody>, RestError>,
 ) -> Result<(StatusCode, Json<TodoRow>), RestError> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let todo = NewTodo::parse(&body.title, body.description.as_deref(), body.due_at)?;
     let row = state.todos.create(owner, todo).await?;
     Ok((StatusCode::CREATED, Json(row)))
@@ -250,10 +299,10 @@ pub async fn patch(
     State(state): State<AppState>,
     Caller(owner, _): Caller,
     Path(id): Path<String>,
-    body: Result<Json<PatchBody>, JsonRejection>,
+    body: Result<JsonBody<PatchBody>, RestError>,
 ) -> Result<Json<TodoRow>, RestError> {
     let id = todo_id(&id)?;
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let patch = body.parse()?;
     Ok(Json(state.todos.update(owner, id, patch).await?))
 }

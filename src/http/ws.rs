@@ -114,6 +114,27 @@ fn text(value: Value) -> Message {
     Message::Text(Utf8Bytes::from(value.to_string()))
 }
 
+/// An `error` message for operation `id` with `errors` (a JSON array).
+fn error_message(protocol: Protocol, id: &str, errors: Value) -> Value {
+    match protocol {
+        Protocol::TransportWs => json!({ "type": "error", "id": id, "payload": errors }),
+        Protocol::Legacy => {
+            let message = errors[0]["message"].as_str().unwrap_or("error").to_owned();
+            json!({ "type": "error", "id": id, "payload": { "message": message, "errors": errors } })
+        }
+    }
+}
+
+/// The errors of a response that could not be serialised (it never should
+/// be): details are logged.
+fn internal_errors(error: &serde_json::Error) -> Value {
+    crate::graphql::error::log_internal(error);
+    json!([{
+        "message": "Internal server error",
+        "extensions": { "code": ErrorCode::InternalServerError.as_str() },
+    }])
+}
+
 /// Why the read loop stopped.
 enum Stop {
     /// Close the socket with this code and reason.
@@ -314,13 +335,7 @@ impl Connection {
 
     /// Sends an `error` for operation `id`.
     fn error_message(&self, id: &str, errors: Value) -> Value {
-        match self.protocol {
-            Protocol::TransportWs => json!({ "type": "error", "id": id, "payload": errors }),
-            Protocol::Legacy => {
-                let message = errors[0]["message"].as_str().unwrap_or("error").to_owned();
-                json!({ "type": "error", "id": id, "payload": { "message": message, "errors": errors } })
-            }
-        }
+        error_message(self.protocol, id, errors)
     }
 
     async fn invalid(&self, reason: &str, out: &mpsc::Sender<Message>) -> Result<(), Stop> {
@@ -564,14 +579,7 @@ impl Connection {
                     return;
                 }
                 let message = if first && is_request_error(&response) {
-                    let errors = serde_json::to_value(&response.errors).unwrap_or_default();
-                    let message = match protocol {
-                        Protocol::TransportWs => {
-                            json!({ "type": "error", "id": op_id, "payload": errors })
-                        }
-                        Protocol::Legacy => json!({ "type": "error", "id": op_id,
-                            "payload": { "message": errors[0]["message"], "errors": errors } }),
-                    };
+                    let message = request_error_message(protocol, &op_id, &response);
                     // Free the id before the client can see the end.
                     if let Ok(mut l) = live.lock() {
                         l.remove(&op_id);
@@ -580,7 +588,7 @@ impl Connection {
                         id: op_id.clone(),
                         generation,
                     });
-                    let _ = out.send(text(message)).await;
+                    let _ = out.send(message).await;
                     return;
                 } else {
                     let kind = match protocol {
@@ -625,7 +633,8 @@ struct DataMessage<'a> {
 
 /// Serialises a data message straight to text: a subscription event is
 /// written once per subscriber, and building a `serde_json::Value` tree
-/// first doubled the allocations of each delivery.
+/// first doubled the allocations of each delivery (and its sorted maps
+/// would lose the selection order of the payload).
 fn data_message(kind: &'static str, id: &str, response: &GqlResponse) -> Message {
     let message = DataMessage {
         kind,
@@ -634,8 +643,50 @@ fn data_message(kind: &'static str, id: &str, response: &GqlResponse) -> Message
     };
     match serde_json::to_string(&message) {
         Ok(raw) => Message::Text(Utf8Bytes::from(raw)),
-        Err(_) => text(json!({ "type": kind, "id": id,
-            "payload": serde_json::to_value(response).unwrap_or_default() })),
+        Err(e) => text(json!({ "type": kind, "id": id,
+            "payload": { "errors": internal_errors(&e) } })),
+    }
+}
+
+/// An `error` message for a request error (`payload` is the errors; the
+/// legacy protocol wraps them with the first message).
+#[derive(serde::Serialize)]
+struct ErrorMessage<'a, P> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    payload: P,
+}
+
+/// The legacy protocol's error payload.
+#[derive(serde::Serialize)]
+struct LegacyErrors<'a> {
+    message: &'a str,
+    errors: &'a [async_graphql::ServerError],
+}
+
+/// The `error` message ending an operation whose request failed (parse,
+/// validation, operation selection), written straight from the errors.
+fn request_error_message(protocol: Protocol, id: &str, response: &GqlResponse) -> Message {
+    let errors = response.errors.as_slice();
+    let raw = match protocol {
+        Protocol::TransportWs => serde_json::to_string(&ErrorMessage {
+            kind: "error",
+            id,
+            payload: errors,
+        }),
+        Protocol::Legacy => serde_json::to_string(&ErrorMessage {
+            kind: "error",
+            id,
+            payload: LegacyErrors {
+                message: errors.first().map_or("error", |e| e.message.as_str()),
+                errors,
+            },
+        }),
+    };
+    match raw {
+        Ok(raw) => Message::Text(Utf8Bytes::from(raw)),
+        Err(e) => text(error_message(protocol, id, internal_errors(&e))),
     }
 }
 

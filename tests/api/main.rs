@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod body_limit;
 mod cache;
 mod clients;
 mod frontend;
@@ -16,6 +17,7 @@ mod http_spec;
 mod jobs;
 mod lifecycle;
 mod pagination;
+mod response_order;
 mod rest;
 mod schema;
 mod smtp_sink;

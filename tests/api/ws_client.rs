@@ -188,6 +188,14 @@ impl WsClient {
     /// The next text message within `wait`, as JSON; `None` on timeout.
     /// Panics when the socket closes or a non-text frame arrives.
     pub async fn recv_raw_within(&mut self, wait: Duration) -> Option<Value> {
+        let text = self.recv_text_within(wait).await?;
+        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")))
+    }
+
+    /// The next text message within `wait`, verbatim (for what parsing
+    /// would lose, such as the order of keys); `None` on timeout. Panics
+    /// when the socket closes or a non-text frame arrives.
+    pub async fn recv_text_within(&mut self, wait: Duration) -> Option<String> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let frame = match tokio::time::timeout_at(deadline, self.ws.next()).await {
@@ -195,12 +203,7 @@ impl WsClient {
                 Ok(frame) => frame,
             };
             match frame {
-                Some(Ok(Message::Text(text))) => {
-                    return Some(
-                        serde_json::from_str(text.as_str())
-                            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text.as_str())),
-                    );
-                }
+                Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(frame))) => panic!("socket closed: {frame:?}"),
                 Some(Ok(other)) => panic!("unexpected frame {other:?}"),
