@@ -18,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod devdb;
+pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;

@@ -1,6 +1,9 @@
 //! The auth feature's error type.
 
-use crate::db::DbError;
+use crate::{
+    db::DbError,
+    error::{ClientError, ErrorCode},
+};
 
 /// Why an auth operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,5 +51,38 @@ pub enum AuthError {
 impl From<diesel::result::Error> for AuthError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(DbError::Query(e))
+    }
+}
+
+/// The codes clients see for each case.
+impl ClientError for AuthError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid { .. } => ErrorCode::BadUserInput,
+            Self::EmailTaken => ErrorCode::Conflict,
+            Self::InvalidCredentials
+            | Self::MissingToken
+            | Self::InvalidToken
+            | Self::InvalidRefreshToken
+            | Self::InvalidResetToken => ErrorCode::Unauthenticated,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                vec![("retryAfter", (*retry_after_secs).into())]
+            }
+            _ => Vec::new(),
+        }
     }
 }

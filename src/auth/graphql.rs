@@ -3,78 +3,15 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use super::{
-    AuthError, AuthService,
-    loader::UserDataLoader,
-    model::User,
-    service::Session,
-    token::{Claims, TokenError},
-};
+use super::{AuthService, model::User, service::Session};
 use crate::{
-    graphql::{
-        ClientAddr,
-        error::{ErrorCode, GqlResultExt, coded},
-    },
+    error::{ErrorCode, GqlResultExt, coded},
+    graphql::context::{client_ip as client, load_user, viewer},
     todos::graphql::{
         TodoConnection, TodoCounts, TodoFilterInput, TodoOrderInput, todo_connection,
     },
 };
-
-/// The caller's credentials, decoded by the transport before execution.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    /// No token was sent.
-    Anonymous,
-    /// A token was sent; verified or not.
-    Token(Result<Claims, TokenError>),
-}
-
-/// The signed-in user, or `UNAUTHENTICATED`. The token's user must still
-/// exist; the lookup goes through the request's DataLoader, so it costs one
-/// query per request at most and warms the cache for `Todo.owner`.
-pub async fn viewer(ctx: &Context<'_>) -> async_graphql::Result<User> {
-    current_user(ctx).await.gql()
-}
-
-async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
-    let claims = match ctx.data_opt::<Credentials>() {
-        None | Some(Credentials::Anonymous) => return Err(AuthError::MissingToken),
-        Some(Credentials::Token(Err(_))) => return Err(AuthError::InvalidToken),
-        Some(Credentials::Token(Ok(claims))) => claims,
-    };
-    let loader = ctx
-        .data::<UserDataLoader>()
-        .map_err(|e| AuthError::Internal(e.message))?;
-    match loader.load_one(claims.sub).await {
-        Ok(Some(user)) => Ok(user),
-        Ok(None) => Err(AuthError::InvalidToken),
-        Err(e) => Err(AuthError::Internal(e.to_string())),
-    }
-}
-
-/// The client's address (unspecified when the transport gave none).
-fn client(ctx: &Context<'_>) -> std::net::IpAddr {
-    ctx.data_opt::<ClientAddr>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0)
-}
-
-/// The user with this id, through the request's DataLoader.
-pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
-    let loader = ctx.data::<UserDataLoader>()?;
-    match loader.load_one(id).await {
-        Ok(Some(user)) => Ok(user),
-        Ok(None) => Err(coded(ErrorCode::NotFound, "user not found")),
-        Err(e) => {
-            crate::graphql::error::log_internal(e.as_ref());
-            Err(coded(
-                ErrorCode::InternalServerError,
-                "Internal server error",
-            ))
-        }
-    }
-}
 
 /// An account.
 pub struct UserObject {

@@ -5,6 +5,7 @@
 //! `service` the use cases, `graphql` the schema types and resolvers, and
 //! `loader` the per-request user DataLoader that removes N+1 owner queries.
 
+pub mod credentials;
 pub mod domain;
 pub mod error;
 pub mod graphql;
@@ -14,5 +15,6 @@ pub mod password;
 pub mod service;
 pub mod token;
 
+pub use credentials::Credentials;
 pub use error::AuthError;
 pub use service::AuthService;

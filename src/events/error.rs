@@ -1,6 +1,9 @@
 //! The events feature's error type.
 
-use crate::db::DbError;
+use crate::{
+    db::DbError,
+    error::{ClientError, ErrorCode},
+};
 
 /// Why a subscription failed or ended.
 #[derive(Debug, thiserror::Error)]
@@ -27,5 +30,28 @@ pub enum EventError {
 impl From<diesel::result::Error> for EventError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(DbError::Query(e))
+    }
+}
+
+/// The codes clients see for each case.
+impl ClientError for EventError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidCursor => ErrorCode::BadUserInput,
+            Self::CursorExpired => ErrorCode::CursorExpired,
+            Self::SlowConsumer { .. } => ErrorCode::SlowConsumer,
+            Self::Db(_) => ErrorCode::InternalServerError,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        matches!(self, Self::InvalidCursor).then_some("after")
+    }
+
+    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::SlowConsumer { cursor } => vec![("cursor", cursor.clone().into())],
+            _ => Vec::new(),
+        }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
 use super::{EventKind, EventService, TodoEvent};
-use crate::{auth::graphql::viewer, graphql::error::GqlResultExt, todos::graphql::TodoObject};
+use crate::{error::GqlResultExt, graphql::context::viewer, todos::graphql::TodoObject};
 
 /// What happened to a todo.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

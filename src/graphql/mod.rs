@@ -3,30 +3,26 @@
 //! every error an `extensions.code` and one that keeps response objects in
 //! selection order ([`order`]).
 
-pub mod error;
+pub mod context;
 pub mod limits;
 pub mod order;
 pub mod telemetry;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use async_graphql::{
-    MergedObject, Request, Response, Schema, ServerError, ServerResult, ValidationResult,
-    Variables,
+    MergedObject, Response, Schema, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
     parser::types::ExecutableDocument,
 };
 
+use crate::error::ErrorCode;
 use crate::{
     auth::{
-        AuthService,
-        graphql::{AuthMutation, AuthQuery, Credentials},
-        loader::user_data_loader,
+        AuthService, Credentials,
+        graphql::{AuthMutation, AuthQuery},
     },
     cache::rate_limit::RateLimiter,
     events::{EventService, graphql::SubscriptionRoot},
@@ -35,7 +31,7 @@ use crate::{
         graphql::{TodoMutation, TodoQuery},
     },
 };
-use error::ErrorCode;
+pub use context::{ClientAddr, ExecutionMarker, prepare_request};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
@@ -119,40 +115,6 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-/// Set once execution starts: a response whose request never got that far
-/// (parse, validation, operation selection or variable errors) is a
-/// "request error" and, per GraphQL over HTTP, has no `data` key.
-#[derive(Clone, Default)]
-pub struct ExecutionMarker(Arc<AtomicBool>);
-
-impl ExecutionMarker {
-    /// Whether execution started.
-    pub fn executed(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// The client's address (after trusted proxies), for rate limits.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub std::net::IpAddr);
-
-/// Adds the per-request data resolvers rely on: the caller's credentials
-/// and address, a fresh user DataLoader (its cache must not outlive the
-/// request) and the execution marker.
-pub fn prepare_request(
-    request: Request,
-    auth: &AuthService,
-    credentials: Credentials,
-    client: ClientAddr,
-    marker: ExecutionMarker,
-) -> Request {
-    request
-        .data(credentials)
-        .data(client)
-        .data(user_data_loader(auth.clone()))
-        .data(marker)
-}
-
 /// Tags parse and validation errors with their codes and marks execution.
 struct ErrorCodes;
 
@@ -230,7 +192,7 @@ impl Extension for ErrorCodesExtension {
         next: NextExecute<'_>,
     ) -> Response {
         if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
-            marker.0.store(true, Ordering::Relaxed);
+            marker.mark();
         }
         let mut response = next.run(ctx, operation_name).await;
         // Errors raised by the library itself during execution carry no

@@ -24,9 +24,10 @@ use serde_json::{Map, Value};
 use super::{body, graphiql};
 use crate::{
     app::AppState,
-    auth::{graphql::Credentials, token},
+    auth::{Credentials, token},
     cache::apq,
-    graphql::{ClientAddr, ExecutionMarker, error::ErrorCode, limits, prepare_request},
+    error::ErrorCode,
+    graphql::{ClientAddr, ExecutionMarker, limits, prepare_request},
 };
 
 /// The two response media types.
@@ -128,7 +129,7 @@ const UNSERIALISABLE: &[u8] =
 /// selection order (and cost a second tree per response).
 fn to_json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|e| {
-        crate::graphql::error::log_internal(&e);
+        crate::error::log_internal(&e);
         UNSERIALISABLE.to_vec()
     })
 }
@@ -688,7 +689,7 @@ impl Call<'_> {
         let body = match body {
             Ok(body) => body,
             Err(e) => {
-                crate::graphql::error::log_internal(&e);
+                crate::error::log_internal(&e);
                 return Outcome::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::InternalServerError.as_str(),

@@ -20,8 +20,8 @@ use uuid::Uuid;
 use super::{body, linger::Linger};
 use crate::{
     app::AppState,
-    auth::{AuthError, graphql::Credentials},
-    graphql::error::{ClientError, ErrorCode},
+    auth::{AuthError, Credentials},
+    error::{ClientError, ErrorCode},
     todos::{
         TodoError,
         domain::{

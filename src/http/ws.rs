@@ -34,8 +34,9 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    auth::{graphql::Credentials, token},
-    graphql::{ClientAddr, ExecutionMarker, error::ErrorCode, limits, prepare_request},
+    auth::{Credentials, token},
+    error::ErrorCode,
+    graphql::{ClientAddr, ExecutionMarker, limits, prepare_request},
 };
 
 /// The two subprotocols.
@@ -128,7 +129,7 @@ fn error_message(protocol: Protocol, id: &str, errors: Value) -> Value {
 /// The errors of a response that could not be serialised (it never should
 /// be): details are logged.
 fn internal_errors(error: &serde_json::Error) -> Value {
-    crate::graphql::error::log_internal(error);
+    crate::error::log_internal(error);
     json!([{
         "message": "Internal server error",
         "extensions": { "code": ErrorCode::InternalServerError.as_str() },
@@ -496,7 +497,7 @@ impl Connection {
             Ok(users) if !users.is_empty() => {}
             Ok(_) => return Err("the access token is invalid or expired".into()),
             Err(e) => {
-                crate::graphql::error::log_internal(&e);
+                crate::error::log_internal(&e);
                 return Err("internal server error".into());
             }
         }

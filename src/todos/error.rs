@@ -1,6 +1,9 @@
 //! The todos feature's error type.
 
-use crate::db::DbError;
+use crate::{
+    db::DbError,
+    error::{ClientError, ErrorCode},
+};
 
 /// Why a todo operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,5 +45,24 @@ impl TodoError {
 impl From<diesel::result::Error> for TodoError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(DbError::Query(e))
+    }
+}
+
+/// The codes clients see for each case.
+impl ClientError for TodoError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid { .. } => ErrorCode::BadUserInput,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::VersionConflict { .. } => ErrorCode::Conflict,
+            Self::Db(_) => ErrorCode::InternalServerError,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
     }
 }

@@ -12,11 +12,9 @@ use super::{
     service::Page,
 };
 use crate::{
-    auth::{
-        graphql::{UserObject, load_user, viewer},
-        loader::UserDataLoader,
-    },
-    graphql::error::GqlResultExt,
+    auth::{graphql::UserObject, loader::UserDataLoader},
+    error::GqlResultExt,
+    graphql::context::{load_user, viewer},
 };
 
 /// A todo.

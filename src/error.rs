@@ -1,14 +1,20 @@
-//! The one mapping from feature errors to client-facing codes: GraphQL
-//! `extensions.code` and, for the REST facade, HTTP statuses. Internal
-//! errors (database, hashing) are logged here with their cause and reach
-//! clients only as `INTERNAL_SERVER_ERROR` with a fixed message.
+//! The error catalogue: every code a client can see ([`ErrorCode`]), the
+//! trait each feature's error implements beside its own type
+//! ([`ClientError`], as `auth::error`, `todos::error`, `events::error` do),
+//! and the one function that builds an error body for HTTP, WebSocket and
+//! the REST facade ([`ErrorBody`]). Internal errors (database, hashing) are
+//! logged with their cause ([`log_internal`]) and reach clients only as
+//! `INTERNAL_SERVER_ERROR` with a fixed message.
+//!
+//! A leaf module: it knows no feature and no transport, so every layer may
+//! depend on it.
 
 use async_graphql::ErrorExtensions;
 use axum::http::StatusCode;
+use serde::Serialize;
 
-use crate::{auth::AuthError, events::EventError, todos::TodoError};
-
-/// Every code a client can see (the contract's list).
+/// Every code a client can see, as `extensions.code` (GraphQL) or `code`
+/// (REST). The README's error table is checked against [`ErrorCode::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// No, or no valid, credentials.
@@ -38,11 +44,39 @@ pub enum ErrorCode {
     /// The request body exceeds `MAX_BODY_BYTES` (HTTP 413, GraphQL and
     /// REST alike).
     PayloadTooLarge,
+    /// A `GET` (or a simple `POST`) a browser could send cross-site without
+    /// a CORS preflight.
+    CsrfError,
+    /// A persisted query sent while `APQ=false`.
+    PersistedQueryNotSupported,
+    /// REST: a body or query string that is not what the route takes.
+    BadRequest,
     /// Anything else; details are only in the logs.
     InternalServerError,
 }
 
 impl ErrorCode {
+    /// Every code, in the README's order.
+    pub const ALL: [Self; 17] = [
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::BadUserInput,
+        Self::Conflict,
+        Self::GraphqlValidationFailed,
+        Self::GraphqlParseFailed,
+        Self::RateLimited,
+        Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotSupported,
+        Self::CursorExpired,
+        Self::SlowConsumer,
+        Self::Timeout,
+        Self::CsrfError,
+        Self::PayloadTooLarge,
+        Self::BadRequest,
+        Self::InternalServerError,
+    ];
+
     /// The `extensions.code` string.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +93,9 @@ impl ErrorCode {
             Self::SlowConsumer => "SLOW_CONSUMER",
             Self::Timeout => "TIMEOUT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::CsrfError => "CSRF_ERROR",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Self::BadRequest => "BAD_REQUEST",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -78,6 +115,8 @@ impl ErrorCode {
             Self::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CsrfError | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::PersistedQueryNotSupported => StatusCode::OK,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,75 +164,59 @@ pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
     tracing::error!(error = %chain, "internal error");
 }
 
-impl ClientError for AuthError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::Invalid { .. } => ErrorCode::BadUserInput,
-            Self::EmailTaken => ErrorCode::Conflict,
-            Self::InvalidCredentials
-            | Self::MissingToken
-            | Self::InvalidToken
-            | Self::InvalidRefreshToken
-            | Self::InvalidResetToken => ErrorCode::Unauthenticated,
-            Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
-        }
-    }
-
-    fn field(&self) -> Option<&'static str> {
-        match self {
-            Self::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
-
-    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
-        match self {
-            Self::RateLimited { retry_after_secs } => {
-                vec![("retryAfter", (*retry_after_secs).into())]
-            }
-            _ => Vec::new(),
-        }
-    }
+/// The JSON body of a refusal: `{"errors":[{"message","extensions":{"code",…}}]}`,
+/// written directly (no `serde_json::Value` tree). HTTP, WebSocket and the
+/// GraphQL side of every transport build their error bodies with it.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    errors: [ErrorEntry<'a>; 1],
 }
 
-impl ClientError for TodoError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::Invalid { .. } => ErrorCode::BadUserInput,
-            Self::NotFound => ErrorCode::NotFound,
-            Self::VersionConflict { .. } => ErrorCode::Conflict,
-            Self::Db(_) => ErrorCode::InternalServerError,
-        }
-    }
-
-    fn field(&self) -> Option<&'static str> {
-        match self {
-            Self::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
+#[derive(Debug, Serialize)]
+struct ErrorEntry<'a> {
+    message: &'a str,
+    extensions: ErrorExtensionsBody<'a>,
 }
 
-impl ClientError for EventError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::InvalidCursor => ErrorCode::BadUserInput,
-            Self::CursorExpired => ErrorCode::CursorExpired,
-            Self::SlowConsumer { .. } => ErrorCode::SlowConsumer,
-            Self::Db(_) => ErrorCode::InternalServerError,
+#[derive(Debug, Serialize)]
+struct ErrorExtensionsBody<'a> {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'a str>,
+}
+
+impl<'a> ErrorBody<'a> {
+    /// One error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: &'a str) -> Self {
+        Self {
+            errors: [ErrorEntry {
+                message,
+                extensions: ErrorExtensionsBody {
+                    code: code.as_str(),
+                    limit: None,
+                },
+            }],
         }
     }
 
-    fn field(&self) -> Option<&'static str> {
-        matches!(self, Self::InvalidCursor).then_some("after")
+    /// With `extensions.limit`: the document limit that refused a request.
+    pub fn with_limit(mut self, limit: &'a str) -> Self {
+        self.errors[0].extensions.limit = Some(limit);
+        self
     }
 
-    fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
-        match self {
-            Self::SlowConsumer { cursor } => vec![("cursor", cursor.clone().into())],
-            _ => Vec::new(),
-        }
+    /// Just the `errors` list (WebSocket `error` messages carry it alone).
+    pub fn errors(&self) -> &impl Serialize {
+        &self.errors
+    }
+
+    /// The body as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail; the fallback keeps
+        // that promise without a panic on the request path.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_owned()
+        })
     }
 }
 
@@ -231,4 +254,52 @@ impl<T, E: ClientError> GqlResultExt<T> for Result<T, E> {
 /// A GraphQL error with a code and no feature behind it.
 pub fn coded(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_screaming_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_error_table_lists_exactly_the_catalogue() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("| code | when |")
+            .expect("README has the error table");
+        let table: Vec<&str> = readme[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('`').nth(1))
+            .collect();
+        let catalogue: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(table, catalogue, "README error table vs ErrorCode::ALL");
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            ErrorBody::new(ErrorCode::CsrfError, "no").to_json(),
+            r#"{"errors":[{"message":"no","extensions":{"code":"CSRF_ERROR"}}]}"#
+        );
+        assert_eq!(
+            ErrorBody::new(ErrorCode::GraphqlValidationFailed, "deep")
+                .with_limit("depth")
+                .to_json(),
+            r#"{"errors":[{"message":"deep","extensions":{"code":"GRAPHQL_VALIDATION_FAILED","limit":"depth"}}]}"#
+        );
+    }
 }

@@ -1,0 +1,107 @@
+//! What every resolver may need from its request, whatever the feature:
+//! the caller's [`Credentials`] and address, the signed-in user
+//! ([`viewer`]), users by id through the request's DataLoader
+//! ([`load_user`]), and the marker the transports read to tell a request
+//! error from an executed operation. The transports fill it in through
+//! [`prepare_request`]; features' GraphQL layers read it.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use async_graphql::{Context, Request};
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        AuthError, AuthService, Credentials,
+        credentials::signed_in,
+        loader::{UserDataLoader, user_data_loader},
+        model::User,
+    },
+    error::{ErrorCode, GqlResultExt, coded},
+};
+
+/// The client's address (after trusted proxies), for rate limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// Set once execution starts: a response whose request never got that far
+/// (parse, validation, operation selection or variable errors) is a
+/// "request error" and, per GraphQL over HTTP, has no `data` key.
+#[derive(Clone, Default)]
+pub struct ExecutionMarker(Arc<AtomicBool>);
+
+impl ExecutionMarker {
+    /// Whether execution started.
+    pub fn executed(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records that execution started.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Adds the per-request data resolvers rely on: the caller's credentials
+/// and address, a fresh user DataLoader (its cache must not outlive the
+/// request) and the execution marker.
+pub fn prepare_request(
+    request: Request,
+    auth: &AuthService,
+    credentials: Credentials,
+    client: ClientAddr,
+    marker: ExecutionMarker,
+) -> Request {
+    request
+        .data(credentials)
+        .data(client)
+        .data(user_data_loader(auth.clone()))
+        .data(marker)
+}
+
+/// The signed-in user, or `UNAUTHENTICATED`. The token's user must still
+/// exist; the lookup goes through the request's DataLoader, so it costs one
+/// query per request at most and warms the cache for `Todo.owner`.
+pub async fn viewer(ctx: &Context<'_>) -> async_graphql::Result<User> {
+    current_user(ctx).await.gql()
+}
+
+async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
+    let credentials = ctx
+        .data_opt::<Credentials>()
+        .unwrap_or(&Credentials::Anonymous);
+    let claims = credentials.claims()?;
+    let loader = ctx
+        .data::<UserDataLoader>()
+        .map_err(|e| AuthError::Internal(e.message))?;
+    let row = loader
+        .load_one(claims.sub)
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    signed_in(credentials, row)
+}
+
+/// The client's address (unspecified when the transport gave none).
+pub fn client_ip(ctx: &Context<'_>) -> std::net::IpAddr {
+    ctx.data_opt::<ClientAddr>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0)
+}
+
+/// The user with this id, through the request's DataLoader.
+pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
+    let loader = ctx.data::<UserDataLoader>()?;
+    match loader.load_one(id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(coded(ErrorCode::NotFound, "user not found")),
+        Err(e) => {
+            crate::error::log_internal(e.as_ref());
+            Err(coded(
+                ErrorCode::InternalServerError,
+                "Internal server error",
+            ))
+        }
+    }
+}
