@@ -1,20 +1,13 @@
 //! Assembles the application: pools, services, schema, router and
 //! listener. `main` and the integration tests build it the same way.
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::{
     net::TcpListener,
     sync::{Notify, watch},
 };
-use uuid::Uuid;
 
 use crate::{
     auth::{AuthService, service::AuthLimits, token::AccessTokens},
@@ -22,7 +15,7 @@ use crate::{
     config::{Config, Secret},
     db::{self, Db},
     events::{EventBus, EventService},
-    graphql::{AppSchema, SchemaOptions, build_schema, limits::Limits},
+    graphql::{SchemaOptions, admission::Gateway, build_schema, limits::Limits},
     http::linger::{LingeringListener, MakeService},
     jobs::{
         email::Mailer,
@@ -32,34 +25,8 @@ use crate::{
     todos::TodoService,
 };
 
-/// Everything request handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// PostgreSQL.
-    pub db: Db,
-    /// Redis, when configured.
-    pub redis: Option<Redis>,
-    /// Accounts and sessions.
-    pub auth: AuthService,
-    /// Todos.
-    pub todos: TodoService,
-    /// Todo events and subscriptions.
-    pub events: EventService,
-    /// The GraphQL schema.
-    pub schema: AppSchema,
-    /// Document limits checked before execution.
-    pub limits: Limits,
-    /// Automatic persisted queries.
-    pub persisted: PersistedQueries,
-    /// The read cache.
-    pub cache: ReadCache,
-    /// Flips to `true` when shutdown begins (WebSockets close with 1012).
-    pub shutdown: watch::Receiver<bool>,
-    /// Open WebSocket connections per user on this instance.
-    pub ws_connections: Arc<Mutex<HashMap<Uuid, usize>>>,
-}
+/// Re-exported: tests and tools reach the state through the assembly.
+pub use crate::state::AppState;
 
 /// A built application, bound to its port and ready to run.
 pub struct App {
@@ -274,9 +241,18 @@ async fn assemble(
     });
     let limits = Limits::from_config(&config);
     let persisted = PersistedQueries::new(redis.clone(), config.cache_timeout);
+    let gateway = Gateway::new(
+        schema.clone(),
+        auth.clone(),
+        limits.clone(),
+        persisted.clone(),
+        config.apq,
+        config.graphql_timeout,
+    );
     let (shutdown, shutdown_rx) = watch::channel(false);
     Ok((
         AppState {
+            gateway,
             config: Arc::new(config),
             db,
             redis,

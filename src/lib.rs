@@ -24,5 +24,6 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod schema;
+pub mod state;
 pub mod telemetry;
 pub mod todos;

@@ -3,6 +3,7 @@
 //! every error an `extensions.code` and one that keeps response objects in
 //! selection order ([`order`]).
 
+pub mod admission;
 pub mod context;
 pub mod limits;
 pub mod order;

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod body;
+pub mod client;
 pub mod graphiql;
 pub mod graphql;
 pub mod linger;
@@ -28,7 +29,7 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {

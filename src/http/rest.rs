@@ -9,7 +9,7 @@ use axum::{
     extract::{
         FromRequest, FromRequestParts, Path, RawQuery, Request, State, rejection::JsonRejection,
     },
-    http::{StatusCode, request::Parts},
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -19,9 +19,8 @@ use uuid::Uuid;
 
 use super::{body, linger::Linger};
 use crate::{
-    app::AppState,
-    auth::{AuthError, Credentials},
     error::{ClientError, ErrorCode},
+    state::AppState,
     todos::{
         TodoError,
         domain::{
@@ -132,16 +131,13 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, RestError> {
-        let claims = match super::graphql::credentials(state, &parts.headers) {
-            Credentials::Anonymous => return Err(AuthError::MissingToken.into()),
-            Credentials::Token(Err(_)) => return Err(AuthError::InvalidToken.into()),
-            Credentials::Token(Ok(claims)) => claims,
-        };
-        let mut users = state.auth.users_by_ids(&[claims.sub]).await?;
-        let Some(user) = users.pop() else {
-            return Err(AuthError::InvalidToken.into());
-        };
-        Ok(Self(claims.sub, user.event_seq))
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or_default());
+        let credentials = state.auth.credentials(authorization);
+        let user = state.auth.authenticate(&credentials).await?;
+        Ok(Self(user.id, user.event_seq))
     }
 }
 

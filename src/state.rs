@@ -1,0 +1,53 @@
+//! The state every request handler shares: configuration, pools, the
+//! feature services, the GraphQL gateway and the shutdown signal. Its own
+//! file so that the HTTP layer and the assembly (`app`) both depend on it,
+//! and not on each other.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{
+    auth::AuthService,
+    cache::{Redis, apq::PersistedQueries, reads::ReadCache},
+    config::Config,
+    db::Db,
+    events::EventService,
+    graphql::{AppSchema, admission::Gateway, limits::Limits},
+    todos::TodoService,
+};
+
+/// Everything request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// PostgreSQL.
+    pub db: Db,
+    /// Redis, when configured.
+    pub redis: Option<Redis>,
+    /// Accounts and sessions.
+    pub auth: AuthService,
+    /// Todos.
+    pub todos: TodoService,
+    /// Todo events and subscriptions.
+    pub events: EventService,
+    /// The GraphQL schema.
+    pub schema: AppSchema,
+    /// The admission pipeline and executor of GraphQL requests.
+    pub gateway: Gateway,
+    /// Document limits checked before execution.
+    pub limits: Limits,
+    /// Automatic persisted queries.
+    pub persisted: PersistedQueries,
+    /// The read cache.
+    pub cache: ReadCache,
+    /// Flips to `true` when shutdown begins (WebSockets close with 1012).
+    pub shutdown: watch::Receiver<bool>,
+    /// Open WebSocket connections per user on this instance.
+    pub ws_connections: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
