@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
 use uuid::Uuid;
 
-use crate::helpers::{TODO_FIELDS, TestApp, TestUser, error_code};
+use crate::support::{TODO_FIELDS, TestApp, TestUser, error_code};
 
 const SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
 const PASSWORD: &str = "correct horse battery";

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{OwnedRedis, TestApp, TestUser, redis_url};
+use crate::support::{OwnedRedis, TestApp, TestUser, redis::shared_prefix, redis_url};
 
 /// What a todo app loads on every screen: counts, the first page and its
 /// total (two cached reads: the counts, and the page with its total).
@@ -97,10 +97,6 @@ async fn rest(
     let text = response.text().await.unwrap();
     assert!(status.is_success(), "{method} {path}: {status} {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-fn shared_prefix() -> String {
-    format!("test:cache:{}:", uuid::Uuid::new_v4().simple())
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tokio::{
     process::Command,
 };
 
-use crate::helpers::{TestApp, node_script};
+use crate::support::{TestApp, node_script};
 
 /// Where the browser test leaves its screenshots.
 const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e-screenshots");

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{TestApp, TestUser, admin_url, error_code, fresh_database, redis_url};
+use crate::support::{
+    TestApp, TestUser, admin_url, error_code, fresh_database, process::BIN, redis_url,
+};
 
 const GRJ: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -1553,8 +1555,6 @@ async fn cors_allows_only_the_configured_origins() {
 }
 
 // --- Abusive requests, against a server process of their own ------------------
-
-const BIN: &str = env!("CARGO_BIN_EXE_todoql");
 
 /// `todoql serve` as a child process, so that a request that crashes or
 /// wedges the server fails the test instead of the test process.

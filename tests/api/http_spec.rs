@@ -8,7 +8,7 @@ use reqwest::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, node_script};
+use crate::support::{TestApp, error_code, node_script};
 
 const GRJ: &str = "application/graphql-response+json";
 

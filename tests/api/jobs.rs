@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use tokio::{process::Command, time::Instant};
 use uuid::Uuid;
 
-use crate::{
-    helpers::{TestApp, TestUser, error_code, fresh_database},
+use crate::support::{
+    TestApp, TestUser, error_code, fresh_database,
+    process::BIN,
     smtp_sink::{Mail, Received, SmtpSink},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_todoql");
 const PASSWORD: &str = "correct horse battery";
 const JOBS_ON: (&str, &str) = ("JOBS_IN_PROCESS", "true");
 const FAST_POLL: (&str, &str) = ("JOB_POLL_INTERVAL_MS", "100");

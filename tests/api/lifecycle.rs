@@ -7,9 +7,10 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::helpers::{TestApp, admin_url, fresh_database};
-
-const BIN: &str = env!("CARGO_BIN_EXE_todoql");
+use crate::support::{
+    TestApp, admin_url, fresh_database,
+    process::{BIN, free_port},
+};
 
 #[tokio::test]
 async fn ping_answers_pong() {
@@ -37,7 +38,7 @@ async fn readiness_follows_the_database() {
     let (status, body) = ready(&app).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["postgres"], "up");
-    if crate::helpers::redis_url().is_some() {
+    if crate::support::redis_url().is_some() {
         assert_eq!(body["checks"]["redis"], "up");
     }
     let health = app
@@ -82,14 +83,6 @@ async fn stopping_closes_the_listener() {
     let client = app.client.clone();
     app.stop().await.expect("clean stop");
     assert!(client.get(format!("{address}/ping")).send().await.is_err());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `todoql serve` as a process: healthcheck passes while it runs, SIGTERM

@@ -5,7 +5,7 @@
 //! throwaway PostgreSQL and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod helpers;
+mod support;
 
 mod auth;
 mod cache;
@@ -18,8 +18,6 @@ mod lifecycle;
 mod pagination;
 mod rest;
 mod schema;
-mod smtp_sink;
 mod subscriptions;
 mod telemetry;
 mod todos;
-mod ws_client;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
 use uuid::Uuid;
 
-use crate::helpers::{TODO_FIELDS, TestApp, TestUser};
+use crate::support::{TODO_FIELDS, TestApp, TestUser};
 
 /// The REST answer: status and JSON body (`Null` when empty).
 struct Answer {

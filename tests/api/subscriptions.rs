@@ -13,8 +13,9 @@ use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::{
-    helpers::{OwnedRedis, TestApp, TestUser, error_code},
+use crate::support::{
+    OwnedRedis, TestApp, TestUser, error_code,
+    redis::shared_prefix,
     ws_client::{Connect, Incoming, LEGACY_WS, TRANSPORT_WS, WAIT, WsClient},
 };
 
@@ -196,11 +197,6 @@ fn token_for(app: &TestApp, sub: Uuid, exp: i64) -> String {
 
 fn user_uuid(user: &TestUser) -> Uuid {
     Uuid::parse_str(&user.id).unwrap()
-}
-
-/// A Redis key prefix of its own, for instances that must share events.
-fn shared_prefix() -> String {
-    format!("test:{}:", Uuid::new_v4().simple())
 }
 
 // --- 1. Event kinds, snapshots, order ----------------------------------------
@@ -388,7 +384,7 @@ async fn replayed_events_equal_the_live_ones() {
         &user,
         &format!(
             "mutation($id: ID!) {{ updateTodo(id: $id, input: {{ completed: true }}) {{ {} }} }}",
-            crate::helpers::TODO_FIELDS
+            crate::support::TODO_FIELDS
         ),
         json!({ "id": created["id"] }),
     )
@@ -980,7 +976,7 @@ async fn legacy_protocol_end_to_end() {
 #[tokio::test]
 async fn events_cross_instances_through_redis() {
     assert!(
-        crate::helpers::redis_url().is_some(),
+        crate::support::redis_url().is_some(),
         "TEST_REDIS_URL is not set: run ./scripts/test.sh"
     );
     let prefix = shared_prefix();
@@ -1322,7 +1318,7 @@ async fn token_expiry_ends_operations_and_closes_with_4403() {
     let mut ids: Vec<&str> = closed
         .before
         .iter()
-        .filter(|m| !crate::ws_client::is_keepalive(m))
+        .filter(|m| !crate::support::ws_client::is_keepalive(m))
         .map(|m| {
             assert_eq!(m["type"], "error", "{m}");
             assert_eq!(
@@ -1349,7 +1345,10 @@ async fn server_shutdown_closes_sockets_with_1012() {
     let closed = client.closed().await;
     assert_eq!(closed.code, 1012, "{closed:?}");
     assert!(
-        closed.before.iter().all(crate::ws_client::is_keepalive),
+        closed
+            .before
+            .iter()
+            .all(crate::support::ws_client::is_keepalive),
         "{closed:?}"
     );
     let closed = legacy.closed().await;

@@ -37,10 +37,7 @@ use todoql::telemetry::{
     metrics::{DURATION_BUCKETS, FAST_BUCKETS},
 };
 
-use crate::{
-    helpers::{TestApp, TestUser},
-    ws_client::WsClient,
-};
+use crate::support::{TestApp, TestUser, ws_client::WsClient};
 
 /// A received span with its resource's attributes.
 type ReceivedSpan = (Vec<KeyValue>, Span);

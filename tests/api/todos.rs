@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{TODO_FIELDS, TestApp, TestUser, error_code};
+use crate::support::{TODO_FIELDS, TestApp, TestUser, error_code};
 
 const CREATE: &str = "mutation($input: CreateTodoInput!) { createTodo(input: $input) { id } }";
 
