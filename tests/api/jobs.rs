@@ -11,15 +11,14 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::{process::Command, time::Instant};
-use uuid::Uuid;
 
 use crate::support::{
-    TestApp, TestUser, error_code, fresh_database,
+    PASSWORD, SESSION, TestApp, error_code, fresh_database,
     process::BIN,
     smtp_sink::{Mail, Received, SmtpSink},
+    unique_email,
 };
 
-const PASSWORD: &str = "correct horse battery";
 const JOBS_ON: (&str, &str) = ("JOBS_IN_PROCESS", "true");
 const FAST_POLL: (&str, &str) = ("JOB_POLL_INTERVAL_MS", "100");
 
@@ -234,42 +233,6 @@ fn micros(s: &str) -> DateTime<Utc> {
 
 // --- The app and its clients ------------------------------------------------
 
-/// A unique, lowercase address.
-fn unique_email(name: &str) -> String {
-    format!(
-        "{name}.{}@example.com",
-        &Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
-/// `register` with an explicit display name; returns the whole body.
-async fn register(app: &TestApp, email: &str, display_name: Option<&str>) -> Value {
-    app.gql(
-        "mutation($input: RegisterInput!) { register(input: $input) {
-            accessToken refreshToken user { id email } } }",
-        json!({ "input": { "email": email, "password": PASSWORD, "displayName": display_name } }),
-    )
-    .await
-}
-
-/// `login`; returns the whole body.
-async fn login(app: &TestApp, email: &str, password: &str) -> Value {
-    app.gql(
-        "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
-        json!({ "input": { "email": email, "password": password } }),
-    )
-    .await
-}
-
-/// `refreshToken`; returns the whole body.
-async fn refresh(app: &TestApp, refresh_token: &str) -> Value {
-    app.gql(
-        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
-        json!({ "t": refresh_token }),
-    )
-    .await
-}
-
 async fn request_reset(app: &TestApp, email: &str) -> Value {
     app.gql(
         "mutation($email: String!) { requestPasswordReset(email: $email) }",
@@ -285,30 +248,6 @@ async fn reset_password(app: &TestApp, token: &str, new_password: &str) -> Value
         json!({ "token": token, "pw": new_password }),
     )
     .await
-}
-
-async fn update_todo(app: &TestApp, user: &TestUser, id: &str, input: Value) -> Value {
-    let body = app
-        .gql_as(
-            user,
-            "mutation($id: ID!, $input: UpdateTodoInput!) {
-                updateTodo(id: $id, input: $input) { id dueAt completed } }",
-            json!({ "id": id, "input": input }),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "updateTodo failed: {body}");
-    body["data"]["updateTodo"].clone()
-}
-
-async fn delete_todo(app: &TestApp, user: &TestUser, id: &str) {
-    let body = app
-        .gql_as(
-            user,
-            "mutation($id: ID!) { deleteTodo(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "deleteTodo failed: {body}");
 }
 
 /// `todoql <args>` on `database_url`: (success, stdout, stderr).
@@ -390,7 +329,9 @@ async fn registering_sends_a_welcome_email_with_the_name_escaped_in_html() {
     let db = Db::connect(&app.database_url).await;
     let name = r#"<b>Ann & "Co"</b>"#;
     let email = unique_email("ann");
-    let body = register(&app, &email, Some(name)).await;
+    let body = app
+        .register_with(&email, PASSWORD, Some(name), SESSION)
+        .await;
     assert!(body["errors"].is_null(), "register failed: {body}");
     let user_id = body["data"]["register"]["user"]["id"].as_str().unwrap();
 
@@ -453,12 +394,16 @@ async fn a_registration_that_fails_enqueues_no_welcome_email() {
     let app = TestApp::spawn().await;
     let db = Db::connect(&app.database_url).await;
     let email = unique_email("taken");
-    let first = register(&app, &email, Some("First")).await;
+    let first = app
+        .register_with(&email, PASSWORD, Some("First"), SESSION)
+        .await;
     assert!(first["errors"].is_null(), "{first}");
     let user_id = first["data"]["register"]["user"]["id"].as_str().unwrap();
 
     for again in [email.clone(), email.to_uppercase()] {
-        let body = register(&app, &again, Some("Second")).await;
+        let body = app
+            .register_with(&again, PASSWORD, Some("Second"), SESSION)
+            .await;
         assert_eq!(error_code(&body), "CONFLICT", "{body}");
     }
     // Invalid input fails before anything is written.
@@ -500,7 +445,7 @@ async fn an_smtp_outage_is_retried_with_backoff_and_the_email_sent_once_it_is_ba
     .await;
     let db = Db::connect(&app.database_url).await;
     let email = unique_email("patient");
-    let body = register(&app, &email, None).await;
+    let body = app.register_with(&email, PASSWORD, None, SESSION).await;
     assert!(body["errors"].is_null(), "{body}");
     let user_id = body["data"]["register"]["user"]["id"].as_str().unwrap();
     let jobs = db.jobs_where("welcome_email", "user_id", user_id).await;
@@ -574,7 +519,7 @@ async fn dead_jobs_are_listed_and_retried_from_the_cli() {
     let mut emails = Vec::new();
     for name in ["first", "second"] {
         let email = unique_email(name);
-        let body = register(&app, &email, None).await;
+        let body = app.register_with(&email, PASSWORD, None, SESSION).await;
         assert!(body["errors"].is_null(), "{body}");
         let user_id = body["data"]["register"]["user"]["id"].as_str().unwrap();
         ids.push(
@@ -1007,7 +952,7 @@ async fn a_password_reset_by_email_replaces_the_password_and_every_session() {
     .await;
     let db = Db::connect(&app.database_url).await;
     let user = app.register("resetter").await;
-    let second = login(&app, &user.email, PASSWORD).await;
+    let second = app.login(&user.email, PASSWORD, SESSION).await;
     let second_refresh = second["data"]["login"]["refreshToken"]
         .as_str()
         .unwrap()
@@ -1074,19 +1019,21 @@ async fn a_password_reset_by_email_replaces_the_password_and_every_session() {
     }
     // Every earlier session is signed out; the new one works.
     for old in [&user.refresh_token, &second_refresh] {
-        let body = refresh(&app, old).await;
+        let body = app.refresh(old, SESSION).await;
         assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
     }
-    let body = refresh(&app, &new_refresh).await;
+    let body = app.refresh(&new_refresh, SESSION).await;
     assert!(
         body["errors"].is_null(),
         "the new session must work: {body}"
     );
 
     // The password changed.
-    let old = login(&app, &user.email, PASSWORD).await;
+    let old = app.login(&user.email, PASSWORD, SESSION).await;
     assert_eq!(error_code(&old), "UNAUTHENTICATED", "{old}");
-    let new = login(&app, &user.email, "a brand new passphrase").await;
+    let new = app
+        .login(&user.email, "a brand new passphrase", SESSION)
+        .await;
     assert!(new["errors"].is_null(), "{new}");
 
     let jobs = db
@@ -1155,9 +1102,9 @@ async fn expired_and_unknown_reset_codes_and_unknown_addresses_get_nothing() {
     );
 
     // Nothing changed.
-    let still = login(&app, &user.email, PASSWORD).await;
+    let still = app.login(&user.email, PASSWORD, SESSION).await;
     assert!(still["errors"].is_null(), "{still}");
-    assert!(refresh(&app, &user.refresh_token).await["errors"].is_null());
+    assert!(app.refresh(&user.refresh_token, SESSION).await["errors"].is_null());
     assert_eq!(sink.messages().len(), 2, "{:#?}", sink.messages());
     app.stop().await.unwrap();
 }
@@ -1336,13 +1283,15 @@ async fn changing_the_due_date_reschedules_the_reminder() {
     assert_eq!(before.len(), 1);
 
     // A change that leaves the due date alone keeps the reminder.
-    update_todo(&app, &user, id, json!({ "title": "File the taxes" })).await;
+    app.update_todo_ok(&user, id, json!({ "title": "File the taxes" }))
+        .await;
     let same = db.jobs_where("due_reminder", "todo_id", id).await;
     assert_eq!(same.len(), 1);
     assert_eq!(same[0].id, before[0].id, "an unrelated change rescheduled");
 
     let new_due = Utc::now() + chrono::Duration::milliseconds(3500);
-    update_todo(&app, &user, id, json!({ "dueAt": rfc3339(new_due) })).await;
+    app.update_todo_ok(&user, id, json!({ "dueAt": rfc3339(new_due) }))
+        .await;
     let after = db.jobs_where("due_reminder", "todo_id", id).await;
     assert_eq!(after.len(), 1, "the old reminder must be gone: {after:#?}");
     let job = &after[0];
@@ -1391,8 +1340,9 @@ async fn completing_or_deleting_a_todo_cancels_its_reminder() {
         assert_eq!(db.jobs_where("due_reminder", "todo_id", &id).await.len(), 1);
         ids.push(id);
     }
-    update_todo(&app, &user, &ids[0], json!({ "completed": true })).await;
-    delete_todo(&app, &user, &ids[1]).await;
+    app.update_todo_ok(&user, &ids[0], json!({ "completed": true }))
+        .await;
+    app.delete_todo_ok(&user, &ids[1]).await;
     for id in &ids[..2] {
         let left = db.jobs_where("due_reminder", "todo_id", id).await;
         assert!(left.is_empty(), "not cancelled: {left:#?}");

@@ -14,8 +14,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::support::{
-    OwnedRedis, TestApp, TestUser, error_code,
-    redis::shared_prefix,
+    OwnedRedis, TestApp, TestUser, error_code, shared_prefix,
     ws_client::{Connect, Incoming, LEGACY_WS, TRANSPORT_WS, WAIT, WsClient},
 };
 
@@ -24,41 +23,6 @@ const EVENTS: &str = "subscription($after: String) { todoEvents(after: $after) {
     cursor kind todoId occurredAt todo { id title completed version } } }";
 
 // --- Helpers ---------------------------------------------------------------
-
-/// Runs a mutation as `user`; it must succeed. Returns `data`.
-async fn mutate(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> Value {
-    let body = app.gql_as(user, query, variables).await;
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body["data"].clone()
-}
-
-/// Creates a todo titled `title`; returns its id.
-async fn create(app: &TestApp, user: &TestUser, title: &str) -> String {
-    let todo = app.create_todo(user, json!({ "title": title })).await;
-    todo["id"].as_str().unwrap().to_owned()
-}
-
-async fn delete(app: &TestApp, user: &TestUser, id: &str) {
-    let data = mutate(
-        app,
-        user,
-        "mutation($id: ID!) { deleteTodo(id: $id) }",
-        json!({ "id": id }),
-    )
-    .await;
-    assert_eq!(data["deleteTodo"], id);
-}
-
-async fn toggle_all(app: &TestApp, user: &TestUser, completed: bool) -> i64 {
-    let data = mutate(
-        app,
-        user,
-        "mutation($c: Boolean!) { toggleAllTodos(completed: $c) }",
-        json!({ "c": completed }),
-    )
-    .await;
-    data["toggleAllTodos"].as_i64().unwrap()
-}
 
 /// The next `todoEvents` event of subscription `id`.
 async fn next_event(client: &mut WsClient, id: &str) -> Value {
@@ -127,7 +91,11 @@ async fn sync(client: &mut WsClient, id: &str, writer: &TestApp, user: &TestUser
     let mut markers: Vec<String> = Vec::new();
     let mut seen = loop {
         assert!(markers.len() < 40, "subscription {id} never went live");
-        markers.push(create(writer, user, &format!("sync marker {}", markers.len())).await);
+        markers.push(
+            writer
+                .create_todo_titled(user, &format!("sync marker {}", markers.len()))
+                .await,
+        );
         if let Some(event) = event_for(client, id, Duration::from_millis(500)).await {
             assert_eq!(event["kind"], "CREATED", "{event}");
             break event["todoId"].as_str().unwrap().to_owned();
@@ -142,7 +110,7 @@ async fn sync(client: &mut WsClient, id: &str, writer: &TestApp, user: &TestUser
         seen = event["todoId"].as_str().unwrap().to_owned();
     }
     for marker in &markers {
-        delete(writer, user, marker).await;
+        writer.delete_todo_ok(user, marker).await;
     }
     for marker in &markers {
         let event = event_for(client, id, WAIT).await.expect("a marker event");
@@ -213,34 +181,31 @@ async fn every_change_arrives_in_order_with_its_snapshot() {
     let c = app.create_todo(&user, json!({ "title": "Gamma" })).await;
     let [a_id, b_id, c_id] = [&a, &b, &c].map(|t| t["id"].as_str().unwrap().to_owned());
     // Nothing to change: no event.
-    assert_eq!(toggle_all(&app, &user, false).await, 0);
-    let renamed = mutate(
-        &app,
+    assert_eq!(app.toggle_all(&user, false).await, 0);
+    let renamed = app.data_as(
         &user,
         "mutation($id: ID!) { updateTodo(id: $id, input: { title: \"Alpha 2\" }) { id title completed version } }",
         json!({ "id": a_id }),
     )
     .await["updateTodo"]
         .clone();
-    assert_eq!(toggle_all(&app, &user, true).await, 3);
-    let reopened = mutate(
-        &app,
+    assert_eq!(app.toggle_all(&user, true).await, 3);
+    let reopened = app.data_as(
         &user,
         "mutation($id: ID!) { updateTodo(id: $id, input: { completed: false }) { id title completed version } }",
         json!({ "id": b_id }),
     )
     .await["updateTodo"]
         .clone();
-    let cleared = mutate(&app, &user, "mutation { clearCompletedTodos }", json!({})).await;
+    let cleared = app
+        .data_as(&user, "mutation { clearCompletedTodos }", json!({}))
+        .await;
     assert_eq!(cleared["clearCompletedTodos"], 2);
-    delete(&app, &user, &b_id).await;
+    app.delete_todo_ok(&user, &b_id).await;
 
     // The REST facade.
-    let rest = |method: reqwest::Method, path: &str| {
-        app.client
-            .request(method, format!("{}{path}", app.address))
-            .bearer_auth(&user.access_token)
-    };
+    let rest =
+        |method: reqwest::Method, path: &str| app.request(method, path, Some(&user.access_token));
     let d: Value = rest(reqwest::Method::POST, "/todos")
         .json(&json!({ "title": "Delta" }))
         .send()
@@ -371,7 +336,7 @@ async fn replayed_events_equal_the_live_ones() {
     let mut client = WsClient::ready(&app, &user).await;
     client.subscribe("live", full, json!({})).await;
     sync(&mut client, "live", &app, &user).await;
-    let start = create(&app, &user, "start").await;
+    let start = app.create_todo_titled(&user, "start").await;
     let created = app
         .create_todo(
             &user,
@@ -379,8 +344,7 @@ async fn replayed_events_equal_the_live_ones() {
                     "dueAt": "2030-01-02T03:04:05.123456Z" }),
         )
         .await;
-    let updated = mutate(
-        &app,
+    let updated = app.data_as(
         &user,
         &format!(
             "mutation($id: ID!) {{ updateTodo(id: $id, input: {{ completed: true }}) {{ {} }} }}",
@@ -390,7 +354,8 @@ async fn replayed_events_equal_the_live_ones() {
     )
     .await["updateTodo"]
         .clone();
-    delete(&app, &user, created["id"].as_str().unwrap()).await;
+    app.delete_todo_ok(&user, created["id"].as_str().unwrap())
+        .await;
     let live = next_events(&mut client, "live", 4).await;
     assert_eq!(live[0]["todoId"], start.as_str());
     assert_eq!(live[1]["todo"], created, "CREATED snapshot");
@@ -416,11 +381,11 @@ async fn other_users_changes_never_arrive() {
     let mut alice_ws = subscribed(&app, &alice, "a").await;
     let mut bob_ws = subscribed(&app, &bob, "b").await;
 
-    let b1 = create(&app, &bob, "bob 1").await;
-    let b2 = create(&app, &bob, "bob 2").await;
-    assert_eq!(toggle_all(&app, &bob, true).await, 2);
-    delete(&app, &bob, &b1).await;
-    let a1 = create(&app, &alice, "alice 1").await;
+    let b1 = app.create_todo_titled(&bob, "bob 1").await;
+    let b2 = app.create_todo_titled(&bob, "bob 2").await;
+    assert_eq!(app.toggle_all(&bob, true).await, 2);
+    app.delete_todo_ok(&bob, &b1).await;
+    let a1 = app.create_todo_titled(&alice, "alice 1").await;
 
     let alice_events = next_events(&mut alice_ws, "a", 1).await;
     assert_eq!(summary(&alice_events), expect("CREATED", &[&a1]));
@@ -852,7 +817,7 @@ async fn nothing_arrives_after_the_client_completes() {
     }
     assert!(drained.iter().all(|m| m["id"] == "1"), "{drained:?}");
 
-    let before = create(&app, &user, "seen by both").await;
+    let before = app.create_todo_titled(&user, "seen by both").await;
     for _ in 0..2 {
         let message = client.recv().await;
         assert_eq!(
@@ -862,7 +827,7 @@ async fn nothing_arrives_after_the_client_completes() {
         );
     }
     client.complete("1").await;
-    let after = create(&app, &user, "seen by 2 only").await;
+    let after = app.create_todo_titled(&user, "seen by 2 only").await;
     let event = next_event(&mut client, "2").await;
     assert_eq!(event["todoId"], after.as_str());
     assert_eq!(client.barrier().await, Vec::<Value>::new());
@@ -926,9 +891,9 @@ async fn legacy_protocol_end_to_end() {
     // The subscription: data messages in order.
     client.subscribe("s", EVENTS, json!({})).await;
     sync(&mut client, "s", &app, &user).await;
-    let one = create(&app, &user, "legacy one").await;
-    let two = create(&app, &user, "legacy two").await;
-    delete(&app, &user, &one).await;
+    let one = app.create_todo_titled(&user, "legacy one").await;
+    let two = app.create_todo_titled(&user, "legacy two").await;
+    app.delete_todo_ok(&user, &one).await;
     let events = next_events(&mut client, "s", 3).await;
     assert_eq!(
         summary(&events),
@@ -949,7 +914,7 @@ async fn legacy_protocol_end_to_end() {
 
     // After stop, nothing more for "s".
     client.complete("s").await;
-    create(&app, &user, "after stop").await;
+    app.create_todo_titled(&user, "after stop").await;
     client.assert_silent(Duration::from_millis(500)).await;
 
     // connection_terminate closes normally.
@@ -991,10 +956,13 @@ async fn events_cross_instances_through_redis() {
 
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(create(&two, &user, &format!("from two {i}")).await);
+        ids.push(
+            two.create_todo_titled(&user, &format!("from two {i}"))
+                .await,
+        );
     }
-    assert_eq!(toggle_all(&two, &user, true).await, 5);
-    delete(&two, &user, &ids[2]).await;
+    assert_eq!(two.toggle_all(&user, true).await, 5);
+    two.delete_todo_ok(&user, &ids[2]).await;
 
     let events = next_events(&mut client, "s", 11).await;
     let kinds = summary(&events);
@@ -1014,9 +982,9 @@ async fn events_cross_instances_through_redis() {
     // An instance on another Redis prefix is not heard live; the next
     // event that is heard reveals the gap, which is filled from PostgreSQL.
     let three = TestApp::spawn_on(one.database_url.clone(), &[]).await;
-    let unheard = create(&three, &user, "from three").await;
+    let unheard = three.create_todo_titled(&user, "from three").await;
     client.assert_silent(Duration::from_millis(500)).await;
-    let heard = create(&two, &user, "from two again").await;
+    let heard = two.create_todo_titled(&user, "from two again").await;
     let events = next_events(&mut client, "s", 2).await;
     assert_eq!(summary(&events), expect("CREATED", &[&unheard, &heard]));
     client.assert_silent(Duration::from_millis(300)).await;
@@ -1035,14 +1003,17 @@ async fn concurrent_writes_on_two_instances_arrive_once_in_commit_order() {
     let mut client = WsClient::ready(&one, &user).await;
     client.subscribe("s", EVENTS, json!({})).await;
     sync(&mut client, "s", &two, &user).await;
-    let anchor = create(&one, &user, "anchor").await;
+    let anchor = one.create_todo_titled(&user, "anchor").await;
     let anchor_event = next_event(&mut client, "s").await;
     assert_eq!(anchor_event["todoId"], anchor.as_str());
 
     let writes = (0..WRITES).map(|i| {
         let app = if i % 2 == 0 { &one } else { &two };
         let user = &user;
-        async move { create(app, user, &format!("concurrent {i}")).await }
+        async move {
+            app.create_todo_titled(user, &format!("concurrent {i}"))
+                .await
+        }
     });
     let created: HashSet<String> = futures_util::future::join_all(writes)
         .await
@@ -1076,15 +1047,15 @@ async fn resuming_after_a_cursor_replays_exactly_the_missed_events() {
     let app = TestApp::spawn().await;
     let user = app.register("resume").await;
     let mut client = subscribed(&app, &user, "s").await;
-    let first = create(&app, &user, "first").await;
-    let second = create(&app, &user, "second").await;
+    let first = app.create_todo_titled(&user, "first").await;
+    let second = app.create_todo_titled(&user, "second").await;
     let seen = next_events(&mut client, "s", 2).await;
     assert_eq!(summary(&seen), expect("CREATED", &[&first, &second]));
     client.close().await;
 
-    let missed_a = create(&app, &user, "missed a").await;
-    let missed_b = create(&app, &user, "missed b").await;
-    delete(&app, &user, &first).await;
+    let missed_a = app.create_todo_titled(&user, "missed a").await;
+    let missed_b = app.create_todo_titled(&user, "missed b").await;
+    app.delete_todo_ok(&user, &first).await;
 
     let mut client = WsClient::ready(&app, &user).await;
     client
@@ -1101,7 +1072,7 @@ async fn resuming_after_a_cursor_replays_exactly_the_missed_events() {
     );
     assert_eq!(replayed[0]["todo"]["title"], "missed a");
     // Then live events, with no duplicate of the replayed ones.
-    let live = create(&app, &user, "live").await;
+    let live = app.create_todo_titled(&user, "live").await;
     let next = next_events(&mut client, "s", 1).await;
     assert_eq!(summary(&next), expect("CREATED", &[&live]));
     let mut all = seen.clone();
@@ -1133,7 +1104,7 @@ async fn events_survive_a_redis_restart_exactly_once_in_order() {
 
     let mut expected = Vec::new();
     for i in 0..3 {
-        let id = create(&two, &user, &format!("before {i}")).await;
+        let id = two.create_todo_titled(&user, &format!("before {i}")).await;
         expected.push(("CREATED".to_owned(), id));
     }
     let mut events = next_events(&mut client, "s", 3).await;
@@ -1141,15 +1112,15 @@ async fn events_survive_a_redis_restart_exactly_once_in_order() {
 
     redis.stop().await;
     for i in 0..3 {
-        let id = create(&two, &user, &format!("during {i}")).await;
+        let id = two.create_todo_titled(&user, &format!("during {i}")).await;
         expected.push(("CREATED".to_owned(), id));
     }
     let (_, last_during) = expected.last().unwrap().clone();
-    delete(&two, &user, &last_during).await;
+    two.delete_todo_ok(&user, &last_during).await;
     expected.push(("DELETED".to_owned(), last_during));
     // A last change whose message is lost for good (published under
     // another prefix, as if its publisher had died): only PostgreSQL has it.
-    let lost = create(&three, &user, "lost message").await;
+    let lost = three.create_todo_titled(&user, "lost message").await;
     expected.push(("CREATED".to_owned(), lost));
     // Redis carried the events: without it, instance one hears nothing yet.
     client.assert_silent(Duration::from_millis(300)).await;
@@ -1160,7 +1131,7 @@ async fn events_survive_a_redis_restart_exactly_once_in_order() {
     assert_eq!(summary(&events), expected);
 
     for i in 0..3 {
-        let id = create(&two, &user, &format!("after {i}")).await;
+        let id = two.create_todo_titled(&user, &format!("after {i}")).await;
         expected.push(("CREATED".to_owned(), id));
     }
     events.extend(events_within(&mut client, "s", 3, Duration::from_secs(20)).await);
@@ -1234,7 +1205,7 @@ async fn a_slow_consumer_ends_with_a_resumable_error() {
 
     // Stop reading while the events are produced.
     for round in 0..ROUNDS {
-        let changed = toggle_all(&app, &user, round % 2 == 0).await;
+        let changed = app.toggle_all(&user, round % 2 == 0).await;
         assert_eq!(changed, TODOS as i64);
     }
 
@@ -1369,7 +1340,7 @@ async fn malformed_and_expired_cursors_are_refused() {
     let mut client = subscribed(&app, &user, "s").await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        ids.push(create(&app, &user, &format!("c{i}")).await);
+        ids.push(app.create_todo_titled(&user, &format!("c{i}")).await);
     }
     let events = next_events(&mut client, "s", 3).await;
 

@@ -8,8 +8,6 @@ use serde_json::{Value, json};
 
 use crate::support::{TODO_FIELDS, TestApp, TestUser, error_code};
 
-const CREATE: &str = "mutation($input: CreateTodoInput!) { createTodo(input: $input) { id } }";
-
 /// Parses an RFC 3339 timestamp of a response, which must be in UTC.
 fn utc(value: &Value) -> DateTime<Utc> {
     let s = value
@@ -55,52 +53,6 @@ async fn get_todo(app: &TestApp, user: &TestUser, id: &str) -> Value {
     body["data"]["todo"].clone()
 }
 
-/// `createTodo`, returning the whole body (for error cases).
-async fn try_create(app: &TestApp, user: &TestUser, input: Value) -> Value {
-    app.gql_as(user, CREATE, json!({ "input": input })).await
-}
-
-/// `updateTodo`, returning the whole body.
-async fn update(app: &TestApp, user: &TestUser, id: &str, input: Value) -> Value {
-    app.gql_as(
-        user,
-        &format!(
-            "mutation($id: ID!, $input: UpdateTodoInput!) {{
-                updateTodo(id: $id, input: $input) {{ {TODO_FIELDS} }} }}"
-        ),
-        json!({ "id": id, "input": input }),
-    )
-    .await
-}
-
-/// `updateTodo` that must succeed; returns the todo.
-async fn update_ok(app: &TestApp, user: &TestUser, id: &str, input: Value) -> Value {
-    let body = update(app, user, id, input).await;
-    assert!(body["errors"].is_null(), "updateTodo failed: {body}");
-    body["data"]["updateTodo"].clone()
-}
-
-async fn delete(app: &TestApp, user: &TestUser, id: &str) -> Value {
-    app.gql_as(
-        user,
-        "mutation($id: ID!) { deleteTodo(id: $id) }",
-        json!({ "id": id }),
-    )
-    .await
-}
-
-async fn toggle_all(app: &TestApp, user: &TestUser, completed: bool) -> i64 {
-    let body = app
-        .gql_as(
-            user,
-            "mutation($c: Boolean!) { toggleAllTodos(completed: $c) }",
-            json!({ "c": completed }),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "toggleAllTodos failed: {body}");
-    body["data"]["toggleAllTodos"].as_i64().unwrap()
-}
-
 async fn clear_completed(app: &TestApp, user: &TestUser) -> i64 {
     let body = app
         .gql_as(user, "mutation { clearCompletedTodos }", json!({}))
@@ -110,24 +62,6 @@ async fn clear_completed(app: &TestApp, user: &TestUser) -> i64 {
         "clearCompletedTodos failed: {body}"
     );
     body["data"]["clearCompletedTodos"].as_i64().unwrap()
-}
-
-/// `me { todoCounts }` as (total, active, completed).
-async fn counts(app: &TestApp, user: &TestUser) -> (i64, i64, i64) {
-    let body = app
-        .gql_as(
-            user,
-            "{ me { todoCounts { total active completed } } }",
-            json!({}),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "todoCounts failed: {body}");
-    let c = &body["data"]["me"]["todoCounts"];
-    (
-        c["total"].as_i64().unwrap(),
-        c["active"].as_i64().unwrap(),
-        c["completed"].as_i64().unwrap(),
-    )
 }
 
 /// `todos(first: 100, filter:)` as (totalCount, nodes with every field).
@@ -245,10 +179,10 @@ async fn blank_titles_are_rejected_and_nothing_is_created() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     for title in ["", " ", "   \t\n  ", "\u{3000}"] {
-        let body = try_create(&app, &alice, json!({ "title": title })).await;
+        let body = app.try_create_todo(&alice, json!({ "title": title })).await;
         assert_bad_input(&body, "title");
     }
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
     assert_eq!(list(&app, &alice, Value::Null).await.0, 0);
 }
 
@@ -262,10 +196,10 @@ async fn titles_are_limited_to_500_characters_not_bytes() {
         "🦀".repeat(501),
         format!("x{}", "é".repeat(500)),
     ] {
-        let body = try_create(&app, &alice, json!({ "title": title })).await;
+        let body = app.try_create_todo(&alice, json!({ "title": title })).await;
         assert_bad_input(&body, "title");
     }
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 
     let ascii = "a".repeat(500);
     let emoji = "🦀".repeat(500); // 2,000 bytes, 500 characters
@@ -278,7 +212,7 @@ async fn titles_are_limited_to_500_characters_not_bytes() {
         .create_todo(&alice, json!({ "title": format!("  {ascii}  ") }))
         .await;
     assert_eq!(padded["title"].as_str().unwrap(), ascii);
-    assert_eq!(counts(&app, &alice).await, (3, 3, 0));
+    assert_eq!(app.todo_counts(&alice).await, (3, 3, 0));
     assert_eq!(list(&app, &alice, Value::Null).await.0, 3);
 }
 
@@ -288,15 +222,15 @@ async fn descriptions_are_limited_to_10000_characters() {
     let alice = app.register("alice").await;
 
     for description in ["d".repeat(10_001), "é".repeat(10_001)] {
-        let body = try_create(
-            &app,
-            &alice,
-            json!({ "title": "Long", "description": description }),
-        )
-        .await;
+        let body = app
+            .try_create_todo(
+                &alice,
+                json!({ "title": "Long", "description": description }),
+            )
+            .await;
         assert_bad_input(&body, "description");
     }
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 
     for description in ["d".repeat(10_000), "é".repeat(10_000)] {
         let todo = app
@@ -307,7 +241,7 @@ async fn descriptions_are_limited_to_10000_characters() {
             .await;
         assert_eq!(todo["description"].as_str().unwrap(), description);
     }
-    assert_eq!(counts(&app, &alice).await, (2, 2, 0));
+    assert_eq!(app.todo_counts(&alice).await, (2, 2, 0));
 }
 
 #[tokio::test]
@@ -321,15 +255,17 @@ async fn nul_characters_are_bad_input_not_internal_errors() {
             "description",
         ),
     ] {
-        let body = try_create(&app, &alice, input.clone()).await;
+        let body = app.try_create_todo(&alice, input.clone()).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 
     let todo = app.create_todo(&alice, json!({ "title": "clean" })).await;
     let id = todo["id"].as_str().unwrap();
-    let body = update(&app, &alice, id, json!({ "title": "\u{0}" })).await;
+    let body = app
+        .update_todo(&alice, id, json!({ "title": "\u{0}" }))
+        .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "title", "{body}");
 
@@ -367,7 +303,9 @@ async fn malformed_date_times_are_bad_input_not_internal_errors() {
         "2030-13-01T00:00:00Z",
         "10000-01-01T00:00:00Z",
     ] {
-        let body = try_create(&app, &alice, json!({ "title": "t", "dueAt": due })).await;
+        let body = app
+            .try_create_todo(&alice, json!({ "title": "t", "dueAt": due }))
+            .await;
         input_error(&body);
         let body = app
             .gql_as(
@@ -378,7 +316,7 @@ async fn malformed_date_times_are_bad_input_not_internal_errors() {
             .await;
         input_error(&body);
     }
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 }
 
 #[tokio::test]
@@ -393,7 +331,9 @@ async fn update_leaves_absent_fields_unchanged() {
         .await;
     let id = todo["id"].as_str().unwrap();
 
-    let updated = update_ok(&app, &alice, id, json!({ "title": "  New  " })).await;
+    let updated = app
+        .update_todo_ok(&alice, id, json!({ "title": "  New  " }))
+        .await;
     assert_eq!(updated["title"], "New");
     assert_eq!(updated["description"], "Keep me");
     assert_eq!(updated["dueAt"], todo["dueAt"]);
@@ -405,13 +345,13 @@ async fn update_leaves_absent_fields_unchanged() {
         "updatedAt did not move: {todo} -> {updated}"
     );
 
-    let updated2 = update_ok(
-        &app,
-        &alice,
-        id,
-        json!({ "description": "Changed", "dueAt": "2031-02-03T04:05:06Z" }),
-    )
-    .await;
+    let updated2 = app
+        .update_todo_ok(
+            &alice,
+            id,
+            json!({ "description": "Changed", "dueAt": "2031-02-03T04:05:06Z" }),
+        )
+        .await;
     assert_eq!(updated2["title"], "New");
     assert_eq!(updated2["description"], "Changed");
     assert_eq!(utc(&updated2["dueAt"]), at("2031-02-03T04:05:06Z"));
@@ -435,25 +375,25 @@ async fn explicit_null_clears_description_and_due_at() {
         .await;
     let id = todo["id"].as_str().unwrap();
 
-    let a = update_ok(&app, &alice, id, json!({ "description": null })).await;
+    let a = app
+        .update_todo_ok(&alice, id, json!({ "description": null }))
+        .await;
     assert!(a["description"].is_null(), "{a}");
     assert_eq!(a["dueAt"], todo["dueAt"]);
     assert_eq!(a["version"], 2);
 
-    let b = update_ok(&app, &alice, id, json!({ "dueAt": null })).await;
+    let b = app
+        .update_todo_ok(&alice, id, json!({ "dueAt": null }))
+        .await;
     assert!(b["dueAt"].is_null(), "{b}");
     assert!(b["description"].is_null());
     assert_eq!(b["title"], "T");
     assert_eq!(b["version"], 3);
 
     // Clearing what is already clear is not a change.
-    let c = update_ok(
-        &app,
-        &alice,
-        id,
-        json!({ "description": null, "dueAt": null }),
-    )
-    .await;
+    let c = app
+        .update_todo_ok(&alice, id, json!({ "description": null, "dueAt": null }))
+        .await;
     assert_eq!(c, b);
 
     let fetched = get_todo(&app, &alice, id).await;
@@ -479,7 +419,7 @@ async fn invalid_updates_are_rejected_and_change_nothing() {
         // A valid field alongside does not get applied either.
         (json!({ "description": "new", "title": null }), "title"),
     ] {
-        let body = update(&app, &alice, id, input.clone()).await;
+        let body = app.update_todo(&alice, id, input.clone()).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
         assert_eq!(
             body["errors"][0]["extensions"]["field"], field,
@@ -511,18 +451,18 @@ async fn version_increases_by_one_per_change_and_not_for_no_ops() {
         json!({ "dueAt": "2030-01-01T01:00:00+01:00" }),
         json!({ "expectedVersion": 1 }),
     ] {
-        let same = update_ok(&app, &alice, id, input.clone()).await;
+        let same = app.update_todo_ok(&alice, id, input.clone()).await;
         assert_eq!(same, todo, "no-op update {input} changed the todo");
     }
 
     // Several fields in one request: one change, one version.
-    let changed = update_ok(
-        &app,
-        &alice,
-        id,
-        json!({ "title": "Other", "description": "Other", "completed": true, "dueAt": null }),
-    )
-    .await;
+    let changed = app
+        .update_todo_ok(
+            &alice,
+            id,
+            json!({ "title": "Other", "description": "Other", "completed": true, "dueAt": null }),
+        )
+        .await;
     assert_eq!(changed["version"], 2);
 
     let mut expected = 2;
@@ -532,7 +472,7 @@ async fn version_increases_by_one_per_change_and_not_for_no_ops() {
         json!({ "dueAt": "2030-05-05T05:05:05Z" }),
         json!({ "description": "" }),
     ] {
-        let next = update_ok(&app, &alice, id, input.clone()).await;
+        let next = app.update_todo_ok(&alice, id, input.clone()).await;
         expected += 1;
         assert_eq!(next["version"], expected, "after {input}");
     }
@@ -549,7 +489,9 @@ async fn completing_sets_completed_at_and_reopening_clears_it() {
     let todo = app.create_todo(&alice, json!({ "title": "Do it" })).await;
     let id = todo["id"].as_str().unwrap();
 
-    let done = update_ok(&app, &alice, id, json!({ "completed": true })).await;
+    let done = app
+        .update_todo_ok(&alice, id, json!({ "completed": true }))
+        .await;
     assert_eq!(done["completed"], true);
     let completed_at = utc(&done["completedAt"]);
     assert!(completed_at > utc(&todo["createdAt"]));
@@ -557,16 +499,22 @@ async fn completing_sets_completed_at_and_reopening_clears_it() {
     assert_eq!(done["version"], 2);
 
     // Completing again is a no-op: completedAt keeps the first completion.
-    let again = update_ok(&app, &alice, id, json!({ "completed": true })).await;
+    let again = app
+        .update_todo_ok(&alice, id, json!({ "completed": true }))
+        .await;
     assert_eq!(again, done);
 
     // Another change while completed keeps completedAt.
-    let renamed = update_ok(&app, &alice, id, json!({ "title": "Done it" })).await;
+    let renamed = app
+        .update_todo_ok(&alice, id, json!({ "title": "Done it" }))
+        .await;
     assert_eq!(renamed["completedAt"], done["completedAt"]);
     assert_eq!(renamed["completed"], true);
     assert_eq!(renamed["version"], 3);
 
-    let reopened = update_ok(&app, &alice, id, json!({ "completed": false })).await;
+    let reopened = app
+        .update_todo_ok(&alice, id, json!({ "completed": false }))
+        .await;
     assert_eq!(reopened["completed"], false);
     assert!(reopened["completedAt"].is_null(), "{reopened}");
     assert_eq!(reopened["version"], 4);
@@ -583,13 +531,9 @@ async fn expected_version_guards_against_lost_updates() {
     let todo = app.create_todo(&alice, json!({ "title": "v1" })).await;
     let id = todo["id"].as_str().unwrap();
 
-    let v2 = update_ok(
-        &app,
-        &alice,
-        id,
-        json!({ "title": "v2", "expectedVersion": 1 }),
-    )
-    .await;
+    let v2 = app
+        .update_todo_ok(&alice, id, json!({ "title": "v2", "expectedVersion": 1 }))
+        .await;
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["title"], "v2");
     let snapshot = get_todo(&app, &alice, id).await;
@@ -607,19 +551,19 @@ async fn expected_version_guards_against_lost_updates() {
         ),
         (json!({ "dueAt": null, "expectedVersion": 0 }), "zero"),
     ] {
-        let body = update(&app, &alice, id, input).await;
+        let body = app.update_todo(&alice, id, input).await;
         assert_eq!(error_code(&body), "CONFLICT", "{what}: {body}");
         assert!(body["data"].is_null(), "{what}: {body}");
         assert_eq!(get_todo(&app, &alice, id).await, snapshot, "{what}");
     }
 
-    let v3 = update_ok(
-        &app,
-        &alice,
-        id,
-        json!({ "completed": true, "expectedVersion": 2 }),
-    )
-    .await;
+    let v3 = app
+        .update_todo_ok(
+            &alice,
+            id,
+            json!({ "completed": true, "expectedVersion": 2 }),
+        )
+        .await;
     assert_eq!(v3["version"], 3);
     assert_eq!(v3["title"], "v2");
 }
@@ -632,20 +576,22 @@ async fn delete_returns_the_id_then_the_todo_is_gone() {
     let todo = app.create_todo(&alice, json!({ "title": "Bye" })).await;
     let id = todo["id"].as_str().unwrap();
 
-    let body = delete(&app, &alice, id).await;
+    let body = app.delete_todo(&alice, id).await;
     assert!(body["errors"].is_null(), "{body}");
     assert_eq!(body["data"]["deleteTodo"], id);
 
     assert!(get_todo(&app, &alice, id).await.is_null());
-    let again = delete(&app, &alice, id).await;
+    let again = app.delete_todo(&alice, id).await;
     assert_eq!(error_code(&again), "NOT_FOUND", "{again}");
-    let upd = update(&app, &alice, id, json!({ "title": "Zombie" })).await;
+    let upd = app
+        .update_todo(&alice, id, json!({ "title": "Zombie" }))
+        .await;
     assert_eq!(error_code(&upd), "NOT_FOUND", "{upd}");
 
     let (total, nodes) = list(&app, &alice, Value::Null).await;
     assert_eq!(total, 1);
     assert_eq!(nodes[0]["id"], keep["id"]);
-    assert_eq!(counts(&app, &alice).await, (1, 1, 0));
+    assert_eq!(app.todo_counts(&alice).await, (1, 1, 0));
 }
 
 #[tokio::test]
@@ -654,9 +600,9 @@ async fn ids_that_are_not_uuids_name_no_todo() {
     let alice = app.register("alice").await;
     app.create_todo(&alice, json!({ "title": "Exists" })).await;
     for id in ["not-a-uuid", "", "1", "'; DROP TABLE todos; --"] {
-        let del = delete(&app, &alice, id).await;
+        let del = app.delete_todo(&alice, id).await;
         assert_eq!(error_code(&del), "NOT_FOUND", "delete {id:?}: {del}");
-        let upd = update(&app, &alice, id, json!({ "title": "x" })).await;
+        let upd = app.update_todo(&alice, id, json!({ "title": "x" })).await;
         assert_eq!(error_code(&upd), "NOT_FOUND", "update {id:?}: {upd}");
         assert!(get_todo(&app, &alice, id).await.is_null(), "todo({id:?})");
     }
@@ -664,10 +610,10 @@ async fn ids_that_are_not_uuids_name_no_todo() {
     let nobody = uuid::Uuid::now_v7().to_string();
     assert!(get_todo(&app, &alice, &nobody).await.is_null());
     assert_eq!(
-        error_code(&delete(&app, &alice, &nobody).await),
+        error_code(&app.delete_todo(&alice, &nobody).await),
         "NOT_FOUND"
     );
-    assert_eq!(counts(&app, &alice).await, (1, 1, 0));
+    assert_eq!(app.todo_counts(&alice).await, (1, 1, 0));
 }
 
 #[tokio::test]
@@ -679,9 +625,11 @@ async fn toggle_all_changes_only_what_differs() {
         let t = app.create_todo(&alice, json!({ "title": title })).await;
         ids.push(t["id"].as_str().unwrap().to_owned());
     }
-    let pre = update_ok(&app, &alice, &ids[0], json!({ "completed": true })).await;
+    let pre = app
+        .update_todo_ok(&alice, &ids[0], json!({ "completed": true }))
+        .await;
 
-    assert_eq!(toggle_all(&app, &alice, true).await, 2);
+    assert_eq!(app.toggle_all(&alice, true).await, 2);
     let (_, nodes) = list(&app, &alice, Value::Null).await;
     for n in &nodes {
         assert_eq!(n["completed"], true, "{n}");
@@ -694,30 +642,30 @@ async fn toggle_all_changes_only_what_differs() {
             assert_eq!(n["completedAt"], n["updatedAt"], "{n}");
         }
     }
-    assert_eq!(counts(&app, &alice).await, (3, 0, 3));
+    assert_eq!(app.todo_counts(&alice).await, (3, 0, 3));
 
-    assert_eq!(toggle_all(&app, &alice, true).await, 0);
+    assert_eq!(app.toggle_all(&alice, true).await, 0);
     assert_eq!(list(&app, &alice, Value::Null).await.1, nodes);
 
-    assert_eq!(toggle_all(&app, &alice, false).await, 3);
+    assert_eq!(app.toggle_all(&alice, false).await, 3);
     let (_, reopened) = list(&app, &alice, Value::Null).await;
     for n in &reopened {
         assert_eq!(n["completed"], false, "{n}");
         assert!(n["completedAt"].is_null(), "{n}");
         assert_eq!(n["version"], 3, "{n}");
     }
-    assert_eq!(toggle_all(&app, &alice, false).await, 0);
-    assert_eq!(counts(&app, &alice).await, (3, 3, 0));
+    assert_eq!(app.toggle_all(&alice, false).await, 0);
+    assert_eq!(app.todo_counts(&alice).await, (3, 3, 0));
 }
 
 #[tokio::test]
 async fn toggle_all_and_clear_completed_with_no_todos_return_zero() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
-    assert_eq!(toggle_all(&app, &alice, true).await, 0);
-    assert_eq!(toggle_all(&app, &alice, false).await, 0);
+    assert_eq!(app.toggle_all(&alice, true).await, 0);
+    assert_eq!(app.toggle_all(&alice, false).await, 0);
     assert_eq!(clear_completed(&app, &alice).await, 0);
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 }
 
 #[tokio::test]
@@ -731,12 +679,13 @@ async fn clear_completed_deletes_only_completed_todos() {
             .await;
         let id = t["id"].as_str().unwrap().to_owned();
         if i % 2 == 0 {
-            update_ok(&app, &alice, &id, json!({ "completed": true })).await;
+            app.update_todo_ok(&alice, &id, json!({ "completed": true }))
+                .await;
         } else {
             active.insert(id);
         }
     }
-    assert_eq!(counts(&app, &alice).await, (5, 2, 3));
+    assert_eq!(app.todo_counts(&alice).await, (5, 2, 3));
 
     assert_eq!(clear_completed(&app, &alice).await, 3);
     let (total, nodes) = list(&app, &alice, Value::Null).await;
@@ -749,14 +698,14 @@ async fn clear_completed_deletes_only_completed_todos() {
     assert!(nodes.iter().all(|n| n["completed"] == false));
 
     assert_eq!(clear_completed(&app, &alice).await, 0);
-    assert_eq!(counts(&app, &alice).await, (2, 2, 0));
+    assert_eq!(app.todo_counts(&alice).await, (2, 2, 0));
 }
 
 #[tokio::test]
 async fn todo_counts_follow_a_mix_of_changes() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
-    assert_eq!(counts(&app, &alice).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&alice).await, (0, 0, 0));
 
     let mut ids = Vec::new();
     for i in 0..6 {
@@ -765,26 +714,30 @@ async fn todo_counts_follow_a_mix_of_changes() {
             .await;
         ids.push(t["id"].as_str().unwrap().to_owned());
     }
-    assert_eq!(counts(&app, &alice).await, (6, 6, 0));
+    assert_eq!(app.todo_counts(&alice).await, (6, 6, 0));
 
-    update_ok(&app, &alice, &ids[0], json!({ "completed": true })).await;
-    update_ok(&app, &alice, &ids[1], json!({ "completed": true })).await;
-    update_ok(&app, &alice, &ids[2], json!({ "completed": true })).await;
-    assert_eq!(counts(&app, &alice).await, (6, 3, 3));
+    app.update_todo_ok(&alice, &ids[0], json!({ "completed": true }))
+        .await;
+    app.update_todo_ok(&alice, &ids[1], json!({ "completed": true }))
+        .await;
+    app.update_todo_ok(&alice, &ids[2], json!({ "completed": true }))
+        .await;
+    assert_eq!(app.todo_counts(&alice).await, (6, 3, 3));
 
-    update_ok(&app, &alice, &ids[2], json!({ "completed": false })).await;
-    assert_eq!(counts(&app, &alice).await, (6, 4, 2));
+    app.update_todo_ok(&alice, &ids[2], json!({ "completed": false }))
+        .await;
+    assert_eq!(app.todo_counts(&alice).await, (6, 4, 2));
 
     // One completed and one active deleted.
-    delete(&app, &alice, &ids[0]).await;
-    delete(&app, &alice, &ids[5]).await;
-    assert_eq!(counts(&app, &alice).await, (4, 3, 1));
+    app.delete_todo(&alice, &ids[0]).await;
+    app.delete_todo(&alice, &ids[5]).await;
+    assert_eq!(app.todo_counts(&alice).await, (4, 3, 1));
 
     assert_eq!(clear_completed(&app, &alice).await, 1);
-    assert_eq!(counts(&app, &alice).await, (3, 3, 0));
+    assert_eq!(app.todo_counts(&alice).await, (3, 3, 0));
 
-    assert_eq!(toggle_all(&app, &alice, true).await, 3);
-    assert_eq!(counts(&app, &alice).await, (3, 0, 3));
+    assert_eq!(app.toggle_all(&alice, true).await, 3);
+    assert_eq!(app.todo_counts(&alice).await, (3, 0, 3));
 
     // The counts agree with the filtered lists.
     assert_eq!(list(&app, &alice, json!({ "completed": true })).await.0, 3);
@@ -824,8 +777,7 @@ async fn users_cannot_read_or_change_each_others_todos() {
     let a_done = app
         .create_todo(&alice, json!({ "title": "Alice done" }))
         .await;
-    update_ok(
-        &app,
+    app.update_todo_ok(
         &alice,
         a_done["id"].as_str().unwrap(),
         json!({ "completed": true }),
@@ -837,8 +789,7 @@ async fn users_cannot_read_or_change_each_others_todos() {
     // Bob has todos of his own, one completed.
     let b_open = app.create_todo(&bob, json!({ "title": "Bob open" })).await;
     let b_done = app.create_todo(&bob, json!({ "title": "Bob done" })).await;
-    update_ok(
-        &app,
+    app.update_todo_ok(
         &bob,
         b_done["id"].as_str().unwrap(),
         json!({ "completed": true }),
@@ -859,12 +810,12 @@ async fn users_cannot_read_or_change_each_others_todos() {
             json!({ "title": "pwned", "expectedVersion": 99 }),
             json!({}),
         ] {
-            let body = update(&app, &bob, id, input.clone()).await;
+            let body = app.update_todo(&bob, id, input.clone()).await;
             assert_eq!(error_code(&body), "NOT_FOUND", "bob update {input}: {body}");
             assert!(body["data"].is_null());
         }
 
-        let body = delete(&app, &bob, id).await;
+        let body = app.delete_todo(&bob, id).await;
         assert_eq!(error_code(&body), "NOT_FOUND", "bob delete: {body}");
     }
 
@@ -889,14 +840,14 @@ async fn users_cannot_read_or_change_each_others_todos() {
             .await
             .is_empty()
     );
-    assert_eq!(counts(&app, &bob).await, (2, 1, 1));
+    assert_eq!(app.todo_counts(&bob).await, (2, 1, 1));
 
     // Bulk mutations touch only Bob's todos.
-    assert_eq!(toggle_all(&app, &bob, true).await, 1);
-    assert_eq!(toggle_all(&app, &bob, false).await, 2);
-    assert_eq!(toggle_all(&app, &bob, true).await, 2);
+    assert_eq!(app.toggle_all(&bob, true).await, 1);
+    assert_eq!(app.toggle_all(&bob, false).await, 2);
+    assert_eq!(app.toggle_all(&bob, true).await, 2);
     assert_eq!(clear_completed(&app, &bob).await, 2);
-    assert_eq!(counts(&app, &bob).await, (0, 0, 0));
+    assert_eq!(app.todo_counts(&bob).await, (0, 0, 0));
     assert!(
         get_todo(&app, &bob, b_open["id"].as_str().unwrap())
             .await
@@ -979,12 +930,13 @@ async fn tricky_text_round_trips_exactly() {
     // Through updates too.
     let (id, _) = &created[0];
     for &s in TRICKY {
-        let t = update_ok(&app, &alice, id, json!({ "title": s, "description": s })).await;
+        let t = app
+            .update_todo_ok(&alice, id, json!({ "title": s, "description": s }))
+            .await;
         assert_eq!(t["title"].as_str().unwrap(), s);
         assert_eq!(t["description"].as_str().unwrap(), s);
     }
-    update_ok(
-        &app,
+    app.update_todo_ok(
         &alice,
         id,
         json!({ "title": TRICKY[0], "description": format!("  {}\n\t", TRICKY[0]) }),
@@ -1014,7 +966,7 @@ async fn tricky_text_round_trips_exactly() {
     app.create_todo(&alice, json!({ "title": "still works" }))
         .await;
     assert_eq!(
-        counts(&app, &alice).await.0,
+        app.todo_counts(&alice).await.0,
         i64::try_from(TRICKY.len()).unwrap() + 1
     );
 }
@@ -1044,7 +996,8 @@ async fn filters_by_state_search_and_due_dates() {
     make("snake_case", Some(""), Some("2030-01-03T00:00:00Z")).await;
     make("plain 1000 done", Some("snakeXcase"), None).await;
     make("Milkshake", Some("vanilla"), Some("2030-01-02T00:00:00Z")).await;
-    update_ok(&app, &alice, &milk, json!({ "completed": true })).await;
+    app.update_todo_ok(&alice, &milk, json!({ "completed": true }))
+        .await;
 
     let all = [
         "Buy MILK",

@@ -15,15 +15,15 @@ use uuid::Uuid;
 
 use super::{db::fresh_database, redis::redis_url};
 
+/// The key test apps sign access tokens with.
+pub const JWT_SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
+
 /// Test configuration: port 0, a fixed secret, the test Redis with a
 /// prefix of its own.
 pub fn test_config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORT".into(), "0".into()),
-        (
-            "JWT_SECRET".into(),
-            "test-secret-of-at-least-thirty-two-bytes!".into(),
-        ),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
         (
             "REDIS_KEY_PREFIX".into(),
             format!("test:{}:", Uuid::new_v4().simple()),

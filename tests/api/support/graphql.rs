@@ -1,22 +1,18 @@
 //! GraphQL requests as a client sends them: `POST /graphql` anonymously or
-//! as a user, and the operations many tests share (sign-up, todos).
+//! as a user, returning the body, or only `data` when nothing may fail.
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::app::{TestApp, TestUser};
 
 impl TestApp {
     /// `POST /graphql` as JSON, with an optional token; returns the body.
     pub async fn gql_with(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("POST /graphql");
+        let response = self
+            .graphql_request(token, &json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
         assert!(
             response.status().is_success(),
             "status {} for {query}",
@@ -36,46 +32,13 @@ impl TestApp {
             .await
     }
 
-    /// Registers a user with a unique email based on `name`.
-    pub async fn register(&self, name: &str) -> TestUser {
-        let email = format!(
-            "{name}.{}@example.com",
-            &Uuid::new_v4().simple().to_string()[..8]
-        );
-        let body = self
-            .gql(
-                "mutation($input: RegisterInput!) { register(input: $input) {
-                    accessToken refreshToken user { id email } } }",
-                json!({ "input": { "email": email, "password": "correct horse battery", "displayName": name } }),
-            )
-            .await;
-        let payload = &body["data"]["register"];
-        assert!(payload.is_object(), "register failed: {body}");
-        TestUser {
-            id: payload["user"]["id"].as_str().unwrap().to_owned(),
-            email,
-            access_token: payload["accessToken"].as_str().unwrap().to_owned(),
-            refresh_token: payload["refreshToken"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// Creates a todo as `user` and returns it.
-    pub async fn create_todo(&self, user: &TestUser, input: Value) -> Value {
-        let body = self
-            .gql_as(
-                user,
-                &format!("mutation($input: CreateTodoInput!) {{ createTodo(input: $input) {{ {TODO_FIELDS} }} }}"),
-                json!({ "input": input }),
-            )
-            .await;
-        assert!(body["errors"].is_null(), "createTodo failed: {body}");
-        body["data"]["createTodo"].clone()
+    /// Runs `query` as `user`; it must succeed. Returns `data`.
+    pub async fn data_as(&self, user: &TestUser, query: &str, variables: Value) -> Value {
+        let body = self.gql_as(user, query, variables).await;
+        assert!(body["errors"].is_null(), "{query}: {body}");
+        body["data"].clone()
     }
 }
-
-/// Every scalar field of `Todo`.
-pub const TODO_FIELDS: &str =
-    "id title description completed dueAt completedAt createdAt updatedAt version";
 
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
