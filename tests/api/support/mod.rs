@@ -22,7 +22,7 @@ pub mod ws_client;
 
 pub use accounts::{PASSWORD, SESSION, claims_for, unique_email};
 pub use app::{JWT_SECRET, TestApp, TestUser};
-pub use db::{admin_conn, admin_url, fresh_database};
+pub use db::{admin_conn, fresh_database};
 pub use graphql::error_code;
 pub use http::{Answer, GRJ, JSON, send};
 pub use process::{BIN, free_port, node_script};
