@@ -13,7 +13,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The command to run a Node script of `tests/js`.
+/// The command to run a Node script of `tests/js` (one npm project with
+/// every Node tool the tests use; `scripts/test.sh` runs `npm ci` there),
+/// such as `audit.mjs` or `clients/apollo.mjs`, from that folder.
 pub fn node_script(script: &str) -> tokio::process::Command {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
     let mut cmd = tokio::process::Command::new("node");
