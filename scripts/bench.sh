@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load benchmark (docs/benchmarks.md): builds benches/load.rs and the
+# The load benchmark (docs/benchmarks.md): builds benches/load/ and the
 # todoql binary in release mode, then runs the benchmark against throwaway
 # PostgreSQL and Redis started by scripts/test.sh --exec.
 #

@@ -124,14 +124,13 @@ else
   export TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 fi
 
-# --- 3. JavaScript test tools (graphql-http audit, headless browser) -------
-# and the GraphQL client libraries the compatibility tests drive (clients/).
-for dir in tests/js clients; do
-  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-done
+# --- 3. JavaScript test tools (tests/js: graphql-http audit, headless -------
+# browser, and the GraphQL client libraries the compatibility tests drive).
+js=tests/js
+if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
+  say "npm ci in $js"
+  (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # --- 4. Tests ---------------------------------------------------------------
 if [ "${1:-}" = "--exec" ]; then

@@ -3,7 +3,7 @@
 -- request runs with the read cache off, as captured with log_statement=all
 -- (docs/benchmarks.md): the DataLoader's user lookup (the viewer, which also
 -- serves every Todo.owner), the keyset page (first + 1 rows), the count.
--- Users have deterministic ids (benches/load.rs seeds them), so pgbench can
+-- Users have deterministic ids (benches/load/seed.rs seeds them), so pgbench can
 -- pick one at random. Run with -M prepared, as diesel-async prepares too.
 \set u random(1, 100)
 SELECT "users"."id", "users"."email", "users"."password_hash", "users"."display_name", "users"."created_at", "users"."updated_at", "users"."event_seq" FROM "users" WHERE ("users"."id" = ANY(ARRAY[('00000000-0000-4000-8000-' || lpad(:u::text, 12, '0'))::uuid]));

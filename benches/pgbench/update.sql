@@ -3,7 +3,7 @@
 -- writes every column with version + 1 and writes the (unnumbered) event
 -- row; COMMIT numbers it, and the number is read back for publishing, as
 -- captured with log_statement=all
--- (docs/benchmarks.md). Todos have deterministic ids (benches/load.rs).
+-- (docs/benchmarks.md). Todos have deterministic ids (benches/load/seed.rs).
 \set u random(1, 100)
 \set n random(1, 200)
 \set t :u * 1000 + :n

@@ -10,61 +10,34 @@ use serde_json::{Value, json};
 use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
 use uuid::Uuid;
 
-use crate::helpers::{TODO_FIELDS, TestApp, TestUser, error_code};
+use crate::support::{
+    JWT_SECRET, PASSWORD, TODO_FIELDS, TestApp, TestUser, claims_for, error_code, unique_email,
+};
 
-const SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
-const PASSWORD: &str = "correct horse battery";
-
-const USER_FIELDS: &str = "id email displayName createdAt todoCounts { total }";
-
-fn register_query() -> String {
-    format!(
-        "mutation($input: RegisterInput!) {{ register(input: $input) {{
-            accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
-    )
+/// Every field of `User` the tests look at.
+macro_rules! user_fields {
+    () => {
+        "id email displayName createdAt todoCounts { total }"
+    };
 }
 
-fn login_query() -> String {
-    format!(
-        "mutation($input: LoginInput!) {{ login(input: $input) {{
-            accessToken refreshToken tokenType expiresIn user {{ {USER_FIELDS} }} }} }}"
-    )
-}
+const USER_FIELDS: &str = user_fields!();
+
+/// What `register` and `login` select here: the whole session and user.
+const SESSION_FIELDS: &str = concat!(
+    "accessToken refreshToken tokenType expiresIn user { ",
+    user_fields!(),
+    " }"
+);
+
+/// What `refreshToken` selects here.
+const REFRESHED: &str = "accessToken refreshToken tokenType expiresIn user { id email }";
 
 fn me_query() -> String {
     format!("{{ me {{ {USER_FIELDS} }} }}")
 }
 
-const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) {
-    accessToken refreshToken tokenType expiresIn user { id email } } }";
-
-const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
-
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-async fn register(app: &TestApp, email: &str, password: &str, display_name: Option<&str>) -> Value {
-    app.gql(
-        &register_query(),
-        json!({ "input": { "email": email, "password": password, "displayName": display_name } }),
-    )
-    .await
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> Value {
-    app.gql(
-        &login_query(),
-        json!({ "input": { "email": email, "password": password } }),
-    )
-    .await
-}
-
-async fn refresh(app: &TestApp, token: &str) -> Value {
-    app.gql(REFRESH, json!({ "t": token })).await
-}
-
-async fn logout(app: &TestApp, token: &str) -> Value {
-    app.gql(LOGOUT, json!({ "t": token })).await
-}
 
 async fn me(app: &TestApp, token: Option<&str>) -> Value {
     app.gql_with(token, &me_query(), json!({})).await
@@ -73,10 +46,8 @@ async fn me(app: &TestApp, token: Option<&str>) -> Value {
 /// `me` with a raw `Authorization` header value.
 async fn me_with_header(app: &TestApp, authorization: &str) -> Value {
     let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .graphql_request(None, &json!({ "query": me_query() }))
         .header(AUTHORIZATION, authorization)
-        .json(&json!({ "query": me_query() }))
         .send()
         .await
         .unwrap();
@@ -112,17 +83,6 @@ async fn assert_me_is(app: &TestApp, token: &str, user: &TestUser, context: &str
     assert_eq!(body["data"]["me"]["id"], user.id, "{context}: {body}");
 }
 
-fn claims_for(user: &TestUser) -> Claims {
-    let now = Utc::now().timestamp();
-    Claims {
-        sub: user.id.parse().unwrap(),
-        iat: now,
-        exp: now + 600,
-        iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
-    }
-}
-
 /// Signs `claims` with `jsonwebtoken` directly.
 fn encode(
     alg: Algorithm,
@@ -148,20 +108,20 @@ fn refresh_token_of(body: &Value, field: &str) -> String {
         .to_owned()
 }
 
-fn unique_email(name: &str) -> String {
-    format!(
-        "{name}.{}@example.com",
-        &Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
 // --- register, me, login ----------------------------------------------------
 
 #[tokio::test]
 async fn register_returns_a_session_and_me_returns_the_same_user() {
     let app = TestApp::spawn().await;
     let before = Utc::now();
-    let body = register(&app, "Ada.Lovelace@Example.com", PASSWORD, Some("Ada")).await;
+    let body = app
+        .register_with(
+            "Ada.Lovelace@Example.com",
+            PASSWORD,
+            Some("Ada"),
+            SESSION_FIELDS,
+        )
+        .await;
     assert!(body["errors"].is_null(), "{body}");
     let payload = payload_of(&body, "register");
 
@@ -193,7 +153,9 @@ async fn register_returns_a_session_and_me_returns_the_same_user() {
 #[tokio::test]
 async fn register_without_display_name_gives_null() {
     let app = TestApp::spawn().await;
-    let body = register(&app, &unique_email("anon"), PASSWORD, None).await;
+    let body = app
+        .register_with(&unique_email("anon"), PASSWORD, None, SESSION_FIELDS)
+        .await;
     let user = &payload_of(&body, "register")["user"];
     assert!(user["displayName"].is_null(), "{body}");
 }
@@ -237,7 +199,9 @@ async fn register_validation_names_the_field_and_creates_nothing() {
         too_long_email.as_str(),
     ];
     for email in bad_emails {
-        let body = register(&app, email, PASSWORD, Some("x")).await;
+        let body = app
+            .register_with(email, PASSWORD, Some("x"), SESSION_FIELDS)
+            .await;
         assert_refused(&body, "BAD_USER_INPUT", &format!("email {email:?}"));
         assert_eq!(
             body["errors"][0]["extensions"]["field"], "email",
@@ -246,7 +210,7 @@ async fn register_validation_names_the_field_and_creates_nothing() {
     }
     // Nothing was created: no account to sign in to.
     for email in ["a@b.com", too_long_email.as_str()] {
-        let body = login(&app, email, PASSWORD).await;
+        let body = app.login(email, PASSWORD, SESSION_FIELDS).await;
         assert_refused(&body, "UNAUTHENTICATED", &format!("login {email:?}"));
     }
 
@@ -265,7 +229,9 @@ async fn register_validation_names_the_field_and_creates_nothing() {
         ),
     ];
     for (email, password, name, field) in &cases {
-        let body = register(&app, email, password, name.as_deref()).await;
+        let body = app
+            .register_with(email, password, name.as_deref(), SESSION_FIELDS)
+            .await;
         assert_refused(&body, "BAD_USER_INPUT", &format!("{field} for {email}"));
         assert_eq!(body["errors"][0]["extensions"]["field"], *field, "{body}");
     }
@@ -273,32 +239,42 @@ async fn register_validation_names_the_field_and_creates_nothing() {
     // The same addresses are still free, and the bounds themselves are
     // accepted: 8 and 128 character passwords, a 100 character name, a
     // 254 character address.
-    let body = register(&app, &short_pw, "12345678", None).await;
+    let body = app
+        .register_with(&short_pw, "12345678", None, SESSION_FIELDS)
+        .await;
     assert!(body["errors"].is_null(), "8 char password: {body}");
     let pw128 = "p".repeat(128);
-    let body = register(&app, &long_pw, &pw128, None).await;
+    let body = app
+        .register_with(&long_pw, &pw128, None, SESSION_FIELDS)
+        .await;
     assert!(body["errors"].is_null(), "128 char password: {body}");
     let name100 = "n".repeat(100);
-    let body = register(&app, &long_name, PASSWORD, Some(&name100)).await;
+    let body = app
+        .register_with(&long_name, PASSWORD, Some(&name100), SESSION_FIELDS)
+        .await;
     assert!(body["errors"].is_null(), "100 char name: {body}");
     assert_eq!(
         payload_of(&body, "register")["user"]["displayName"],
         name100
     );
-    let body = register(&app, &longest_email, PASSWORD, None).await;
+    let body = app
+        .register_with(&longest_email, PASSWORD, None, SESSION_FIELDS)
+        .await;
     assert!(body["errors"].is_null(), "254 char email: {body}");
 
     // The 128 character password is stored whole, not truncated.
-    let body = login(&app, &long_pw, &pw128).await;
+    let body = app.login(&long_pw, &pw128, SESSION_FIELDS).await;
     assert!(body["errors"].is_null(), "{body}");
-    let body = login(&app, &long_pw, &pw128[..127]).await;
+    let body = app.login(&long_pw, &pw128[..127], SESSION_FIELDS).await;
     assert_refused(&body, "UNAUTHENTICATED", "127 char prefix of the password");
 }
 
 #[tokio::test]
 async fn taken_email_is_a_conflict_whatever_the_case_or_spacing() {
     let app = TestApp::spawn().await;
-    let body = register(&app, "Taken@Example.com", PASSWORD, Some("first")).await;
+    let body = app
+        .register_with("Taken@Example.com", PASSWORD, Some("first"), SESSION_FIELDS)
+        .await;
     let first = payload_of(&body, "register");
 
     for email in [
@@ -308,16 +284,22 @@ async fn taken_email_is_a_conflict_whatever_the_case_or_spacing() {
         "  taken@example.com  ",
         "\ttAkEn@ExAmPlE.cOm\n",
     ] {
-        let body = register(&app, email, "another password", Some("second")).await;
+        let body = app
+            .register_with(email, "another password", Some("second"), SESSION_FIELDS)
+            .await;
         assert_refused(&body, "CONFLICT", &format!("{email:?}"));
     }
 
     // The account is untouched: the first password works, the second does not.
-    let body = login(&app, "taken@example.com", PASSWORD).await;
+    let body = app
+        .login("taken@example.com", PASSWORD, SESSION_FIELDS)
+        .await;
     let user = &payload_of(&body, "login")["user"];
     assert_eq!(user["id"], first["user"]["id"]);
     assert_eq!(user["displayName"], "first");
-    let body = login(&app, "taken@example.com", "another password").await;
+    let body = app
+        .login("taken@example.com", "another password", SESSION_FIELDS)
+        .await;
     assert_refused(&body, "UNAUTHENTICATED", "the conflicting password");
 }
 
@@ -326,7 +308,7 @@ async fn login_succeeds_and_failures_are_indistinguishable() {
     let app = TestApp::spawn().await;
     let user = app.register("login").await;
 
-    let body = login(&app, &user.email, PASSWORD).await;
+    let body = app.login(&user.email, PASSWORD, SESSION_FIELDS).await;
     assert!(body["errors"].is_null(), "{body}");
     let payload = payload_of(&body, "login");
     assert_eq!(payload["user"]["id"], user.id);
@@ -343,12 +325,16 @@ async fn login_succeeds_and_failures_are_indistinguishable() {
 
     // Case-insensitive, surrounding spaces ignored.
     let shouted = format!("  {}  ", user.email.to_uppercase());
-    let body = login(&app, &shouted, PASSWORD).await;
+    let body = app.login(&shouted, PASSWORD, SESSION_FIELDS).await;
     assert_eq!(payload_of(&body, "login")["user"]["id"], user.id, "{body}");
 
-    let wrong_password = login(&app, &user.email, "correct horse battery!").await;
-    let unknown_email = login(&app, "nobody@example.com", PASSWORD).await;
-    let empty = login(&app, "", "").await;
+    let wrong_password = app
+        .login(&user.email, "correct horse battery!", SESSION_FIELDS)
+        .await;
+    let unknown_email = app
+        .login("nobody@example.com", PASSWORD, SESSION_FIELDS)
+        .await;
+    let empty = app.login("", "", SESSION_FIELDS).await;
     for (body, what) in [
         (&wrong_password, "wrong password"),
         (&unknown_email, "unknown email"),
@@ -364,9 +350,13 @@ async fn login_succeeds_and_failures_are_indistinguishable() {
         unknown_email["errors"][0]["extensions"]
     );
     // Passwords are not trimmed or case-folded.
-    let body = login(&app, &user.email, &format!(" {PASSWORD}")).await;
+    let body = app
+        .login(&user.email, &format!(" {PASSWORD}"), SESSION_FIELDS)
+        .await;
     assert_refused(&body, "UNAUTHENTICATED", "password with a leading space");
-    let body = login(&app, &user.email, &PASSWORD.to_uppercase()).await;
+    let body = app
+        .login(&user.email, &PASSWORD.to_uppercase(), SESSION_FIELDS)
+        .await;
     assert_refused(&body, "UNAUTHENTICATED", "upper-cased password");
 }
 
@@ -377,7 +367,7 @@ async fn refresh_rotates_the_pair() {
     let app = TestApp::spawn().await;
     let user = app.register("rotate").await;
 
-    let body = refresh(&app, &user.refresh_token).await;
+    let body = app.refresh(&user.refresh_token, REFRESHED).await;
     assert!(body["errors"].is_null(), "{body}");
     let payload = payload_of(&body, "refreshToken");
     assert_eq!(payload["tokenType"], "Bearer");
@@ -395,7 +385,7 @@ async fn refresh_rotates_the_pair() {
     .await;
 
     // The new token can itself be exchanged, again for a different one.
-    let third = refresh_token_of(&refresh(&app, &second).await, "refreshToken");
+    let third = refresh_token_of(&app.refresh(&second, REFRESHED).await, "refreshToken");
     assert_ne!(third, second);
     assert_ne!(third, user.refresh_token);
 }
@@ -405,25 +395,31 @@ async fn replaying_a_rotated_refresh_token_revokes_its_family_only() {
     let app = TestApp::spawn().await;
     let user = app.register("theft").await;
     // A second, independent session (another token family).
-    let other_session = refresh_token_of(&login(&app, &user.email, PASSWORD).await, "login");
+    let other_session = refresh_token_of(
+        &app.login(&user.email, PASSWORD, SESSION_FIELDS).await,
+        "login",
+    );
 
-    let second = refresh_token_of(&refresh(&app, &user.refresh_token).await, "refreshToken");
-    let third = refresh_token_of(&refresh(&app, &second).await, "refreshToken");
+    let second = refresh_token_of(
+        &app.refresh(&user.refresh_token, REFRESHED).await,
+        "refreshToken",
+    );
+    let third = refresh_token_of(&app.refresh(&second, REFRESHED).await, "refreshToken");
 
     // The rotated token no longer works...
-    let replay = refresh(&app, &user.refresh_token).await;
+    let replay = app.refresh(&user.refresh_token, REFRESHED).await;
     assert_refused(&replay, "UNAUTHENTICATED", "replayed rotated token");
     // ...and its replay revoked the whole family, including the newest token.
-    let body = refresh(&app, &third).await;
+    let body = app.refresh(&third, REFRESHED).await;
     assert_refused(&body, "UNAUTHENTICATED", "newest token of a revoked family");
-    let body = refresh(&app, &second).await;
+    let body = app.refresh(&second, REFRESHED).await;
     assert_refused(&body, "UNAUTHENTICATED", "middle token of a revoked family");
 
     // The other session is unaffected, before and after rotating it.
-    let body = refresh(&app, &other_session).await;
+    let body = app.refresh(&other_session, REFRESHED).await;
     assert!(body["errors"].is_null(), "other family: {body}");
     let next = refresh_token_of(&body, "refreshToken");
-    let body = refresh(&app, &next).await;
+    let body = app.refresh(&next, REFRESHED).await;
     assert!(body["errors"].is_null(), "other family, rotated: {body}");
 }
 
@@ -441,11 +437,11 @@ async fn garbage_refresh_tokens_are_unauthenticated() {
         truncated,
         "' OR '1'='1",
     ] {
-        let body = refresh(&app, token).await;
+        let body = app.refresh(token, REFRESHED).await;
         assert_refused(&body, "UNAUTHENTICATED", &format!("refresh with {token:?}"));
     }
     // None of that disturbed the real token.
-    let body = refresh(&app, &user.refresh_token).await;
+    let body = app.refresh(&user.refresh_token, REFRESHED).await;
     assert!(body["errors"].is_null(), "{body}");
 }
 
@@ -460,22 +456,25 @@ fn rand_bytes() -> [u8; 32] {
 async fn logout_revokes_an_active_refresh_token_once() {
     let app = TestApp::spawn().await;
     let user = app.register("logout").await;
-    let other_session = refresh_token_of(&login(&app, &user.email, PASSWORD).await, "login");
+    let other_session = refresh_token_of(
+        &app.login(&user.email, PASSWORD, SESSION_FIELDS).await,
+        "login",
+    );
 
-    let body = logout(&app, &user.refresh_token).await;
+    let body = app.logout(&user.refresh_token).await;
     assert_eq!(body["data"]["logout"], true, "{body}");
-    let body = refresh(&app, &user.refresh_token).await;
+    let body = app.refresh(&user.refresh_token, REFRESHED).await;
     assert_refused(&body, "UNAUTHENTICATED", "refresh after logout");
 
-    let body = logout(&app, &user.refresh_token).await;
+    let body = app.logout(&user.refresh_token).await;
     assert_eq!(body["data"]["logout"], false, "second logout: {body}");
     assert!(body["errors"].is_null(), "{body}");
-    let body = logout(&app, "no-such-token").await;
+    let body = app.logout("no-such-token").await;
     assert_eq!(body["data"]["logout"], false, "unknown token: {body}");
     assert!(body["errors"].is_null(), "{body}");
 
     // The other session still works.
-    let body = refresh(&app, &other_session).await;
+    let body = app.refresh(&other_session, REFRESHED).await;
     assert!(body["errors"].is_null(), "{body}");
 }
 
@@ -483,11 +482,14 @@ async fn logout_revokes_an_active_refresh_token_once() {
 async fn logout_of_a_rotated_session_revokes_the_current_token() {
     let app = TestApp::spawn().await;
     let user = app.register("logout2").await;
-    let second = refresh_token_of(&refresh(&app, &user.refresh_token).await, "refreshToken");
+    let second = refresh_token_of(
+        &app.refresh(&user.refresh_token, REFRESHED).await,
+        "refreshToken",
+    );
 
-    let body = logout(&app, &second).await;
+    let body = app.logout(&second).await;
     assert_eq!(body["data"]["logout"], true, "{body}");
-    let body = refresh(&app, &second).await;
+    let body = app.refresh(&second, REFRESHED).await;
     assert_refused(&body, "UNAUTHENTICATED", "refresh after logout");
 }
 
@@ -543,7 +545,7 @@ async fn alg_none_token_is_refused() {
         Algorithm::HS256,
         Some("at+jwt"),
         &claims_for(&user),
-        SECRET.as_bytes(),
+        JWT_SECRET.as_bytes(),
     );
     assert_me_is(&app, &good, &user, "control").await;
 }
@@ -568,10 +570,15 @@ async fn token_with_another_algorithm_and_the_right_secret_is_refused() {
     let user = app.register("alg").await;
     let claims = claims_for(&user);
     for alg in [Algorithm::HS512, Algorithm::HS384] {
-        let token = encode(alg, Some("at+jwt"), &claims, SECRET.as_bytes());
+        let token = encode(alg, Some("at+jwt"), &claims, JWT_SECRET.as_bytes());
         assert_me_refused(&app, &token, &format!("{alg:?}")).await;
     }
-    let good = encode(Algorithm::HS256, Some("at+jwt"), &claims, SECRET.as_bytes());
+    let good = encode(
+        Algorithm::HS256,
+        Some("at+jwt"),
+        &claims,
+        JWT_SECRET.as_bytes(),
+    );
     assert_me_is(&app, &good, &user, "control").await;
 }
 
@@ -655,7 +662,12 @@ async fn wrong_audience_or_issuer_is_refused() {
             json!({ "iat": now, "exp": now + 600, "iss": ISSUER, "aud": AUDIENCE }),
         ),
     ] {
-        let token = encode(Algorithm::HS256, Some("at+jwt"), &claims, SECRET.as_bytes());
+        let token = encode(
+            Algorithm::HS256,
+            Some("at+jwt"),
+            &claims,
+            JWT_SECRET.as_bytes(),
+        );
         assert_me_refused(&app, &token, what).await;
     }
 }
@@ -666,10 +678,15 @@ async fn token_without_the_access_token_type_is_refused() {
     let user = app.register("typ").await;
     let claims = claims_for(&user);
     for typ in [None, Some("JWT"), Some("at+JWT"), Some("refresh+jwt")] {
-        let token = encode(Algorithm::HS256, typ, &claims, SECRET.as_bytes());
+        let token = encode(Algorithm::HS256, typ, &claims, JWT_SECRET.as_bytes());
         assert_me_refused(&app, &token, &format!("typ {typ:?}")).await;
     }
-    let good = encode(Algorithm::HS256, Some("at+jwt"), &claims, SECRET.as_bytes());
+    let good = encode(
+        Algorithm::HS256,
+        Some("at+jwt"),
+        &claims,
+        JWT_SECRET.as_bytes(),
+    );
     assert_me_is(&app, &good, &user, "control").await;
 }
 
@@ -831,7 +848,9 @@ async fn exotic_display_names_round_trip_exactly() {
     ];
     for name in names {
         let email = unique_email("o'neil");
-        let body = register(&app, &email, PASSWORD, Some(name)).await;
+        let body = app
+            .register_with(&email, PASSWORD, Some(name), SESSION_FIELDS)
+            .await;
         assert!(body["errors"].is_null(), "{name:?}: {body}");
         let payload = payload_of(&body, "register");
         assert_eq!(payload["user"]["displayName"], name);
@@ -841,7 +860,7 @@ async fn exotic_display_names_round_trip_exactly() {
         let body = me(&app, Some(token)).await;
         assert_eq!(body["data"]["me"]["displayName"], name, "{body}");
 
-        let body = login(&app, &email, PASSWORD).await;
+        let body = app.login(&email, PASSWORD, SESSION_FIELDS).await;
         assert_eq!(payload_of(&body, "login")["user"]["displayName"], name);
     }
     // The tables are still there.
@@ -862,8 +881,10 @@ async fn exotic_passwords_work() {
     // 8 characters, though many more bytes.
     let password = "🔑'\"; --é";
     assert_eq!(password.chars().count(), 8);
-    let body = register(&app, &email, password, None).await;
+    let body = app
+        .register_with(&email, password, None, SESSION_FIELDS)
+        .await;
     assert!(body["errors"].is_null(), "{body}");
-    let body = login(&app, &email, password).await;
+    let body = app.login(&email, password, SESSION_FIELDS).await;
     assert!(body["errors"].is_null(), "{body}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{OwnedRedis, TestApp, TestUser, redis_url};
+use crate::support::{OwnedRedis, PASSWORD, TestApp, TestUser, redis_url, shared_prefix};
 
 /// What a todo app loads on every screen: counts, the first page and its
 /// total (two cached reads: the counts, and the page with its total).
@@ -37,15 +37,8 @@ fn stats(app: &TestApp) -> Stats {
     }
 }
 
-/// Runs `query` as `user` and returns `data`, failing on any error.
-async fn data(app: &TestApp, user: &TestUser, query: &str) -> Value {
-    let body = app.gql_as(user, query, json!({})).await;
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body["data"].clone()
-}
-
 async fn read(app: &TestApp, user: &TestUser) -> Value {
-    data(app, user, READ).await
+    app.data_as(user, READ, json!({})).await
 }
 
 /// Reads twice and asserts the second read came from the cache.
@@ -63,65 +56,25 @@ async fn warm(app: &TestApp, user: &TestUser) -> Value {
     second
 }
 
-async fn mutate(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> Value {
-    let body = app.gql_as(user, query, variables).await;
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body["data"].clone()
-}
-
-async fn create(app: &TestApp, user: &TestUser, title: &str) -> String {
-    app.create_todo(user, json!({ "title": title })).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A REST call as `user`; asserts a 2xx status and returns the JSON body
-/// (`Null` when empty).
-async fn rest(
-    app: &TestApp,
-    user: &TestUser,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut request = app
-        .client
-        .request(method.clone(), format!("{}{path}", app.address))
-        .bearer_auth(&user.access_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-fn shared_prefix() -> String {
-    format!("test:cache:{}:", uuid::Uuid::new_v4().simple())
-}
-
 #[tokio::test]
 async fn counts_and_first_pages_are_served_from_the_cache_on_repeat_reads() {
     assert!(redis_url().is_some(), "this test needs TEST_REDIS_URL");
     let app = TestApp::spawn_with(&[RELAXED_CACHE_TIMEOUT]).await;
     let user = app.register("cached").await;
     for title in ["one", "two", "three"] {
-        create(&app, &user, title).await;
+        app.create_todo_titled(&user, title).await;
     }
 
     let counts = "{ me { todoCounts { total active completed } } }";
     let s0 = stats(&app);
-    let first = data(&app, &user, counts).await;
+    let first = app.data_as(&user, counts, json!({})).await;
     let s1 = stats(&app);
     assert_eq!(
         (s1.misses - s0.misses, s1.hits - s0.hits),
         (1, 0),
         "first read"
     );
-    let second = data(&app, &user, counts).await;
+    let second = app.data_as(&user, counts, json!({})).await;
     let s2 = stats(&app);
     assert_eq!(
         (s2.misses - s1.misses, s2.hits - s1.hits),
@@ -132,14 +85,14 @@ async fn counts_and_first_pages_are_served_from_the_cache_on_repeat_reads() {
     assert_eq!(first["me"]["todoCounts"]["total"], 3);
 
     let page = "{ todos(first: 20) { totalCount nodes { id title } } }";
-    let first = data(&app, &user, page).await;
+    let first = app.data_as(&user, page, json!({})).await;
     let s3 = stats(&app);
     assert_eq!(
         (s3.misses - s2.misses, s3.hits - s2.hits),
         (1, 0),
         "page and total (one entry), first read"
     );
-    let second = data(&app, &user, page).await;
+    let second = app.data_as(&user, page, json!({})).await;
     let s4 = stats(&app);
     assert_eq!(
         (s4.misses - s3.misses, s4.hits - s3.hits),
@@ -150,7 +103,9 @@ async fn counts_and_first_pages_are_served_from_the_cache_on_repeat_reads() {
     assert_eq!(first["todos"]["nodes"].as_array().unwrap().len(), 3);
 
     // The same list through `me.todos` and REST uses the same entries.
-    let rest_page = rest(&app, &user, reqwest::Method::GET, "/todos?first=20", None).await;
+    let rest_page = app
+        .rest_ok(&user, reqwest::Method::GET, "/todos?first=20", None)
+        .await;
     let s5 = stats(&app);
     assert_eq!(s5.hits - s4.hits, 1, "REST list from the cache");
     let ids = |nodes: &Value| -> Vec<Value> {
@@ -164,19 +119,20 @@ async fn counts_and_first_pages_are_served_from_the_cache_on_repeat_reads() {
     assert_eq!(ids(&rest_page["items"]), ids(&first["todos"]["nodes"]));
 
     // Only first pages are cached.
-    let cursor = data(
-        &app,
-        &user,
-        "{ todos(first: 1) { pageInfo { endCursor } } }",
-    )
-    .await["todos"]["pageInfo"]["endCursor"]
+    let cursor = app
+        .data_as(
+            &user,
+            "{ todos(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await["todos"]["pageInfo"]["endCursor"]
         .as_str()
         .unwrap()
         .to_owned();
     let later = format!("{{ todos(first: 1, after: \"{cursor}\") {{ nodes {{ id }} }} }}");
     let before = stats(&app);
     for _ in 0..2 {
-        data(&app, &user, &later).await;
+        app.data_as(&user, &later, json!({})).await;
     }
     let after = stats(&app);
     assert_eq!(
@@ -197,7 +153,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
     // The database's answer, never cached.
     let truth = TestApp::spawn_on(a.database_url.clone(), &[("CACHE", "false")]).await;
     let user = a.register("everywhere").await;
-    create(&a, &user, "seed").await;
+    a.create_todo_titled(&user, "seed").await;
 
     let mut previous = read(&truth, &user).await;
     let mut step = 0;
@@ -206,12 +162,11 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
         warm(&b, &user).await;
         let what = match step {
             0 => {
-                create(&a, &user, "created with GraphQL").await;
+                a.create_todo_titled(&user, "created with GraphQL").await;
                 "createTodo"
             }
             1 => {
-                rest(
-                    &a,
+                a.rest_ok(
                     &user,
                     reqwest::Method::POST,
                     "/todos",
@@ -222,8 +177,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
             }
             2 => {
                 let id = previous["todos"]["nodes"][0]["id"].clone();
-                mutate(
-                    &a,
+                a.data_as(
                     &user,
                     "mutation($id: ID!) { updateTodo(id: $id, input: { completed: true }) { id } }",
                     json!({ "id": id }),
@@ -233,8 +187,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
             }
             3 => {
                 let id = previous["todos"]["nodes"][1]["id"].clone();
-                mutate(
-                    &a,
+                a.data_as(
                     &user,
                     "mutation($id: ID!) { updateTodo(id: $id, input: { title: \"renamed\" }) { id } }",
                     json!({ "id": id }),
@@ -243,8 +196,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
                 "updateTodo title"
             }
             4 => {
-                mutate(
-                    &a,
+                a.data_as(
                     &user,
                     "mutation { toggleAllTodos(completed: true) }",
                     json!({}),
@@ -257,8 +209,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
                     .as_str()
                     .unwrap()
                     .to_owned();
-                rest(
-                    &a,
+                a.rest_ok(
                     &user,
                     reqwest::Method::PATCH,
                     &format!("/todos/{id}"),
@@ -269,13 +220,12 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
             }
             6 => {
                 // The other way round: written on B, read on A.
-                create(&b, &user, "created on B").await;
+                b.create_todo_titled(&user, "created on B").await;
                 "createTodo on the other instance"
             }
             7 => {
                 let id = previous["todos"]["nodes"][0]["id"].clone();
-                mutate(
-                    &a,
+                a.data_as(
                     &user,
                     "mutation($id: ID!) { deleteTodo(id: $id) }",
                     json!({ "id": id }),
@@ -284,15 +234,17 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
                 "deleteTodo"
             }
             8 => {
-                mutate(&a, &user, "mutation { clearCompletedTodos }", json!({})).await;
+                a.data_as(&user, "mutation { clearCompletedTodos }", json!({}))
+                    .await;
                 "clearCompletedTodos"
             }
             9 => {
-                rest(&a, &user, reqwest::Method::DELETE, "/todos", None).await;
+                a.rest_ok(&user, reqwest::Method::DELETE, "/todos", None)
+                    .await;
                 "DELETE /todos"
             }
             10 => {
-                create(&a, &user, "last").await;
+                a.create_todo_titled(&user, "last").await;
                 "createTodo after emptying"
             }
             11 => {
@@ -300,8 +252,7 @@ async fn every_write_is_read_back_fresh_on_another_instance() {
                     .as_str()
                     .unwrap()
                     .to_owned();
-                rest(
-                    &a,
+                a.rest_ok(
                     &user,
                     reqwest::Method::DELETE,
                     &format!("/todos/{id}"),
@@ -338,11 +289,10 @@ async fn cached_reads_are_kept_apart_per_user_and_per_filter() {
     let app = TestApp::spawn_with(&shared).await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    let done = create(&app, &alice, "alice done").await;
-    create(&app, &alice, "alice open").await;
-    create(&app, &bob, "bob open").await;
-    mutate(
-        &app,
+    let done = app.create_todo_titled(&alice, "alice done").await;
+    app.create_todo_titled(&alice, "alice open").await;
+    app.create_todo_titled(&bob, "bob open").await;
+    app.data_as(
         &alice,
         "mutation($id: ID!) { updateTodo(id: $id, input: { completed: true }) { id } }",
         json!({ "id": done }),
@@ -362,7 +312,7 @@ async fn cached_reads_are_kept_apart_per_user_and_per_filter() {
     for round in 0..2 {
         for (user, filter, want) in &cases {
             let before = stats(&app);
-            let got = data(&app, user, &titles(filter)).await;
+            let got = app.data_as(user, &titles(filter), json!({})).await;
             let after = stats(&app);
             let got_titles: Vec<&str> = got["todos"]["nodes"]
                 .as_array()
@@ -391,12 +341,12 @@ async fn cached_reads_are_kept_apart_per_user_and_per_filter() {
 async fn the_cache_can_be_turned_off() {
     let app = TestApp::spawn_with(&[("CACHE", "false")]).await;
     let user = app.register("uncached").await;
-    create(&app, &user, "one").await;
+    app.create_todo_titled(&user, "one").await;
     for _ in 0..3 {
         let body = read(&app, &user).await;
         assert_eq!(body["todos"]["totalCount"], 1);
     }
-    create(&app, &user, "two").await;
+    app.create_todo_titled(&user, "two").await;
     assert_eq!(read(&app, &user).await["me"]["todoCounts"]["total"], 2);
     assert_eq!(
         stats(&app),
@@ -409,31 +359,20 @@ async fn the_cache_can_be_turned_off() {
     );
 }
 
-async fn readyz(app: &TestApp) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_redis_outage_falls_back_to_postgres_and_caching_resumes() {
     let mut redis = OwnedRedis::start().await;
     let url = redis.url();
     let app = TestApp::spawn_with(&[("REDIS_URL", &url)]).await;
     let user = app.register("outage").await;
-    create(&app, &user, "before").await;
+    app.create_todo_titled(&user, "before").await;
     warm(&app, &user).await;
-    let (status, body) = readyz(&app).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["checks"]["redis"], "up");
 
     redis.stop().await;
-    let (status, body) = readyz(&app).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["checks"]["redis"], "down");
     assert_eq!(body["checks"]["postgres"], "up");
@@ -443,25 +382,22 @@ async fn a_redis_outage_falls_back_to_postgres_and_caching_resumes() {
     assert_eq!(during["todos"]["totalCount"], 1, "{during}");
     assert!(stats(&app).errors > errors, "Redis errors are counted");
     // Writes, REST, and sign-ins (rate limits count in memory) still work.
-    create(&app, &user, "during").await;
+    app.create_todo_titled(&user, "during").await;
     let during = read(&app, &user).await;
     assert_eq!(during["me"]["todoCounts"]["total"], 2, "{during}");
     assert_eq!(during["todos"]["nodes"][0]["title"], "during");
-    let listed = rest(&app, &user, reqwest::Method::GET, "/todos", None).await;
-    assert_eq!(listed["totalCount"], 2, "{listed}");
-    let login = app
-        .gql(
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
-            json!({ "input": { "email": user.email, "password": "correct horse battery" } }),
-        )
+    let listed = app
+        .rest_ok(&user, reqwest::Method::GET, "/todos", None)
         .await;
+    assert_eq!(listed["totalCount"], 2, "{listed}");
+    let login = app.login(&user.email, PASSWORD, "accessToken").await;
     assert!(login["data"]["login"]["accessToken"].is_string(), "{login}");
     app.register("newcomer").await;
 
     redis.restart().await;
     let mut ready = None;
     for _ in 0..100 {
-        let (status, body) = readyz(&app).await;
+        let (status, body) = app.readyz().await;
         if status == StatusCode::OK {
             ready = Some(body);
             break;
@@ -489,7 +425,7 @@ async fn a_redis_outage_falls_back_to_postgres_and_caching_resumes() {
         "no cache hits after Redis came back: {:?}",
         stats(&app)
     );
-    create(&app, &user, "after").await;
+    app.create_todo_titled(&user, "after").await;
     assert_eq!(read(&app, &user).await["me"]["todoCounts"]["total"], 3);
 }
 
@@ -518,10 +454,10 @@ async fn write_while_redis_refuses_writes() -> (OwnedRedis, TestApp, TestUser) {
     let url = redis.url();
     let app = TestApp::spawn_with(&[("REDIS_URL", &url)]).await;
     let user = app.register("full").await;
-    create(&app, &user, "before").await;
+    app.create_todo_titled(&user, "before").await;
     warm(&app, &user).await;
     refuse_writes(&redis).await;
-    create(&app, &user, "while full").await;
+    app.create_todo_titled(&user, "while full").await;
     (redis, app, user)
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, node_script};
+use crate::support::{TestApp, node_script};
 
 #[tokio::test]
 async fn reference_graphql_ws_client_queries_subscribes_and_completes() {

@@ -1,34 +1,28 @@
 //! The web app (`/app`) and client compatibility: Apollo Client and urql
-//! (`clients/`) run against the live server, and the app runs end to end in
+//! (`tests/js/clients/`) run against the live server, and the app runs end to end in
 //! headless Chromium (`tests/js/app-e2e.mjs`), including a server restart.
 
 use std::{process::Stdio, time::Duration};
 
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use serde_json::Value;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
-    process::Command,
-};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::helpers::{TestApp, node_script};
+use crate::support::{TestApp, node_script};
 
 /// Where the browser test leaves its screenshots.
 const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e-screenshots");
 
-/// `node clients/<script> <baseUrl> <token>`: runs one client library's
-/// cases and returns their JSON summary (the last stdout line).
+/// `node tests/js/clients/<script> <baseUrl> <token>`: runs one client
+/// library's cases and returns their JSON summary (the last stdout line).
 async fn run_client(script: &str) -> Value {
     let app = TestApp::spawn().await;
     let user = app.register(script.trim_end_matches(".mjs")).await;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/clients");
     let output = tokio::time::timeout(
         Duration::from_secs(90),
-        Command::new("node")
-            .arg(format!("{dir}/{script}"))
+        node_script(&format!("clients/{script}"))
             .arg(&app.address)
             .arg(&user.access_token)
-            .current_dir(dir)
             .kill_on_drop(true)
             .output(),
     )

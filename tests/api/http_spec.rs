@@ -3,34 +3,23 @@
 //! `graphql-http` audit suite and a headless-browser run of GraphiQL.
 
 use reqwest::{
-    StatusCode,
+    Method, StatusCode,
     header::{ACCEPT, ALLOW, CONTENT_TYPE},
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, node_script};
+use crate::support::{GRJ, JSON, TestApp, error_code, node_script, send};
 
-const GRJ: &str = "application/graphql-response+json";
-
+/// `POST /graphql` with a raw JSON body: status, `Content-Type` and body.
 async fn post(app: &TestApp, accept: &str, body: &str) -> (StatusCode, String, Value) {
-    let res = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .header(CONTENT_TYPE, "application/json")
+    let request = app
+        .request(Method::POST, "/graphql", None)
+        .header(CONTENT_TYPE, JSON)
         .header(ACCEPT, accept)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (status, content_type, body)
+        .body(body.to_owned());
+    let answer = send(request).await;
+    let content_type = answer.header(CONTENT_TYPE).unwrap_or_default().to_owned();
+    (answer.status, content_type, answer.body)
 }
 
 #[tokio::test]

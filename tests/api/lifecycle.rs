@@ -3,13 +3,13 @@
 
 use std::{process::Stdio, time::Duration};
 
-use diesel_async::{AsyncConnection, RunQueryDsl};
-use serde_json::Value;
+use diesel_async::RunQueryDsl;
 use tokio::process::Command;
 
-use crate::helpers::{TestApp, admin_url, fresh_database};
-
-const BIN: &str = env!("CARGO_BIN_EXE_todoql");
+use crate::support::{
+    TestApp, admin_conn, fresh_database,
+    process::{BIN, free_port},
+};
 
 #[tokio::test]
 async fn ping_answers_pong() {
@@ -27,17 +27,10 @@ async fn ping_answers_pong() {
 #[tokio::test]
 async fn readiness_follows_the_database() {
     let app = TestApp::spawn().await;
-    let ready = |app: &TestApp| {
-        let req = app.client.get(format!("{}/readyz", app.address));
-        async move {
-            let res = req.send().await.unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
-        }
-    };
-    let (status, body) = ready(&app).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["postgres"], "up");
-    if crate::helpers::redis_url().is_some() {
+    if crate::support::redis_url().is_some() {
         assert_eq!(body["checks"]["redis"], "up");
     }
     let health = app
@@ -50,12 +43,12 @@ async fn readiness_follows_the_database() {
 
     // Take the database away: not ready, but still alive.
     let name = app.database_url.rsplit('/').next().unwrap().to_owned();
-    let mut admin = todoql::db::Conn::establish(&admin_url()).await.unwrap();
+    let mut admin = admin_conn().await;
     diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .execute(&mut admin)
         .await
         .unwrap();
-    let (status, body) = ready(&app).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["postgres"], "down");
     let health = app
@@ -82,14 +75,6 @@ async fn stopping_closes_the_listener() {
     let client = app.client.clone();
     app.stop().await.expect("clean stop");
     assert!(client.get(format!("{address}/ping")).send().await.is_err());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `todoql serve` as a process: healthcheck passes while it runs, SIGTERM

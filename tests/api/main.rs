@@ -2,10 +2,13 @@
 //! test spawns the app on port 0 against a fresh database cloned from a
 //! migrated template, with its own Redis key prefix, and talks to it over
 //! HTTP as clients do. Run through `./scripts/test.sh`, which provides the
-//! throwaway PostgreSQL and Redis.
+//! throwaway PostgreSQL and Redis. What tests share ([`support::TestApp`]
+//! and its request helpers, the WebSocket client, the SMTP sink, Redis and
+//! process helpers) is in `support/`; an area too big for one file is a
+//! folder with a file per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod helpers;
+mod support;
 
 mod auth;
 mod body_limit;
@@ -20,8 +23,6 @@ mod pagination;
 mod response_order;
 mod rest;
 mod schema;
-mod smtp_sink;
 mod subscriptions;
 mod telemetry;
 mod todos;
-mod ws_client;

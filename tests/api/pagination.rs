@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, error_code};
+use crate::support::{TestApp, TestUser, error_code};
 
 const ORDERS: [&str; 4] = [
     "CREATED_AT_DESC",

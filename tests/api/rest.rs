@@ -7,67 +7,12 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
 use serde_json::{Value, json};
-use todoql::auth::token::{AUDIENCE, Claims, ISSUER};
+use todoql::auth::token::Claims;
 use uuid::Uuid;
 
-use crate::helpers::{TODO_FIELDS, TestApp, TestUser};
-
-/// The REST answer: status and JSON body (`Null` when empty).
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    text: String,
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"))
-    };
-    Answer { status, body, text }
-}
-
-fn request(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-) -> reqwest::RequestBuilder {
-    let mut request = app.client.request(method, format!("{}{path}", app.address));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request
-}
-
-/// A request as `user` with an optional JSON body.
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Answer {
-    call_with(app, Some(&user.access_token), method, path, body).await
-}
-
-async fn call_with(
-    app: &TestApp,
-    token: Option<&str>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Answer {
-    let mut builder = request(app, method, path, token);
-    if let Some(body) = body {
-        builder = builder.json(&body);
-    }
-    send(builder).await
-}
+use crate::support::{
+    Answer, PASSWORD, TODO_FIELDS, TestApp, TestUser, claims_for, http::send_json,
+};
 
 /// A request as `user` with a raw JSON body.
 async fn call_raw(
@@ -77,37 +22,35 @@ async fn call_raw(
     path: &str,
     body: &str,
 ) -> Answer {
-    let builder = request(app, method, path, Some(&user.access_token))
+    let builder = app
+        .request(method, path, Some(&user.access_token))
         .header(CONTENT_TYPE, "application/json")
         .body(body.to_owned());
-    send(builder).await
+    send_json(builder).await
 }
 
 /// `GET /todos` with query parameters.
 async fn list(app: &TestApp, user: &TestUser, query: Query<'_>) -> Answer {
-    let builder = request(app, Method::GET, "/todos", Some(&user.access_token)).query(query);
-    send(builder).await
+    let builder = app
+        .request(Method::GET, "/todos", Some(&user.access_token))
+        .query(query);
+    send_json(builder).await
 }
 
 async fn create(app: &TestApp, user: &TestUser, body: Value) -> Value {
-    let answer = call(app, user, Method::POST, "/todos", Some(body)).await;
+    let answer = app.rest_as(user, Method::POST, "/todos", Some(body)).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     answer.body
 }
 
 async fn get(app: &TestApp, user: &TestUser, id: &str) -> Answer {
-    call(app, user, Method::GET, &format!("/todos/{id}"), None).await
+    app.rest_as(user, Method::GET, &format!("/todos/{id}"), None)
+        .await
 }
 
 async fn patch(app: &TestApp, user: &TestUser, id: &str, body: Value) -> Answer {
-    call(
-        app,
-        user,
-        Method::PATCH,
-        &format!("/todos/{id}"),
-        Some(body),
-    )
-    .await
+    app.rest_as(user, Method::PATCH, &format!("/todos/{id}"), Some(body))
+        .await
 }
 
 /// Query parameters of `GET /todos`.
@@ -243,7 +186,9 @@ async fn get_patch_and_delete_one_todo() {
     let answer = get(&app, &user, &id).await;
     assert_eq!(answer.body["title"], "renamed", "{}", answer.text);
 
-    let answer = call(&app, &user, Method::DELETE, &format!("/todos/{id}"), None).await;
+    let answer = app
+        .rest_as(&user, Method::DELETE, &format!("/todos/{id}"), None)
+        .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     assert!(answer.text.is_empty(), "204 has no body: {}", answer.text);
 
@@ -254,7 +199,9 @@ async fn get_patch_and_delete_one_todo() {
         "NOT_FOUND",
         "GET after DELETE",
     );
-    let answer = call(&app, &user, Method::DELETE, &format!("/todos/{id}"), None).await;
+    let answer = app
+        .rest_as(&user, Method::DELETE, &format!("/todos/{id}"), None)
+        .await;
     assert_error(&answer, StatusCode::NOT_FOUND, "NOT_FOUND", "second DELETE");
     let answer = patch(&app, &user, &id, json!({ "title": "zombie" })).await;
     assert_error(
@@ -283,7 +230,7 @@ async fn delete_all_deletes_only_the_callers_todos() {
     );
     let bobs = create(&app, &bob, json!({ "title": "b1" })).await;
 
-    let answer = call(&app, &alice, Method::DELETE, "/todos", None).await;
+    let answer = app.rest_as(&alice, Method::DELETE, "/todos", None).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.body, json!({ "deleted": 4 }));
     assert_eq!(total(&app, &alice).await, 0);
@@ -292,7 +239,7 @@ async fn delete_all_deletes_only_the_callers_todos() {
     let answer = get(&app, &bob, &id_of(&bobs)).await;
     assert_eq!(answer.body, bobs, "bob's todo is untouched");
 
-    let answer = call(&app, &alice, Method::DELETE, "/todos", None).await;
+    let answer = app.rest_as(&alice, Method::DELETE, "/todos", None).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.body, json!({ "deleted": 0 }));
 }
@@ -346,13 +293,12 @@ async fn malformed_requests_are_400() {
         "dueBefore=yesterday",
         "first=1&first=2",
     ] {
-        let builder = request(
-            &app,
+        let builder = app.request(
             Method::GET,
             &format!("/todos?{query}"),
             Some(&user.access_token),
         );
-        let answer = send(builder).await;
+        let answer = send_json(builder).await;
         assert_error(&answer, StatusCode::BAD_REQUEST, "BAD_REQUEST", query);
     }
 
@@ -377,11 +323,9 @@ async fn missing_or_invalid_credentials_are_401() {
         .auth
         .tokens()
         .sign(&Claims {
-            sub: user.id.parse().unwrap(),
             iat: now - 1000,
             exp: now - 10,
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
+            ..claims_for(&user)
         })
         .unwrap();
     let item = format!("/todos/{id}");
@@ -405,7 +349,9 @@ async fn missing_or_invalid_credentials_are_401() {
             Some(gone.access_token.as_str()),
             Some(user.refresh_token.as_str()),
         ] {
-            let answer = call_with(&app, token, method.clone(), path, body.clone()).await;
+            let answer = app
+                .rest_with(token, method.clone(), path, body.clone())
+                .await;
             let context = format!("{method} {path} with {token:?}");
             assert_error(
                 &answer,
@@ -415,13 +361,14 @@ async fn missing_or_invalid_credentials_are_401() {
             );
         }
         // A non-Bearer scheme.
-        let builder = request(&app, method.clone(), path, None)
-            .basic_auth(&user.email, Some("correct horse battery"));
+        let builder = app
+            .request(method.clone(), path, None)
+            .basic_auth(&user.email, Some(PASSWORD));
         let builder = match body {
             Some(body) => builder.json(body),
             None => builder,
         };
-        let answer = send(builder).await;
+        let answer = send_json(builder).await;
         assert_error(
             &answer,
             StatusCode::UNAUTHORIZED,
@@ -457,28 +404,28 @@ async fn missing_malformed_and_foreign_ids_are_404() {
         bobs_id.as_str(),
     ] {
         let path = format!("/todos/{id}");
-        let answer = call(&app, &alice, Method::GET, &path, None).await;
+        let answer = app.rest_as(&alice, Method::GET, &path, None).await;
         assert_error(
             &answer,
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             &format!("GET {path}"),
         );
-        let answer = call(
-            &app,
-            &alice,
-            Method::PATCH,
-            &path,
-            Some(json!({ "title": "mine now", "completed": true })),
-        )
-        .await;
+        let answer = app
+            .rest_as(
+                &alice,
+                Method::PATCH,
+                &path,
+                Some(json!({ "title": "mine now", "completed": true })),
+            )
+            .await;
         assert_error(
             &answer,
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             &format!("PATCH {path}"),
         );
-        let answer = call(&app, &alice, Method::DELETE, &path, None).await;
+        let answer = app.rest_as(&alice, Method::DELETE, &path, None).await;
         assert_error(
             &answer,
             StatusCode::NOT_FOUND,
@@ -493,7 +440,7 @@ async fn missing_malformed_and_foreign_ids_are_404() {
     assert_eq!(missing.body, foreign.body);
 
     // Bob's todo is unchanged, and alice's DELETE /todos leaves it alone.
-    let answer = call(&app, &alice, Method::DELETE, "/todos", None).await;
+    let answer = app.rest_as(&alice, Method::DELETE, "/todos", None).await;
     assert_eq!(answer.body, json!({ "deleted": 0 }), "{}", answer.text);
     let answer = get(&app, &bob, &bobs_id).await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -574,7 +521,7 @@ async fn invalid_input_is_422_with_the_field() {
             "description",
         ),
     ] {
-        let answer = call(&app, &user, Method::POST, "/todos", Some(body)).await;
+        let answer = app.rest_as(&user, Method::POST, "/todos", Some(body)).await;
         assert_invalid(&answer, field, &format!("POST {field}"));
     }
 
@@ -939,7 +886,9 @@ async fn rest_and_graphql_see_the_same_data() {
     assert_eq!(body["data"]["me"]["todoCounts"]["completed"], 1, "{body}");
 
     // A deletion through REST shows in GraphQL.
-    let answer = call(&app, &user, Method::DELETE, &format!("/todos/{id}"), None).await;
+    let answer = app
+        .rest_as(&user, Method::DELETE, &format!("/todos/{id}"), None)
+        .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     let body = app.gql_as(&user, &query, json!({ "id": id })).await;
     assert!(body["data"]["todo"].is_null(), "{body}");

@@ -37,10 +37,7 @@ use todoql::telemetry::{
     metrics::{DURATION_BUCKETS, FAST_BUCKETS},
 };
 
-use crate::{
-    helpers::{TestApp, TestUser},
-    ws_client::WsClient,
-};
+use crate::support::{PASSWORD, TestApp, TestUser, unique_email, ws_client::WsClient};
 
 /// A received span with its resource's attributes.
 type ReceivedSpan = (Vec<KeyValue>, Span);
@@ -235,13 +232,7 @@ async fn post_graphql(
     traceparent: Option<&str>,
     body: Value,
 ) -> Value {
-    let mut request = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
+    let mut request = app.graphql_request(token, &body);
     if let Some(traceparent) = traceparent {
         request = request.header("traceparent", traceparent);
     }
@@ -259,7 +250,7 @@ async fn a_graphql_request_is_traced_and_measured_over_otlp() {
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
     let traceparent = format!("00-{trace_id}-{caller_span}-01");
-    let email = format!("otel.{}@example.com", uuid::Uuid::new_v4().simple());
+    let email = unique_email("otel");
     let body = post_graphql(
         &app,
         None,
@@ -267,7 +258,7 @@ async fn a_graphql_request_is_traced_and_measured_over_otlp() {
         json!({
             "query": "mutation SignUp($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }",
             "operationName": "SignUp",
-            "variables": { "input": { "email": email, "password": "correct horse battery", "displayName": "Otel" } },
+            "variables": { "input": { "email": email, "password": PASSWORD, "displayName": "Otel" } },
         }),
     )
     .await;

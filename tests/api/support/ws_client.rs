@@ -13,7 +13,7 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::{TestApp, TestUser};
+use super::app::{TestApp, TestUser};
 
 /// The modern subprotocol (the `graphql-ws` library's).
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";

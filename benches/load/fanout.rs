@@ -1,0 +1,343 @@
+//! WebSocket fan-out: many `todoEvents` subscribers, mutations made over
+//! HTTP, and the latency from commit to delivery.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+use crate::{
+    CREATE_MUTATION, SUBSCRIBERS, SUBSCRIPTION, Settings,
+    env::{
+        Env, Server, cpu_seconds, finish_perf, load_average, reset_peak_rss, start_perf, status_kb,
+    },
+    report::{Row, fill_latency, histogram, ms},
+};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a `graphql-transport-ws` socket and waits for `connection_ack`.
+async fn ws_connect(url: &str, token: &str) -> anyhow::Result<Socket> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    socket.send(Message::text(init.to_string())).await?;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .context("no connection_ack within 10 s")?
+            .context("socket closed before connection_ack")??;
+        if let Message::Text(t) = message {
+            if t.contains("connection_ack") {
+                return Ok(socket);
+            }
+            bail!("unexpected message before ack: {t}");
+        }
+    }
+}
+
+/// What every subscriber reports into.
+#[derive(Default)]
+struct Deliveries {
+    pub count: AtomicU64,
+    pub errors: AtomicU64,
+    /// Latest delivery, µs since the epoch.
+    pub last_us: AtomicU64,
+    pub latency: Mutex<Option<Histogram<u64>>>,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The event's `occurredAt` (stamped in the writing transaction, just
+/// before its commit), µs since the epoch, found without parsing the JSON.
+fn occurred_at_us(text: &str) -> Option<u64> {
+    let start = text.find("\"occurredAt\":\"")? + "\"occurredAt\":\"".len();
+    let end = start + text[start..].find('"')?;
+    let at = chrono::DateTime::parse_from_rfc3339(&text[start..end]).ok()?;
+    u64::try_from(at.timestamp_micros()).ok()
+}
+
+/// Runs one subscriber: records each delivery's latency from `occurredAt`.
+async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>) {
+    let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": SUBSCRIPTION } });
+    if socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .is_err()
+    {
+        deliveries.errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    while let Some(Ok(message)) = socket.next().await {
+        let received = now_us();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let text = text.as_str();
+        if text.starts_with("{\"type\":\"ping\"") || text.contains("\"type\":\"ping\"") {
+            let _ = socket.send(Message::text("{\"type\":\"pong\"}")).await;
+            continue;
+        }
+        if !text.contains("\"type\":\"next\"") || text.contains("\"errors\"") {
+            deliveries.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if let Some(at) = occurred_at_us(text)
+            && let Some(h) = deliveries.latency.lock().unwrap().as_mut()
+        {
+            let _ = h.record(received.saturating_sub(at).max(1));
+        }
+        deliveries.last_us.fetch_max(received, Ordering::Relaxed);
+        deliveries.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn wait_for(deliveries: &Deliveries, target: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while deliveries.count.load(Ordering::Relaxed) < target {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}
+
+/// Creates one todo for each of `users` (1-based), at most `concurrency`
+/// at a time, on `url`.
+async fn mutate_users(
+    http: &reqwest::Client,
+    url: &str,
+    tokens: &[String],
+    users: &[u32],
+    concurrency: usize,
+    tag: &str,
+) -> u64 {
+    let bodies = users.iter().map(|u| {
+        let token = tokens[(*u - 1) as usize].clone();
+        let body =
+            json!({ "query": CREATE_MUTATION, "variables": { "t": format!("fan-out {tag}") } })
+                .to_string();
+        let http = http.clone();
+        let url = url.to_owned();
+        async move {
+            let ok = match http
+                .post(&url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+            {
+                Ok(res) => res
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["errors"].is_null()),
+                Err(_) => false,
+            };
+            u64::from(!ok)
+        }
+    });
+    futures_util::stream::iter(bodies)
+        .buffer_unordered(concurrency)
+        .fold(0, |a, b| async move { a + b })
+        .await
+}
+
+/// Connects `n` sockets, `user_of(i)` choosing each one's user, spread
+/// round-robin over `urls`.
+pub async fn connect_many(
+    urls: &[String],
+    tokens: &Arc<Vec<String>>,
+    n: usize,
+    user_of: impl Fn(usize) -> u32,
+) -> anyhow::Result<Vec<Socket>> {
+    let jobs: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            (
+                urls[i % urls.len()].clone(),
+                tokens[(user_of(i) - 1) as usize].clone(),
+            )
+        })
+        .collect();
+    let sockets: Vec<anyhow::Result<Socket>> = futures_util::stream::iter(jobs)
+        .map(|(url, token)| async move { ws_connect(&url, &token).await })
+        .buffered(50)
+        .collect()
+        .await;
+    sockets.into_iter().collect()
+}
+
+pub struct FanOut {
+    pub name: String,
+    pub users: u32,
+    pub instances: usize,
+}
+
+pub async fn fan_out(
+    env: &Env,
+    settings: &Settings,
+    servers: &[&Server],
+    tokens: &Arc<Vec<String>>,
+    case: &FanOut,
+) -> anyhow::Result<Row> {
+    let urls: Vec<String> = servers
+        .iter()
+        .take(case.instances)
+        .map(|s| s.ws_url())
+        .collect();
+    let users = case.users;
+    let sockets = connect_many(&urls, tokens, SUBSCRIBERS, |i| (i as u32 % users) + 1).await?;
+    let deliveries = Arc::new(Deliveries::default());
+    let mut tasks = Vec::new();
+    for socket in sockets {
+        tasks.push(tokio::spawn(subscriber(socket, deliveries.clone())));
+    }
+    let all_users: Vec<u32> = (1..=users).collect();
+    let mutation_url = servers[0].url();
+    let per_round = SUBSCRIBERS as u64;
+    // Warm-up round: also proves every subscription is live.
+    let mut expected = 0;
+    let mut ready = false;
+    for attempt in 0..20 {
+        mutate_users(&env.http, &mutation_url, tokens, &all_users, 16, "warm-up").await;
+        expected += per_round;
+        if wait_for(&deliveries, expected, Duration::from_millis(500)).await {
+            ready = true;
+            break;
+        }
+        // Subscriptions still starting: count what arrived and go again.
+        expected = deliveries.count.load(Ordering::Relaxed);
+        let _ = attempt;
+    }
+    if !ready {
+        bail!("subscribers did not all receive the warm-up event");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    deliveries.count.store(0, Ordering::Relaxed);
+    deliveries.errors.store(0, Ordering::Relaxed);
+    *deliveries.latency.lock().unwrap() = Some(histogram());
+
+    let pids: Vec<u32> = servers
+        .iter()
+        .take(case.instances)
+        .map(|s| s.pid())
+        .collect();
+    let profiler = settings
+        .perf
+        .as_deref()
+        .filter(|p| p.split(',').any(|p| case.name.starts_with(p)))
+        .and_then(|_| start_perf(&env.work, &case.name, pids[0]));
+    let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    for pid in &pids {
+        reset_peak_rss(*pid);
+    }
+    // Paced: one round (an event per user) at a time; every delivery's
+    // latency from the event's occurredAt.
+    let mut mutation_errors = 0;
+    let mut missing = 0u64;
+    let mut target = 0;
+    for round in 0..settings.paced_rounds {
+        mutation_errors += mutate_users(
+            &env.http,
+            &mutation_url,
+            tokens,
+            &all_users,
+            16,
+            &round.to_string(),
+        )
+        .await;
+        target += per_round;
+        if !wait_for(&deliveries, target, Duration::from_secs(5)).await {
+            missing += target - deliveries.count.load(Ordering::Relaxed);
+            target = deliveries.count.load(Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let paced = deliveries
+        .latency
+        .lock()
+        .unwrap()
+        .replace(histogram())
+        .unwrap();
+    let paced_count = deliveries.count.swap(0, Ordering::Relaxed);
+
+    // Burst: rounds back to back from 8 concurrent writers; deliveries per
+    // second until the last one arrives.
+    let started = now_us();
+    let burst_users: Vec<u32> = (0..settings.burst_rounds)
+        .flat_map(|_| all_users.iter().copied())
+        .collect();
+    mutation_errors +=
+        mutate_users(&env.http, &mutation_url, tokens, &burst_users, 8, "burst").await;
+    let burst_target = per_round * settings.burst_rounds as u64;
+    if !wait_for(&deliveries, burst_target, Duration::from_secs(30)).await {
+        missing += burst_target - deliveries.count.load(Ordering::Relaxed);
+    }
+    let burst_count = deliveries.count.load(Ordering::Relaxed);
+    let burst_secs = (deliveries
+        .last_us
+        .load(Ordering::Relaxed)
+        .saturating_sub(started)) as f64
+        / 1e6;
+    let burst = deliveries.latency.lock().unwrap().take().unwrap();
+    let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let peak: u64 = pids
+        .iter()
+        .map(|p| status_kb(*p, "VmHWM:"))
+        .max()
+        .unwrap_or(0);
+    if let Some(p) = profiler {
+        finish_perf(p);
+    }
+    for t in &tasks {
+        t.abort();
+    }
+    let delivered = paced_count + burst_count;
+    let mut row = Row {
+        name: case.name.clone(),
+        group: "fan-out".into(),
+        throughput: Some(burst_count as f64 / burst_secs.max(1e-6)),
+        unit: "deliveries/s".into(),
+        ops: delivered,
+        errors: mutation_errors + deliveries.errors.load(Ordering::Relaxed) + missing,
+        cpu_s_per_1k: (delivered > 0).then(|| (cpu1 - cpu0) * 1000.0 / delivered as f64),
+        peak_rss_mb: Some(peak as f64 / 1024.0),
+        load_1m: load_average()[0],
+        note: Some(format!(
+            "{SUBSCRIBERS} subscribers of {users} user(s) on {} instance(s); latency = delivery time - occurredAt (stamped in the transaction just before commit), paced: one event per user at a time ({} rounds); throughput: {} rounds back to back; cpu per 1,000 deliveries",
+            case.instances, settings.paced_rounds, settings.burst_rounds
+        )),
+        ..Row::default()
+    };
+    fill_latency(&mut row, &paced);
+    row.extra
+        .insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
+    row.extra
+        .insert("burst_p99_ms".into(), ms(&burst, 0.99).unwrap_or(0.0));
+    if case.instances == 1 {
+        row.target = Some("paced p99 <= 20 ms".into());
+        row.target_met = row.p99_ms.map(|p| p <= 20.0);
+    }
+    // Let the servers notice the closed sockets before the next case.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(row)
+}

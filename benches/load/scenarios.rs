@@ -1,0 +1,541 @@
+//! The run: the database and servers set up, every scenario in order (the
+//! ceilings first), and the report they make.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicI32, Ordering},
+    },
+};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    CLIENTS, CREATE_MUTATION, LIST_QUERY, LOGIN_CLIENTS, LOGIN_MUTATION, PASSWORD, POOL_SIZE,
+    SPREAD_CREATE_BEFORE, SUBSCRIBERS, Settings, TODOS_PER_USER, UPDATE_MUTATION, USERS, WRITERS,
+    env::{Env, Pinning, Proc, Server, cpu_model, free_port, load_average},
+    fanout::{FanOut, fan_out},
+    http_load::{Request, closed_loop, row_from_load},
+    jobs::jobs_scenario,
+    memory::idle_memory,
+    pgbench::{pgbench, row_from_pgbench},
+    report::{Report, Row, print_row, progress},
+    seed::{pg, seed, todo_id, tokens},
+};
+
+pub fn git_commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn check_list(_: usize, v: &Value) -> Result<(), String> {
+    if !v["errors"].is_null() {
+        return Err(v["errors"].to_string());
+    }
+    let n = v["data"]["todos"]["nodes"].as_array().map_or(0, Vec::len);
+    if n != 20 || v["data"]["todos"]["totalCount"].as_i64().unwrap_or(0) < 20 {
+        return Err(format!("unexpected page: {n} nodes"));
+    }
+    Ok(())
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<Report> {
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let load_start = load_average();
+    let pinning = Pinning::detect(settings.pin);
+    pinning.pin_self();
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .context("TEST_DATABASE_URL is not set: run through scripts/bench.sh")?;
+    let redis_url = std::env::var("TEST_REDIS_URL").context("TEST_REDIS_URL is not set")?;
+    let name = format!("bench_{}", Uuid::new_v4().simple());
+    let work = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&work)?;
+    let server_bin = PathBuf::from(env!("CARGO_BIN_EXE_todoql"));
+    eprintln!("todoql load benchmark ({:?})", settings.mode);
+    eprintln!("  pinning: {}", pinning.describe());
+    eprintln!(
+        "  load average at start: {:.2} {:.2} {:.2}; logs in {}",
+        load_start[0],
+        load_start[1],
+        load_start[2],
+        work.display()
+    );
+    todoql::devdb::create_database(&admin, &name).await?;
+    let database_url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').context("database URL")?.0
+    );
+    let env = Env {
+        database_url,
+        redis_url,
+        prefix: format!("bench:{name}:"),
+        work: work.clone(),
+        pinning: pinning.clone(),
+        server_bin,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
+    };
+    let result = scenarios(&env, &settings).await;
+    // Drop the database whatever happened (the servers are stopped by now).
+    if let Ok(admin_db) = pg(&admin).await {
+        let _ = admin_db
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+    let rows = result?;
+    if settings.perf.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(Report {
+        schema: 1,
+        mode: format!("{:?}", settings.mode).to_lowercase(),
+        started_at,
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        git_commit: git_commit(),
+        machine: json!({
+            "cpus": pinning.cpus,
+            "cpu_model": cpu_model(),
+            "pinning": pinning.describe(),
+        }),
+        settings: json!({
+            "users": USERS,
+            "todos_per_user": TODOS_PER_USER,
+            "pool_size": POOL_SIZE,
+            "http_clients": CLIENTS,
+            "login_clients": LOGIN_CLIENTS,
+            "subscribers": SUBSCRIBERS,
+            "warmup_s": settings.warmup.as_secs_f64(),
+            "duration_s": settings.duration.as_secs_f64(),
+            "paced_rounds": settings.paced_rounds,
+            "burst_rounds": settings.burst_rounds,
+            "jobs": settings.jobs,
+            "server_env": "APP_ENV=development RUST_LOG=info DATABASE_POOL_SIZE=10 JOBS_IN_PROCESS=false (jobs measured with `todoql worker`)",
+        }),
+        load_average_start: load_start,
+        load_average_end: load_average(),
+        rows,
+    })
+}
+
+pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row>> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut step = 0;
+    let secs = settings.duration.as_secs();
+    let perf_dir = env.work.clone();
+    let perf_for = |name: &'static str| -> Option<(&Path, &'static str)> {
+        settings
+            .perf
+            .as_deref()
+            .filter(|p| p.split(',').any(|p| name.starts_with(p)))
+            .map(|_| (perf_dir.as_path(), name))
+    };
+
+    progress(&mut step, "seeding 100 users × 200 todos");
+    todoql::db::migrate(&env.database_url).await?;
+    seed(&env.database_url).await?;
+    let tokens = tokens()?;
+
+    // Idle memory first, on a fresh instance (which later serves as the
+    // second instance of the fan-out).
+    progress(
+        &mut step,
+        "idle memory: RSS at start, then 1,000 idle WebSockets",
+    );
+    let (row, second) = idle_memory(env, &tokens).await?;
+    print_row(&row);
+    rows.push(row);
+
+    let off = env.serve("cache-off", &[("CACHE", "false".into())]).await?;
+
+    // The HTTP ceiling answers the list query's real response body.
+    let sample = env
+        .http
+        .post(off.url())
+        .bearer_auth(&tokens[0])
+        .header("content-type", "application/json")
+        .body(json!({ "query": LIST_QUERY }).to_string())
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    check_list(0, &serde_json::from_slice(&sample)?).map_err(|e| anyhow::anyhow!(e))?;
+    let body_file = env.work.join("list-response.json");
+    std::fs::write(&body_file, &sample)?;
+
+    let list_request = {
+        let tokens = tokens.clone();
+        move |c: usize, i: u64| Request {
+            token: Some(tokens[(c + i as usize * CLIENTS) % tokens.len()].clone()),
+            body: json!({ "query": LIST_QUERY }).to_string(),
+        }
+    };
+
+    progress(
+        &mut step,
+        "HTTP ceiling: fixed-response axum server, list request and response",
+    );
+    let fixed_port = free_port()?;
+    let mut command = Pinning::command(env.pinning.server.as_ref(), &std::env::current_exe()?);
+    command
+        .arg("--fixed-server")
+        .arg(fixed_port.to_string())
+        .arg(&body_file)
+        .stdout(Stdio::null());
+    let fixed = Proc::spawn("fixed-response server", command)?;
+    let fixed_server = Server {
+        proc: fixed,
+        port: fixed_port,
+        log: env.work.join("fixed.log"),
+    };
+    env.wait_healthy(&fixed_server).await?;
+    let r = closed_loop(
+        &env.http,
+        &fixed_server.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(fixed_server.pid()),
+        perf_for("ceiling: http"),
+        list_request.clone(),
+        check_list,
+    )
+    .await;
+    fixed_server.proc.stop();
+    let http_ceiling = r.ops as f64 / r.elapsed.as_secs_f64();
+    let mut row = row_from_load("ceiling: http (fixed response)", "ceiling", &r);
+    row.group = "ceiling".into();
+    print_row(&row);
+    rows.push(row);
+
+    progress(&mut step, "DB ceiling: pgbench list.sql");
+    let r = pgbench(env, "list.sql", secs).await?;
+    let db_list = r.tps;
+    let row = row_from_pgbench("ceiling: db list (pgbench)", &r);
+    print_row(&row);
+    rows.push(row);
+    let lower_list = http_ceiling.min(db_list);
+    let lower_name = if http_ceiling <= db_list {
+        "ceiling: http"
+    } else {
+        "ceiling: db list"
+    };
+
+    progress(&mut step, "list query, cache off");
+    let r = closed_loop(
+        &env.http,
+        &off.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(off.pid()),
+        perf_for("list: cache off"),
+        list_request.clone(),
+        check_list,
+    )
+    .await;
+    let mut row = row_from_load("list: cache off", "api", &r);
+    let t = row.throughput.unwrap_or(0.0);
+    row.ratio = Some(t / lower_list);
+    row.ratio_to = Some(lower_name.into());
+    row.extra.insert("vs_db".into(), t / db_list);
+    row.target = Some(">= 60 % of the lower ceiling".into());
+    row.target_met = Some(t / lower_list >= 0.60);
+    print_row(&row);
+    rows.push(row);
+    off.proc.stop();
+
+    let on = env.serve("cache-on", &[("CACHE", "true".into())]).await?;
+    progress(&mut step, "list query, cache on");
+    let r = closed_loop(
+        &env.http,
+        &on.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(on.pid()),
+        perf_for("list: cache on"),
+        list_request.clone(),
+        check_list,
+    )
+    .await;
+    let mut row = row_from_load("list: cache on", "api", &r);
+    let t = row.throughput.unwrap_or(0.0);
+    row.ratio = Some(t / lower_list);
+    row.ratio_to = Some(lower_name.into());
+    row.extra.insert("vs_db".into(), t / db_list);
+    row.target = Some("above the DB ceiling (vs_db > 1)".into());
+    row.target_met = Some(t > db_list);
+    print_row(&row);
+    rows.push(row);
+
+    // Writes (on the cache-on instance: the default configuration).
+    progress(&mut step, "DB ceiling: pgbench create.sql");
+    let r = pgbench(env, "create.sql", secs).await?;
+    let db_create = r.tps;
+    let row = row_from_pgbench("ceiling: db createTodo (pgbench)", &r);
+    print_row(&row);
+    rows.push(row);
+
+    // createTodo spread over the users (16 and 64 clients), and the worst
+    // realistic case: 64 clients of ONE user (a user's devices and a sync
+    // burst), where every write numbers events of the same user.
+    let mut spread_64 = None;
+    for (name, clients, one_user) in [
+        ("createTodo", CLIENTS, false),
+        ("createTodo: 64 clients, spread", WRITERS, false),
+        ("createTodo: 64 clients, one user", WRITERS, true),
+    ] {
+        progress(&mut step, name);
+        let create_request = {
+            let tokens = tokens.clone();
+            move |c: usize, i: u64| {
+                Request {
+                token: Some(if one_user {
+                    tokens[0].clone()
+                } else {
+                    tokens[(c + i as usize * clients) % tokens.len()].clone()
+                }),
+                body: json!({ "query": CREATE_MUTATION, "variables": { "t": format!("bench {c}-{i}") } })
+                    .to_string(),
+            }
+            }
+        };
+        let r = closed_loop(
+            &env.http,
+            &on.url(),
+            clients,
+            settings.warmup,
+            settings.duration,
+            Some(on.pid()),
+            perf_for(name),
+            create_request,
+            |_, v: &Value| {
+                if v["errors"].is_null() && v["data"]["createTodo"]["version"] == 1 {
+                    Ok(())
+                } else {
+                    Err(v.to_string())
+                }
+            },
+        )
+        .await;
+        let mut row = row_from_load(name, "api", &r);
+        let t = row.throughput.unwrap_or(0.0);
+        let lower = http_ceiling.min(db_create);
+        row.ratio = Some(t / lower);
+        row.ratio_to = Some(
+            if http_ceiling <= db_create {
+                "ceiling: http"
+            } else {
+                "ceiling: db createTodo"
+            }
+            .into(),
+        );
+        row.extra.insert("vs_db".into(), t / db_create);
+        if one_user {
+            // Issue 13: one user's writes must not serialise.
+            let spread = spread_64.unwrap_or(f64::INFINITY);
+            row.extra.insert("vs_spread".into(), t / spread);
+            row.target = Some(format!(
+                ">= 0.8x the spread figure with {WRITERS} clients, and >= {SPREAD_CREATE_BEFORE} req/s (spread, 2026-11-24)"
+            ));
+            row.target_met = Some(t >= 0.8 * spread && t >= SPREAD_CREATE_BEFORE);
+        } else {
+            if clients == WRITERS {
+                spread_64 = Some(t);
+            }
+            row.target = Some(">= 50 % of its DB ceiling".into());
+            row.target_met = Some(t / db_create >= 0.50);
+        }
+        print_row(&row);
+        rows.push(row);
+    }
+
+    progress(&mut step, "DB ceiling: pgbench update.sql");
+    let r = pgbench(env, "update.sql", secs).await?;
+    let db_update = r.tps;
+    let row = row_from_pgbench("ceiling: db updateTodo (pgbench)", &r);
+    print_row(&row);
+    rows.push(row);
+
+    progress(&mut step, "updateTodo with expectedVersion");
+    // Each client owns one user's todos (no conflicts between clients) and
+    // tracks their versions, read fresh after pgbench changed them.
+    let db = pg(&env.database_url).await?;
+    let versions: Arc<Vec<AtomicI32>> = Arc::new(
+        (0..USERS * TODOS_PER_USER)
+            .map(|_| AtomicI32::new(1))
+            .collect(),
+    );
+    for r in db
+        .query(
+            "SELECT id::text, version FROM todos WHERE id::text LIKE '00000000-0000-4000-9000-%'",
+            &[],
+        )
+        .await?
+    {
+        let id = Uuid::parse_str(r.get::<_, &str>(0))?;
+        let v: i32 = r.get(1);
+        let k = (id.as_u128() & 0xffff_ffff_ffff) as u32;
+        let digits: u32 = format!("{k:x}").parse().unwrap_or(0);
+        let (u, n) = (digits / 1000, digits % 1000);
+        if (1..=USERS).contains(&u) && (1..=TODOS_PER_USER).contains(&n) {
+            versions[((u - 1) * TODOS_PER_USER + n - 1) as usize].store(v, Ordering::Relaxed);
+        }
+    }
+    drop(db);
+    let update_request = {
+        let tokens = tokens.clone();
+        let versions = versions.clone();
+        move |c: usize, i: u64| {
+            let u = (c as u32 % USERS) + 1;
+            let n = (i as u32 % TODOS_PER_USER) + 1;
+            let v = versions[((u - 1) * TODOS_PER_USER + n - 1) as usize].load(Ordering::Relaxed);
+            Request {
+                token: Some(tokens[(u - 1) as usize].clone()),
+                body: json!({ "query": UPDATE_MUTATION,
+                    "variables": { "id": todo_id(u, n).to_string(), "t": format!("edited {i}"), "v": v } })
+                .to_string(),
+            }
+        }
+    };
+    let update_check = {
+        let versions = versions.clone();
+        move |c: usize, v: &Value| {
+            let updated = &v["data"]["updateTodo"];
+            let (Some(id), Some(version)) = (updated["id"].as_str(), updated["version"].as_i64())
+            else {
+                return Err(v.to_string());
+            };
+            let id = Uuid::parse_str(id).map_err(|e| e.to_string())?;
+            let digits: u32 = format!("{:x}", id.as_u128() & 0xffff_ffff_ffff)
+                .parse()
+                .unwrap_or(0);
+            let (u, n) = (digits / 1000, digits % 1000);
+            if u != (c as u32 % USERS) + 1 {
+                return Err("another client's todo".into());
+            }
+            versions[((u - 1) * TODOS_PER_USER + n - 1) as usize]
+                .store(version as i32, Ordering::Relaxed);
+            Ok(())
+        }
+    };
+    let r = closed_loop(
+        &env.http,
+        &on.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(on.pid()),
+        perf_for("updateTodo"),
+        update_request,
+        update_check,
+    )
+    .await;
+    let mut row = row_from_load("updateTodo (expectedVersion)", "api", &r);
+    let t = row.throughput.unwrap_or(0.0);
+    let lower = http_ceiling.min(db_update);
+    row.ratio = Some(t / lower);
+    row.ratio_to = Some(
+        if http_ceiling <= db_update {
+            "ceiling: http"
+        } else {
+            "ceiling: db updateTodo"
+        }
+        .into(),
+    );
+    row.extra.insert("vs_db".into(), t / db_update);
+    print_row(&row);
+    rows.push(row);
+
+    // Fan-out: `on` is instance A (mutations go there), `second` is B.
+    for case in [
+        FanOut {
+            name: "fan-out: 1,000 subs of 1 user, 1 instance".into(),
+            users: 1,
+            instances: 1,
+        },
+        FanOut {
+            name: "fan-out: 1,000 subs of 100 users, 1 instance".into(),
+            users: 100,
+            instances: 1,
+        },
+        FanOut {
+            name: "fan-out: 1,000 subs of 1 user, 2 instances".into(),
+            users: 1,
+            instances: 2,
+        },
+        FanOut {
+            name: "fan-out: 1,000 subs of 100 users, 2 instances".into(),
+            users: 100,
+            instances: 2,
+        },
+    ] {
+        progress(&mut step, &case.name);
+        let row = fan_out(env, settings, &[&on, &second], &tokens, &case).await?;
+        print_row(&row);
+        rows.push(row);
+    }
+    second.proc.stop();
+
+    // Last on this instance: argon2id's 19 MiB per hash, retained by the
+    // allocator, would inflate every later peak RSS.
+    progress(&mut step, "login (argon2id; not API speed)");
+    let login_request = move |c: usize, i: u64| {
+        Request {
+        token: None,
+        body: json!({ "query": LOGIN_MUTATION, "variables": {
+            "e": format!("user{}@example.com", (c + i as usize * LOGIN_CLIENTS) % USERS as usize + 1),
+            "p": PASSWORD } })
+        .to_string(),
+    }
+    };
+    let r = closed_loop(
+        &env.http,
+        &on.url(),
+        LOGIN_CLIENTS,
+        settings.warmup,
+        settings.login_duration,
+        Some(on.pid()),
+        perf_for("login"),
+        login_request,
+        |_, v: &Value| {
+            if v["data"]["login"]["accessToken"].is_string() {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    )
+    .await;
+    let mut row = row_from_load("login (argon2id)", "login", &r);
+    row.note = Some(format!(
+        "{LOGIN_CLIENTS} clients; the password hash (argon2id) dominates: not comparable with API requests{}",
+        row.note
+            .as_deref()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default()
+    ));
+    print_row(&row);
+    rows.push(row);
+
+    on.proc.stop();
+
+    for workers in [1, 4, 16] {
+        progress(&mut step, &format!("jobs: no-op, {workers} worker(s)"));
+        let row = jobs_scenario(env, settings, workers).await?;
+        print_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
