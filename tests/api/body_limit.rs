@@ -15,7 +15,7 @@ use tokio::{
     sync::oneshot,
 };
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 const GRJ: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    helpers::{TestApp, TestUser},
-    ws_client::{LEGACY_WS, TRANSPORT_WS, WAIT, WsClient, is_keepalive},
+    support::ws_client::{LEGACY_WS, TRANSPORT_WS, WAIT, WsClient, is_keepalive},
+    support::{TestApp, TestUser},
 };
 
 const GRJ: &str = "application/graphql-response+json";
