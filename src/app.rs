@@ -11,7 +11,7 @@ use tokio::{
 
 use crate::{
     auth::{AuthService, service::AuthLimits, token::AccessTokens},
-    cache::{Redis, apq::PersistedQueries, rate_limit::RateLimiter, reads::ReadCache},
+    cache::{Redis, apq::PersistedQueries, reads::ReadCache},
     config::{Config, Secret},
     db::{self, Db},
     events::{EventBus, EventService},
@@ -22,6 +22,7 @@ use crate::{
         handlers::JobContext,
         worker::{JobsConfig, WorkerPool},
     },
+    rate_limit::RateLimiter,
     todos::TodoService,
 };
 

@@ -23,6 +23,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod rate_limit;
 pub mod schema;
 pub mod state;
 pub mod telemetry;

@@ -15,9 +15,9 @@ use super::{
     token::{self, AccessTokens, Claims, TokenError},
 };
 use crate::{
-    cache::rate_limit::{Limited, RateLimiter},
     db::{Conn, Db},
     jobs::{self, queue::Job},
+    rate_limit::{Limited, RateLimiter},
 };
 
 /// Brute-force and abuse limits on the credential endpoints.

@@ -3,7 +3,6 @@
 //! build on it.
 
 pub mod apq;
-pub mod rate_limit;
 pub mod reads;
 
 use std::time::Duration;

@@ -25,8 +25,8 @@ use crate::{
         AuthService, Credentials,
         graphql::{AuthMutation, AuthQuery},
     },
-    cache::rate_limit::RateLimiter,
     events::{EventService, graphql::SubscriptionRoot},
+    rate_limit::RateLimiter,
     todos::{
         TodoService,
         graphql::{TodoMutation, TodoQuery},

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::Path,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
@@ -61,29 +61,5 @@ pub fn page() -> Response {
 
 /// `GET /graphiql/{file}`: versioned vendor files, cached for a day.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    serve_embedded(ASSETS, &file, "public, max-age=86400")
-}
-
-/// Serves `path` from an embedded asset table (name, content type, bytes)
-/// with `cache_control`; anything not in the table is a 404, so a path can
-/// never reach outside it.
-pub fn serve_embedded(
-    assets: &[(&str, &'static str, &'static [u8])],
-    path: &str,
-    cache_control: &'static str,
-) -> Response {
-    match assets.iter().find(|(name, _, _)| *name == path) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(cache_control),
-                ),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    super::assets::serve_embedded(ASSETS, &file, "public, max-age=86400")
 }

@@ -3,7 +3,7 @@
 //! the request body limit ([`body`]) and the listener whose connections
 //! drain a refused upload before closing ([`linger`]).
 
-pub mod app;
+pub mod assets;
 pub mod body;
 pub mod client;
 pub mod graphiql;
@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod linger;
 pub mod rest;
 pub mod telemetry;
+pub mod webapp;
 pub mod ws;
 
 use std::time::Duration;
@@ -38,9 +39,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
-        .route("/", get(app::root))
-        .route("/app", get(app::page))
-        .route("/app/{*path}", get(app::asset))
+        .route("/", get(webapp::root))
+        .route("/app", get(webapp::page))
+        .route("/app/{*path}", get(webapp::asset))
         .route("/ping", get(ping))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -10,7 +10,7 @@ use std::{
 
 use tracing::Instrument;
 
-use super::Redis;
+use crate::cache::Redis;
 
 /// A refusal: try again after this long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

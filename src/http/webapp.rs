@@ -80,5 +80,5 @@ pub async fn page() -> Response {
 /// cached for a day like GraphiQL's: their names carry no version, and a
 /// stale `app.js` next to a new page would break the app after an upgrade.
 pub async fn asset(Path(path): Path<String>) -> Response {
-    super::graphiql::serve_embedded(ASSETS, &path, "no-cache")
+    super::assets::serve_embedded(ASSETS, &path, "no-cache")
 }
