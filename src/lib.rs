@@ -1,16 +1,24 @@
-//! todoql: a GraphQL backend for todo apps.
+//! todoql: a GraphQL backend for todo apps. The map of the code, with the
+//! allowed dependency directions and the path of a request and an event, is
+//! `docs/architecture.md`.
 //!
 //! Features (each with its model, service and GraphQL layer):
-//! - [`auth`][]: accounts, passwords, access and refresh tokens;
+//! - [`auth`][]: accounts, passwords, access and refresh tokens, the one
+//!   authentication path;
 //! - [`todos`][]: todos, keyset pagination, optimistic concurrency;
 //! - [`events`][]: the event log and real-time fan-out behind subscriptions;
-//! - [`cache`][]: Redis;
-//! - [`telemetry`][]: logging.
+//! - [`jobs`][]: the durable job queue, workers and email;
+//! - [`cache`][]: Redis, the read cache and persisted queries;
+//! - [`rate_limit`][]: fixed-window limits shared through Redis.
 //!
-//! Wiring: [`graphql`] (schema, error codes), [`http`] (router, GraphQL over
-//! HTTP, REST facade), [`app`] (assembly and lifecycle), [`config`],
-//! [`db`] (pool, migrations) and [`devdb`] (a local PostgreSQL for `serve`
-//! without `DATABASE_URL`).
+//! Wiring: [`app`] (assembly and lifecycle), [`state`] (what handlers
+//! share), [`http`] (router, GraphQL over HTTP and WebSocket, REST facade,
+//! web app) and [`graphql`] (schema, admission pipeline, request context).
+//!
+//! Leaf modules: [`error`] (the error catalogue), [`config`], [`db`] (pool,
+//! migrations), [`telemetry`] (logs, traces, metrics), [`schema`] (Diesel
+//! tables) and [`devdb`] (a local PostgreSQL for `serve` without
+//! `DATABASE_URL`).
 
 pub mod app;
 pub mod auth;
