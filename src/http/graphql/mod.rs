@@ -1,6 +1,6 @@
 //! GraphQL over HTTP (`POST` and `GET /graphql`), following the GraphQL
 //! over HTTP spec as the `graphql-http` audit checks it: content
-//! negotiation ([`negotiate`]), 4xx for malformed requests, request errors
+//! negotiation (`negotiate`), 4xx for malformed requests, request errors
 //! (parse, validation) as 400 without `data` under the new media type and as
 //! 200 under the legacy one (Apollo Client reports a non-2xx legacy JSON
 //! answer as a network error and would hide `extensions.code`), and 405 for
@@ -8,7 +8,7 @@
 //!
 //! What a request may do is decided by the one admission pipeline
 //! ([`crate::graphql::admission`]); this module reads the HTTP request into
-//! it and renders its outcome ([`outcome`]).
+//! it and renders its outcome (`outcome`).
 
 pub mod negotiate;
 mod outcome;

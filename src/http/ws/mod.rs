@@ -6,7 +6,7 @@
 //! and never pings, so the protocol is implemented here over axum's socket.
 //! Each operation goes through the one admission pipeline
 //! ([`crate::graphql::admission`]) and runs in a task of its own
-//! ([`operation`]). Outgoing messages go through one bounded queue, so a
+//! (`operation`). Outgoing messages go through one bounded queue, so a
 //! client that stops reading slows only its own operations (which then end
 //! with `SLOW_CONSUMER`) and the server's memory stays bounded.
 
