@@ -7,7 +7,6 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use anyhow::Context;
@@ -19,6 +18,8 @@ use diesel_async::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+
+use crate::config::DatabaseConfig;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -139,7 +140,7 @@ pub struct Db {
 impl Db {
     /// Builds the pool without waiting for PostgreSQL, so the server can
     /// start (and report not ready) while the database is down.
-    pub fn connect(url: &str, size: u32, wait: Duration) -> Self {
+    pub fn connect(url: &str, config: &DatabaseConfig) -> Self {
         let stats = Arc::new(QueryStats::default());
         let mut manager_config = ManagerConfig::<Conn>::default();
         // The pool drops connections whose socket closed; a per-checkout
@@ -156,10 +157,11 @@ impl Db {
             .boxed()
         });
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, manager_config);
+        let size = config.pool_size;
         let pool = bb8::Pool::builder()
             .max_size(size)
             .min_idle(Some(1.min(size)))
-            .connection_timeout(wait)
+            .connection_timeout(config.connect_timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
         Self { pool, stats }

@@ -110,7 +110,7 @@ fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()
 async fn run(command: DatabaseCommand) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let telemetry = todoql::telemetry::init(&config.telemetry, config.is_production())?;
-    if config.jwt_secret_generated {
+    if config.auth.jwt_secret_generated {
         tracing::warn!(
             "JWT_SECRET is not set: generated one for this process; \
              tokens will not survive a restart"
@@ -198,10 +198,10 @@ async fn serve(config: Config, url: &str) -> anyhow::Result<()> {
 
 /// `DATABASE_URL`, or a local PostgreSQL started for this run.
 async fn database(config: &Config) -> anyhow::Result<(String, Option<LocalPostgres>)> {
-    match &config.database_url {
+    match &config.database.url {
         Some(url) => Ok((url.expose().to_owned(), None)),
         None => {
-            let local = LocalPostgres::start(&config.data_dir).await?;
+            let local = LocalPostgres::start(&config.database).await?;
             Ok((local.url.clone(), Some(local)))
         }
     }

@@ -320,11 +320,11 @@ impl TestApp {
             .execute(&mut conn)
             .await
             .unwrap();
-        let Some(url) = self.state.config.redis_url.as_ref() else {
+        let Some(url) = self.state.config.redis.url.as_ref() else {
             return;
         };
         // Best effort: a test may have stopped its Redis on purpose.
-        let pattern = format!("{}r:*", self.state.config.redis_key_prefix);
+        let pattern = format!("{}r:*", self.state.config.redis.key_prefix);
         let drop_cached = async {
             let client = redis::Client::open(url.expose())?;
             let mut redis = client.get_multiplexed_async_connection().await?;
