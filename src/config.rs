@@ -156,6 +156,11 @@ pub struct DatabaseConfig {
     /// for the local development cluster. Default: the newest
     /// `/usr/lib/postgresql/*/bin`, else `pg_config --bindir`.
     pub pg_bin_dir: Option<PathBuf>,
+    /// Not read from the environment: count every SQL statement by its text
+    /// in [`crate::db::QueryStats`], which the integration tests turn on to
+    /// prove the absence of N+1 queries. Default `false`, as formatting each
+    /// statement and taking a shared lock per query cost every request.
+    pub record_statements: bool,
 }
 
 impl DatabaseConfig {
@@ -170,6 +175,7 @@ impl DatabaseConfig {
             ),
             data_dir: var("DATA_DIR").unwrap_or_else(|| ".data".into()).into(),
             pg_bin_dir: var("PG_BIN_DIR").map(PathBuf::from),
+            record_statements: false,
         })
     }
 }
@@ -697,6 +703,7 @@ mod tests {
         assert_eq!(d.connect_timeout, Duration::from_millis(5000));
         assert_eq!(d.data_dir, PathBuf::from(".data"));
         assert!(d.pg_bin_dir.is_none());
+        assert!(!d.record_statements);
         let d = DatabaseConfig::from_lookup(lookup(&[
             ("DATABASE_URL", "postgres://db/todoql"),
             ("DATABASE_POOL_SIZE", "3"),

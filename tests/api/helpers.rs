@@ -140,7 +140,7 @@ pub async fn fresh_database() -> String {
 }
 
 /// Test configuration: port 0, a fixed secret, the test Redis with a
-/// prefix of its own.
+/// prefix of its own, and SQL statements counted (`state.db.stats()`).
 pub fn test_config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORT".into(), "0".into()),
@@ -167,7 +167,9 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());
     }
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+    let mut config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
+    config.database.record_statements = true;
+    config
 }
 
 /// A running app.
