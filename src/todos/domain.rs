@@ -1,8 +1,14 @@
 //! Parsed todo input: titles, descriptions, filters, orders and page sizes.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{TodoError, cursor::Cursor};
+
+/// A todo id as a client sends it: anything but a UUID names no todo.
+pub fn parse_id(raw: &str) -> Result<Uuid, TodoError> {
+    Uuid::try_parse(raw).map_err(|_| TodoError::NotFound)
+}
 
 /// PostgreSQL text cannot hold U+0000, so refuse it as input rather than
 /// fail in the database.
@@ -107,6 +113,22 @@ pub enum Patch<T> {
     Set(T),
 }
 
+/// A partial update as a client sends it, before parsing: for each field,
+/// `None` when absent and `Some(None)` when explicitly null.
+#[derive(Debug, Clone, Default)]
+pub struct RawTodoPatch {
+    /// The title (may not be null).
+    pub title: Option<Option<String>>,
+    /// The description; null clears it.
+    pub description: Option<Option<String>>,
+    /// Completed or not (may not be null).
+    pub completed: Option<Option<bool>>,
+    /// The due time; null clears it.
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    /// Refuse the change unless the todo is at this version.
+    pub expected_version: Option<i32>,
+}
+
 /// A partial update of a todo.
 #[derive(Debug, Clone, Default)]
 pub struct TodoPatch {
@@ -120,6 +142,32 @@ pub struct TodoPatch {
     pub due_at: Patch<Option<DateTime<Utc>>>,
     /// Refuse the change unless the todo is at this version.
     pub expected_version: Option<i32>,
+}
+
+impl TodoPatch {
+    /// Parses a partial update: absent fields are kept, `null` clears the
+    /// description or due time and is refused for the title and `completed`.
+    pub fn parse(raw: RawTodoPatch) -> Result<Self, TodoError> {
+        let not_null = |field: &'static str| TodoError::invalid(field, "cannot be null");
+        Ok(Self {
+            title: match raw.title {
+                None => Patch::Keep,
+                Some(None) => return Err(not_null("title")),
+                Some(Some(title)) => Patch::Set(Title::parse(&title)?),
+            },
+            description: match raw.description {
+                None => Patch::Keep,
+                Some(d) => Patch::Set(d.as_deref().map(Description::parse).transpose()?),
+            },
+            completed: match raw.completed {
+                None => Patch::Keep,
+                Some(None) => return Err(not_null("completed")),
+                Some(Some(completed)) => Patch::Set(completed),
+            },
+            due_at: raw.due_at.map_or(Patch::Keep, Patch::Set),
+            expected_version: raw.expected_version,
+        })
+    }
 }
 
 /// The orders a list can take; every one ends with `id` so ties are stable.
@@ -137,6 +185,22 @@ pub enum TodoOrder {
 }
 
 impl TodoOrder {
+    /// Parses an `orderBy` value as clients spell it (`CREATED_AT_DESC`,
+    /// …, the names of the GraphQL enum); absent means newest first.
+    pub fn parse(raw: Option<&str>) -> Result<Self, TodoError> {
+        match raw {
+            None => Ok(Self::default()),
+            Some("CREATED_AT_DESC") => Ok(Self::CreatedAtDesc),
+            Some("CREATED_AT_ASC") => Ok(Self::CreatedAtAsc),
+            Some("DUE_AT_ASC") => Ok(Self::DueAtAsc),
+            Some("UPDATED_AT_DESC") => Ok(Self::UpdatedAtDesc),
+            Some(_) => Err(TodoError::invalid(
+                "orderBy",
+                "must be CREATED_AT_DESC, CREATED_AT_ASC, DUE_AT_ASC or UPDATED_AT_DESC",
+            )),
+        }
+    }
+
     /// A short stable name, written into cursors.
     pub fn key(self) -> &'static str {
         match self {
@@ -292,6 +356,75 @@ mod tests {
                 Err(TodoError::Invalid { field: "first", .. })
             ));
         }
+    }
+
+    #[test]
+    fn orders_parse_from_their_client_names() {
+        assert_eq!(TodoOrder::parse(None).unwrap(), TodoOrder::CreatedAtDesc);
+        assert_eq!(
+            TodoOrder::parse(Some("DUE_AT_ASC")).unwrap(),
+            TodoOrder::DueAtAsc
+        );
+        for bad in ["", "due_at_asc", "NEWEST"] {
+            assert!(matches!(
+                TodoOrder::parse(Some(bad)),
+                Err(TodoError::Invalid {
+                    field: "orderBy",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn patches_keep_absent_fields_and_refuse_null_where_required() {
+        let patch = TodoPatch::parse(RawTodoPatch {
+            title: Some(Some(" New ".into())),
+            description: Some(None),
+            due_at: Some(None),
+            expected_version: Some(3),
+            ..RawTodoPatch::default()
+        })
+        .unwrap();
+        assert_eq!(patch.title, Patch::Set(Title::parse("New").unwrap()));
+        assert_eq!(patch.description, Patch::Set(None));
+        assert_eq!(patch.completed, Patch::Keep);
+        assert_eq!(patch.due_at, Patch::Set(None));
+        assert_eq!(patch.expected_version, Some(3));
+        for (raw, field) in [
+            (
+                RawTodoPatch {
+                    title: Some(None),
+                    ..RawTodoPatch::default()
+                },
+                "title",
+            ),
+            (
+                RawTodoPatch {
+                    completed: Some(None),
+                    ..RawTodoPatch::default()
+                },
+                "completed",
+            ),
+            (
+                RawTodoPatch {
+                    title: Some(Some(" ".into())),
+                    ..RawTodoPatch::default()
+                },
+                "title",
+            ),
+        ] {
+            assert!(matches!(
+                TodoPatch::parse(raw),
+                Err(TodoError::Invalid { field: f, .. }) if f == field
+            ));
+        }
+    }
+
+    #[test]
+    fn ids_that_are_not_uuids_name_no_todo() {
+        assert!(parse_id("0190f8a4-3c1e-7b2a-9c4d-5e6f7a8b9c0d").is_ok());
+        assert!(matches!(parse_id("42"), Err(TodoError::NotFound)));
     }
 
     #[test]
