@@ -10,18 +10,14 @@ use tokio::{
 };
 
 use crate::{
-    auth::{AuthService, service::AuthLimits, token::AccessTokens},
+    auth::{AuthService, token::AccessTokens},
     cache::{Redis, apq::PersistedQueries, reads::ReadCache},
-    config::{Config, Secret},
+    config::Config,
     db::{self, Db},
     events::{EventBus, EventService},
     graphql::{SchemaOptions, admission::Gateway, build_schema, limits::Limits},
     http::linger::{LingeringListener, MakeService},
-    jobs::{
-        email::Mailer,
-        handlers::JobContext,
-        worker::{JobsConfig, WorkerPool},
-    },
+    jobs::{email::Mailer, handlers::JobContext, worker::WorkerPool},
     rate_limit::RateLimiter,
     todos::TodoService,
 };
@@ -109,21 +105,6 @@ impl App {
     }
 }
 
-/// The worker pool's settings from the configuration.
-pub fn jobs_config(config: &Config) -> JobsConfig {
-    JobsConfig {
-        workers: config.job_workers,
-        max_attempts: config.job_max_attempts,
-        backoff_base: config.job_backoff_base,
-        backoff_max: config.job_backoff_max,
-        lease: config.job_lease,
-        timeout: config.job_timeout,
-        poll: config.job_poll_interval,
-        shutdown_grace: config.job_shutdown_grace,
-        retention: config.job_retention,
-    }
-}
-
 /// Deletes events past their retention, hourly.
 async fn prune_events(events: EventService) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -147,74 +128,65 @@ async fn assemble(
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    let db = Db::connect(
-        database_url,
-        config.database_pool_size,
-        config.database_connect_timeout,
-    );
+    let db = Db::connect(database_url, &config.database);
     let redis = config
-        .redis_url
+        .redis
+        .url
         .as_ref()
-        .map(|url| Redis::connect(url.expose(), &config.redis_key_prefix))
+        .map(|url| Redis::connect(url.expose(), &config.redis.key_prefix))
         .transpose()
         .context("REDIS_URL")?;
     let tokens = AccessTokens::new(
-        config.jwt_secret.expose().as_bytes(),
-        config.access_token_ttl,
+        config.auth.jwt_secret.expose().as_bytes(),
+        config.auth.access_token_ttl,
     );
-    let limiter = RateLimiter::new(redis.clone(), config.cache_timeout);
+    let limiter = RateLimiter::new(redis.clone(), config.cache.timeout);
     let auth = AuthService::new(
         db.clone(),
         tokens,
-        config.refresh_token_ttl,
+        config.auth.refresh_token_ttl,
         limiter.clone(),
-        AuthLimits {
-            login_max_failures: config.login_max_failures,
-            login_window: config.login_window,
-            register_per_hour: config.register_max_per_hour,
-            refresh_per_minute: config.refresh_max_per_minute,
-            reset_per_hour: config.password_reset_max_per_hour,
-            reset_ttl: config.password_reset_ttl,
-        },
+        config.auth.limits.clone(),
     );
-    let bus = match &config.redis_url {
+    let buffer = config.events.subscription_buffer;
+    let bus = match &config.redis.url {
         Some(url) => EventBus::redis(
             url.expose(),
-            format!("{}todo-events", config.redis_key_prefix),
-            config.subscription_buffer,
+            format!("{}todo-events", config.redis.key_prefix),
+            buffer,
         )
         .context("REDIS_URL")?,
-        None => EventBus::local(config.subscription_buffer),
+        None => EventBus::local(buffer),
     };
-    let events = EventService::new(db.clone(), bus, config.event_retention);
+    let events = EventService::new(db.clone(), bus, config.events.retention);
     let cache = ReadCache::new(
-        redis.clone().filter(|_| config.cache),
-        config.cache_ttl,
-        config.cache_timeout,
+        redis.clone().filter(|_| config.cache.enabled),
+        config.cache.ttl,
+        config.cache.timeout,
     );
     let todos = TodoService::new(
         db.clone(),
         events.clone(),
         cache.clone(),
-        config.reminder_lead,
+        config.jobs.reminder_lead,
     );
     let schema = build_schema(
         auth.clone(),
         todos.clone(),
         events.clone(),
         SchemaOptions {
-            max_complexity: config.graphql_max_complexity,
-            introspection: config.graphql_introspection,
+            max_complexity: config.graphql.max_complexity,
+            introspection: config.graphql.introspection,
             suggestions: !config.is_production(),
             limiter,
-            budget_per_minute: config.user_budget_per_minute,
+            budget_per_minute: config.graphql.user_budget_per_minute,
             record_document: !config.is_production(),
         },
     );
     if crate::telemetry::exporting_metrics() {
         let metrics = crate::telemetry::metrics::get();
         let pool = db.clone();
-        metrics.observe_pool("postgres", config.database_pool_size, move || {
+        metrics.observe_pool("postgres", config.database.pool_size, move || {
             pool.pool_state()
         });
         if let Some(redis) = &redis {
@@ -224,11 +196,8 @@ async fn assemble(
             });
         }
     }
-    let mailer = Mailer::new(
-        config.smtp_url.as_ref().map(Secret::expose),
-        &config.mail_from,
-    )?;
-    let workers = config.jobs_in_process.then(|| {
+    let mailer = Mailer::new(&config.mail)?;
+    let workers = config.jobs.in_process.then(|| {
         WorkerPool::new(
             db.clone(),
             database_url.to_owned(),
@@ -237,18 +206,18 @@ async fn assemble(
                 todos: todos.clone(),
                 mailer,
             },
-            jobs_config(&config),
+            config.jobs.clone(),
         )
     });
-    let limits = Limits::from_config(&config);
-    let persisted = PersistedQueries::new(redis.clone(), config.cache_timeout);
+    let limits = Limits::from_config(&config.graphql);
+    let persisted = PersistedQueries::new(redis.clone(), config.cache.timeout);
     let gateway = Gateway::new(
         schema.clone(),
         auth.clone(),
         limits.clone(),
         persisted.clone(),
-        config.apq,
-        config.graphql_timeout,
+        config.graphql.apq,
+        config.graphql.timeout,
     );
     let (shutdown, shutdown_rx) = watch::channel(false);
     Ok((
@@ -274,7 +243,7 @@ async fn assemble(
 
 /// Runs only the job workers (`todoql worker`) until SIGINT or SIGTERM.
 pub async fn run_workers(mut config: Config, database_url: &str) -> anyhow::Result<()> {
-    config.jobs_in_process = true;
+    config.jobs.in_process = true;
     let (_state, shutdown, workers) = assemble(config, database_url).await?;
     let Some(pool) = workers else {
         return Ok(());

@@ -7,7 +7,6 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use anyhow::Context;
@@ -19,6 +18,8 @@ use diesel_async::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+
+use crate::config::DatabaseConfig;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -47,9 +48,10 @@ impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for DbError
     }
 }
 
-/// Counts every SQL statement the pool's connections run, by statement text
-/// (binds excluded). Tests use it to prove the absence of N+1 queries; the
-/// telemetry module can export it.
+/// Counts the SQL statements the pool's connections run, by statement text
+/// (binds excluded), when [`DatabaseConfig::record_statements`] is on: the
+/// integration tests use it to prove the absence of N+1 queries. Off (the
+/// default), nothing is recorded and it stays empty.
 #[derive(Debug, Default)]
 pub struct QueryStats {
     counts: Mutex<HashMap<String, u64>>,
@@ -83,24 +85,33 @@ impl QueryStats {
     }
 }
 
-/// Diesel instrumentation feeding [`QueryStats`] and, while spans are
-/// exported, a client span per statement (text without binds).
-struct StatsInstrumentation {
-    stats: Arc<QueryStats>,
+/// Diesel instrumentation feeding [`QueryStats`] (when recording) and,
+/// while spans are exported, a client span per statement (text without
+/// binds). With neither, a statement costs one branch: its text is not
+/// even formatted.
+struct StatementInstrumentation {
+    /// Where statements are counted, when recording.
+    stats: Option<Arc<QueryStats>>,
     /// The running statement's span: diesel reports start and finish as
     /// two events on the connection, which runs one statement at a time.
     span: Option<tracing::Span>,
 }
 
-impl Instrumentation for StatsInstrumentation {
+impl Instrumentation for StatementInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
             InstrumentationEvent::StartQuery { query, .. } => {
+                let tracing = crate::telemetry::exporting_traces();
+                if self.stats.is_none() && !tracing {
+                    return;
+                }
                 let text = query.to_string();
                 // Diesel appends `-- binds: [...]`; binds may hold secrets, so drop them.
                 let sql = text.split(" -- binds:").next().unwrap_or_default();
-                self.stats.record(sql);
-                if crate::telemetry::exporting_traces() {
+                if let Some(stats) = &self.stats {
+                    stats.record(sql);
+                }
+                if tracing {
                     let operation = sql
                         .split_whitespace()
                         .next()
@@ -139,27 +150,28 @@ pub struct Db {
 impl Db {
     /// Builds the pool without waiting for PostgreSQL, so the server can
     /// start (and report not ready) while the database is down.
-    pub fn connect(url: &str, size: u32, wait: Duration) -> Self {
+    pub fn connect(url: &str, config: &DatabaseConfig) -> Self {
         let stats = Arc::new(QueryStats::default());
         let mut manager_config = ManagerConfig::<Conn>::default();
         // The pool drops connections whose socket closed; a per-checkout
         // `SELECT 1` would add a round trip to every request.
         manager_config.recycling_method = RecyclingMethod::Fast;
-        let setup_stats = stats.clone();
+        let recorded = config.record_statements.then(|| stats.clone());
         manager_config.custom_setup = Box::new(move |url| {
-            let stats = setup_stats.clone();
+            let stats = recorded.clone();
             async move {
                 let mut conn = Conn::establish(url).await?;
-                conn.set_instrumentation(StatsInstrumentation { stats, span: None });
+                conn.set_instrumentation(StatementInstrumentation { stats, span: None });
                 Ok(conn)
             }
             .boxed()
         });
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, manager_config);
+        let size = config.pool_size;
         let pool = bb8::Pool::builder()
             .max_size(size)
             .min_idle(Some(1.min(size)))
-            .connection_timeout(wait)
+            .connection_timeout(config.connect_timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
         Self { pool, stats }
@@ -182,7 +194,8 @@ impl Db {
         )
     }
 
-    /// Statement counts since start (or the last reset).
+    /// Statement counts since start (or the last reset); empty unless
+    /// [`DatabaseConfig::record_statements`] is on.
     pub fn stats(&self) -> &QueryStats {
         &self.stats
     }

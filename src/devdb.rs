@@ -16,6 +16,8 @@ use anyhow::{Context, bail};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::process::Command;
 
+use crate::config::DatabaseConfig;
+
 /// What to run when the binaries are missing.
 pub const INSTALL_HINT: &str = "sudo apt-get install -y postgresql";
 
@@ -29,12 +31,13 @@ pub struct LocalPostgres {
     pub url: String,
 }
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`: `PG_BIN_DIR`,
-/// else the newest `/usr/lib/postgresql/*/bin`, else `pg_config --bindir`.
-pub fn find_bin_dir() -> Option<PathBuf> {
+/// The directory holding `initdb`, `pg_ctl` and `postgres`: `configured`
+/// (`PG_BIN_DIR`), else the newest `/usr/lib/postgresql/*/bin`, else
+/// `pg_config --bindir`.
+pub fn find_bin_dir(configured: Option<&Path>) -> Option<PathBuf> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(dir) = std::env::var_os("PG_BIN_DIR").map(PathBuf::from) {
-        return has_server(&dir).then_some(dir);
+    if let Some(dir) = configured {
+        return has_server(dir).then(|| dir.to_owned());
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -82,10 +85,12 @@ async fn is_root() -> bool {
 }
 
 impl LocalPostgres {
-    /// Starts (or reuses) the local server under `data_root` and makes sure
-    /// the `todoql` database exists.
-    pub async fn start(data_root: &Path) -> anyhow::Result<Self> {
-        let Some(bin) = find_bin_dir() else {
+    /// Starts (or reuses) the local server under `DATA_DIR` with the
+    /// binaries of `PG_BIN_DIR` (or found in the usual places), and makes
+    /// sure the `todoql` database exists.
+    pub async fn start(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let data_root = config.data_dir.as_path();
+        let Some(bin) = find_bin_dir(config.pg_bin_dir.as_deref()) else {
             bail!(
                 "DATABASE_URL is not set and no PostgreSQL server binaries were found \
                  (looked in PG_BIN_DIR, /usr/lib/postgresql/*/bin and pg_config).\n\

@@ -22,20 +22,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate and serve GraphQL on HOST:PORT (the default), with the job
-    /// workers unless `JOBS_IN_PROCESS=false`. Without
-    /// `DATABASE_URL`, starts a local PostgreSQL under `DATA_DIR`.
-    Serve,
-    /// Apply pending migrations and exit.
-    Migrate,
+    #[command(flatten)]
+    Database(DatabaseCommand),
     /// Print the GraphQL schema (SDL).
+    #[command(display_order = 3)]
     Schema,
     /// Exit 0 when the server on HOST:PORT answers /healthz (for container
     /// health checks).
+    #[command(display_order = 4)]
     Healthcheck,
+}
+
+/// The commands that work on the database: `DATABASE_URL`, or a local
+/// PostgreSQL started for them and stopped afterwards.
+#[derive(Subcommand)]
+enum DatabaseCommand {
+    /// Migrate and serve GraphQL on HOST:PORT (the default), with the job
+    /// workers unless `JOBS_IN_PROCESS=false`. Without
+    /// `DATABASE_URL`, starts a local PostgreSQL under `DATA_DIR`.
+    #[command(display_order = 1)]
+    Serve,
+    /// Apply pending migrations and exit.
+    #[command(display_order = 2)]
+    Migrate,
     /// Run only the job workers (for deployments that scale them apart).
+    #[command(display_order = 5)]
     Worker,
     /// Inspect and retry background jobs.
+    #[command(display_order = 6)]
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
@@ -64,19 +78,20 @@ enum JobsCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::Schema) = cli.command {
-        print!("{}", todoql::graphql::sdl());
-        return ExitCode::SUCCESS;
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
+    let command = Cli::parse()
+        .command
+        .unwrap_or(Command::Database(DatabaseCommand::Serve));
+    let result = match command {
+        // Neither the runtime nor the configuration: works with any environment.
+        Command::Schema => {
+            print!("{}", todoql::graphql::sdl());
+            Ok(())
         }
+        // No telemetry: a probe runs every few seconds and has nothing to report.
+        Command::Healthcheck => block_on(async { healthcheck(&Config::from_env()?).await }),
+        Command::Database(command) => block_on(run(command)),
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve))) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -85,63 +100,44 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+/// Runs `task` to completion on a new multi-threaded runtime.
+fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()
+        .context("starting the runtime")?
+        .block_on(task)
+}
+
+async fn run(command: DatabaseCommand) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    if matches!(command, Command::Healthcheck) {
-        return healthcheck(&config).await;
-    }
     let telemetry = todoql::telemetry::init(&config.telemetry, config.is_production())?;
-    if config.jwt_secret_generated {
+    if config.auth.jwt_secret_generated {
         tracing::warn!(
             "JWT_SECRET is not set: generated one for this process; \
              tokens will not survive a restart"
         );
     }
-    let result = run_command(command, config).await;
+    let result = on_database(command, config).await;
     // Export what is buffered; blocking, so off the runtime's workers.
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     result
 }
 
-async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
-    match command {
-        Command::Schema => Ok(()),
-        Command::Healthcheck => healthcheck(&config).await,
-        Command::Migrate => {
-            let (url, local) = database(&config).await?;
-            let applied = todoql::db::migrate(&url).await;
-            if let Some(local) = local {
-                local.stop().await;
-            }
-            let applied = applied?;
+/// Runs `command` on `DATABASE_URL`, or on a local PostgreSQL started for
+/// it and stopped afterwards, whatever the outcome.
+async fn on_database(command: DatabaseCommand, config: Config) -> anyhow::Result<()> {
+    let (url, local) = database(&config).await?;
+    let result = match command {
+        DatabaseCommand::Serve => serve(config, &url).await,
+        DatabaseCommand::Migrate => todoql::db::migrate(&url).await.map(|applied| {
             println!("applied {} migration(s)", applied.len());
-            Ok(())
-        }
-        Command::Serve => {
-            let (url, local) = database(&config).await?;
-            let served = serve(config, &url).await;
-            if let Some(local) = local {
-                local.stop().await;
-            }
-            served
-        }
-        Command::Worker => {
-            let (url, local) = database(&config).await?;
-            let ran = todoql::app::run_workers(config, &url).await;
-            if let Some(local) = local {
-                local.stop().await;
-            }
-            ran
-        }
-        Command::Jobs { command } => {
-            let (url, local) = database(&config).await?;
-            let done = jobs(command, &url).await;
-            if let Some(local) = local {
-                local.stop().await;
-            }
-            done
-        }
+        }),
+        DatabaseCommand::Worker => todoql::app::run_workers(config, &url).await,
+        DatabaseCommand::Jobs { command } => jobs(command, &url).await,
+    };
+    if let Some(local) = local {
+        local.stop().await;
     }
+    result
 }
 
 /// `todoql jobs …`: operator commands on the queue.
@@ -202,10 +198,10 @@ async fn serve(config: Config, url: &str) -> anyhow::Result<()> {
 
 /// `DATABASE_URL`, or a local PostgreSQL started for this run.
 async fn database(config: &Config) -> anyhow::Result<(String, Option<LocalPostgres>)> {
-    match &config.database_url {
+    match &config.database.url {
         Some(url) => Ok((url.expose().to_owned(), None)),
         None => {
-            let local = LocalPostgres::start(&config.data_dir).await?;
+            let local = LocalPostgres::start(&config.database).await?;
             Ok((local.url.clone(), Some(local)))
         }
     }

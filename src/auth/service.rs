@@ -15,27 +15,11 @@ use super::{
     token::{self, AccessTokens, Claims, TokenError},
 };
 use crate::{
+    config::AuthLimits,
     db::{Conn, Db},
     jobs::{self, queue::Job},
     rate_limit::{Limited, RateLimiter},
 };
-
-/// Brute-force and abuse limits on the credential endpoints.
-#[derive(Debug, Clone)]
-pub struct AuthLimits {
-    /// Failed logins per account and per address within `login_window`.
-    pub login_max_failures: u64,
-    /// The failed-login window.
-    pub login_window: Duration,
-    /// Registrations per address per hour.
-    pub register_per_hour: u64,
-    /// Refreshes per address per minute.
-    pub refresh_per_minute: u64,
-    /// Password-reset requests per address and per account per hour.
-    pub reset_per_hour: u64,
-    /// How long a reset token works.
-    pub reset_ttl: Duration,
-}
 
 impl From<Limited> for AuthError {
     fn from(l: Limited) -> Self {

@@ -13,7 +13,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::config::Config;
+use crate::config::GraphqlConfig;
 
 /// The limits, from configuration.
 #[derive(Debug, Clone)]
@@ -41,15 +41,15 @@ const MAX_VISITED: usize = 10_000;
 
 impl Limits {
     /// The limits configured in `config`.
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &GraphqlConfig) -> Self {
         Self {
-            max_query_bytes: config.graphql_max_query_bytes,
-            max_tokens: config.graphql_max_tokens,
-            max_depth: config.graphql_max_depth,
-            max_aliases: config.graphql_max_aliases,
-            max_root_fields: config.graphql_max_root_fields,
-            max_directives: config.graphql_max_directives,
-            introspection: config.graphql_introspection,
+            max_query_bytes: config.max_query_bytes,
+            max_tokens: config.max_tokens,
+            max_depth: config.max_depth,
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
+            max_directives: config.max_directives,
+            introspection: config.introspection,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The REST facade from todoql's origins: `/todos` and `/todos/{id}` over
-//! the same todo service as GraphQL, with the same validation. Errors are
-//! JSON `{code, message}` (and `field` for invalid input) with statuses
-//! 400 (malformed), 401, 404, 409, 413 (body over `MAX_BODY_BYTES`, see
-//! [`super::body`]) and 422 (invalid input).
+//! the same todo service as GraphQL, with the same validation (the todos
+//! domain parses ids, orders and patches for both). Todos are answered as
+//! [`TodoView`]s. Errors are JSON `{code, message}` (and `field` for
+//! invalid input) with statuses 400 (malformed), 401, 404, 409, 413 (body
+//! over `MAX_BODY_BYTES`, see [`super::body`]) and 422 (invalid input).
 
 use axum::{
     Json,
@@ -13,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,9 +24,7 @@ use crate::{
     state::AppState,
     todos::{
         TodoError,
-        domain::{
-            Description, NewTodo, PageRequest, Patch, Title, TodoFilter, TodoOrder, TodoPatch,
-        },
+        domain::{NewTodo, PageRequest, RawTodoPatch, TodoFilter, TodoOrder, TodoPatch, parse_id},
         model::TodoRow,
     },
 };
@@ -141,8 +140,36 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn todo_id(raw: &str) -> Result<Uuid, RestError> {
-    Uuid::try_parse(raw).map_err(|_| TodoError::NotFound.into())
+/// A todo as the REST facade answers it: its JSON shape (these names, in
+/// this order) is the facade's contract, kept apart from the Diesel row.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TodoView {
+    id: Uuid,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    due_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i32,
+}
+
+impl From<TodoRow> for TodoView {
+    fn from(row: TodoRow) -> Self {
+        Self {
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            completed: row.completed,
+            due_at: row.due_at,
+            completed_at: row.completed_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
 }
 
 /// Query parameters of `GET /todos`.
@@ -158,20 +185,6 @@ struct ListParams {
     order_by: Option<String>,
 }
 
-fn parse_order(raw: Option<&str>) -> Result<TodoOrder, RestError> {
-    match raw.unwrap_or("CREATED_AT_DESC") {
-        "CREATED_AT_DESC" => Ok(TodoOrder::CreatedAtDesc),
-        "CREATED_AT_ASC" => Ok(TodoOrder::CreatedAtAsc),
-        "DUE_AT_ASC" => Ok(TodoOrder::DueAtAsc),
-        "UPDATED_AT_DESC" => Ok(TodoOrder::UpdatedAtDesc),
-        _ => Err(TodoError::invalid(
-            "orderBy",
-            "must be CREATED_AT_DESC, CREATED_AT_ASC, DUE_AT_ASC or UPDATED_AT_DESC",
-        )
-        .into()),
-    }
-}
-
 /// `GET /todos`: a page of the caller's todos.
 pub async fn list(
     State(state): State<AppState>,
@@ -180,7 +193,7 @@ pub async fn list(
 ) -> Result<Response, RestError> {
     let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
         .map_err(|e| RestError::malformed(format!("query string: {e}")))?;
-    let order = parse_order(params.order_by.as_deref())?;
+    let order = TodoOrder::parse(params.order_by.as_deref())?;
     let page = PageRequest::parse(params.first, params.after.as_deref(), order)?;
     let filter = TodoFilter::parse(
         params.completed,
@@ -194,8 +207,9 @@ pub async fn list(
         .await?;
     let total = result.total.unwrap_or_default();
     let end_cursor = result.rows.last().map(|r| r.cursor(order).encode());
+    let items: Vec<TodoView> = result.rows.into_iter().map(TodoView::from).collect();
     Ok(Json(json!({
-        "items": result.rows,
+        "items": items,
         "pageInfo": { "hasNextPage": result.has_next_page, "endCursor": end_cursor },
         "totalCount": total,
     }))
@@ -216,11 +230,11 @@ pub async fn create(
     State(state): State<AppState>,
     Caller(owner, _): Caller,
     body: Result<JsonBody<CreateBody>, RestError>,
-) -> Result<(StatusCode, Json<TodoRow>), RestError> {
+) -> Result<(StatusCode, Json<TodoView>), RestError> {
     let JsonBody(body) = body?;
     let todo = NewTodo::parse(&body.title, body.description.as_deref(), body.due_at)?;
     let row = state.todos.create(owner, todo).await?;
-    Ok((StatusCode::CREATED, Json(row)))
+    Ok((StatusCode::CREATED, Json(row.into())))
 }
 
 /// `DELETE /todos`: deletes all of the caller's todos.
@@ -237,8 +251,8 @@ pub async fn get(
     State(state): State<AppState>,
     Caller(owner, _): Caller,
     Path(id): Path<String>,
-) -> Result<Json<TodoRow>, RestError> {
-    Ok(Json(state.todos.get(owner, todo_id(&id)?).await?))
+) -> Result<Json<TodoView>, RestError> {
+    Ok(Json(state.todos.get(owner, parse_id(&id)?).await?.into()))
 }
 
 /// Present-but-null becomes `Some(None)`; absent stays `None` (via `default`).
@@ -268,23 +282,11 @@ pub struct PatchBody {
 
 impl PatchBody {
     fn parse(self) -> Result<TodoPatch, TodoError> {
-        let required = |field: &'static str| TodoError::invalid(field, "cannot be null");
-        Ok(TodoPatch {
-            title: match self.title {
-                None => Patch::Keep,
-                Some(None) => return Err(required("title")),
-                Some(Some(t)) => Patch::Set(Title::parse(&t)?),
-            },
-            description: match self.description {
-                None => Patch::Keep,
-                Some(d) => Patch::Set(d.as_deref().map(Description::parse).transpose()?),
-            },
-            completed: match self.completed {
-                None => Patch::Keep,
-                Some(None) => return Err(required("completed")),
-                Some(Some(c)) => Patch::Set(c),
-            },
-            due_at: self.due_at.map_or(Patch::Keep, Patch::Set),
+        TodoPatch::parse(RawTodoPatch {
+            title: self.title,
+            description: self.description,
+            completed: self.completed,
+            due_at: self.due_at,
             expected_version: self.expected_version,
         })
     }
@@ -296,11 +298,11 @@ pub async fn patch(
     Caller(owner, _): Caller,
     Path(id): Path<String>,
     body: Result<JsonBody<PatchBody>, RestError>,
-) -> Result<Json<TodoRow>, RestError> {
-    let id = todo_id(&id)?;
+) -> Result<Json<TodoView>, RestError> {
+    let id = parse_id(&id)?;
     let JsonBody(body) = body?;
     let patch = body.parse()?;
-    Ok(Json(state.todos.update(owner, id, patch).await?))
+    Ok(Json(state.todos.update(owner, id, patch).await?.into()))
 }
 
 /// `DELETE /todos/{id}`: 204.
@@ -309,6 +311,6 @@ pub async fn delete(
     Caller(owner, _): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, RestError> {
-    state.todos.delete(owner, todo_id(&id)?).await?;
+    state.todos.delete(owner, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

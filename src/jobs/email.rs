@@ -7,6 +7,8 @@ use lettre::{
     message::{Mailbox, MultiPart},
 };
 
+use crate::config::MailConfig;
+
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
@@ -103,16 +105,18 @@ pub enum Mailer {
 
 impl Mailer {
     /// A mailer for `SMTP_URL` (`smtp://host:port`, `smtps://…`, or with
-    /// `?tls=required` for STARTTLS) from `MAIL_FROM`; `None` logs instead.
-    pub fn new(smtp_url: Option<&str>, from: &str) -> anyhow::Result<Self> {
-        let Some(url) = smtp_url else {
+    /// `?tls=required` for STARTTLS) from `MAIL_FROM`; without `SMTP_URL`
+    /// it logs instead.
+    pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
+        let Some(url) = &config.smtp_url else {
             return Ok(Self::Log);
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
             .timeout(Some(std::time::Duration::from_secs(10)))
             .build();
-        let from = from
+        let from = config
+            .from
             .parse()
             .map_err(|e| anyhow::anyhow!("MAIL_FROM: {e}"))?;
         Ok(Self::Smtp { transport, from })

@@ -2,8 +2,6 @@
 //! can expire under a slow worker), so each one checks the current state
 //! before acting.
 
-use std::time::Duration;
-
 use anyhow::Context;
 
 use super::{
@@ -27,14 +25,19 @@ pub struct JobContext {
 }
 
 /// Runs one job; `attempt` counts from 1.
+#[cfg_attr(
+    not(feature = "noop-job"),
+    expect(unused_variables, reason = "only the noop job reads the attempt")
+)]
 pub async fn handle(ctx: &JobContext, job: Job, attempt: i32) -> anyhow::Result<()> {
     match job {
+        #[cfg(feature = "noop-job")]
         Job::Noop {
             fail_attempts,
             sleep_ms,
         } => {
             if sleep_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)).await;
             }
             anyhow::ensure!(
                 attempt > fail_attempts,

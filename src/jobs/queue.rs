@@ -12,7 +12,9 @@ use crate::db::Conn;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
 pub enum Job {
-    /// Does nothing (benchmarks and queue tests).
+    /// Does nothing: the queue tests and the jobs benchmark (feature
+    /// `noop-job`, which only tests and benches turn on).
+    #[cfg(feature = "noop-job")]
     Noop {
         /// Fail this many attempts first (tests of retries).
         #[serde(default)]
@@ -48,6 +50,7 @@ impl Job {
     /// The kind's name, as stored.
     pub fn kind(&self) -> &'static str {
         match self {
+            #[cfg(feature = "noop-job")]
             Self::Noop { .. } => "noop",
             Self::WelcomeEmail { .. } => "welcome_email",
             Self::PasswordResetEmail { .. } => "password_reset_email",
@@ -106,6 +109,7 @@ mod tests {
     #[test]
     fn kinds_and_payloads_round_trip() {
         let jobs = [
+            #[cfg(feature = "noop-job")]
             Job::Noop {
                 fail_attempts: 2,
                 sleep_ms: 5,
@@ -127,6 +131,7 @@ mod tests {
         }
         assert!(Job::from_row("unknown", serde_json::json!({})).is_err());
         // Older payloads without optional fields still parse.
+        #[cfg(feature = "noop-job")]
         assert_eq!(
             Job::from_row("noop", serde_json::json!({})).unwrap(),
             Job::Noop {

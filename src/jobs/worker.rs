@@ -17,30 +17,7 @@ use super::{
     model::{self, CHANNEL, JobRow},
     queue::Job,
 };
-use crate::db::Db;
-
-/// Worker pool settings.
-#[derive(Debug, Clone)]
-pub struct JobsConfig {
-    /// Concurrent workers (`JOB_WORKERS`).
-    pub workers: usize,
-    /// Attempts before a job is dead (`JOB_MAX_ATTEMPTS`).
-    pub max_attempts: i32,
-    /// First retry delay; doubles per attempt (`JOB_BACKOFF_BASE_MS`).
-    pub backoff_base: Duration,
-    /// Longest retry delay (`JOB_BACKOFF_MAX_SECS`).
-    pub backoff_max: Duration,
-    /// How long a claim holds a job (`JOB_LEASE_SECS`).
-    pub lease: Duration,
-    /// Longest one attempt may run (`JOB_TIMEOUT_SECS`).
-    pub timeout: Duration,
-    /// Polling period when no notification arrives (`JOB_POLL_INTERVAL_MS`).
-    pub poll: Duration,
-    /// Time running jobs get to finish on shutdown (`JOB_SHUTDOWN_GRACE_SECS`).
-    pub shutdown_grace: Duration,
-    /// How long succeeded jobs are kept (`JOB_RETENTION_SECS`).
-    pub retention: Duration,
-}
+use crate::{config::JobsConfig, db::Db};
 
 /// The delay before retry number `attempt` (1-based): exponential, capped,
 /// with jitter so that jobs failing together do not retry together.
@@ -357,6 +334,7 @@ mod tests {
 
     fn config() -> JobsConfig {
         JobsConfig {
+            in_process: true,
             workers: 1,
             max_attempts: 5,
             backoff_base: Duration::from_secs(1),
@@ -366,6 +344,7 @@ mod tests {
             poll: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             retention: Duration::from_secs(3600),
+            reminder_lead: Duration::from_secs(3600),
         }
     }
 

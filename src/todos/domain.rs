@@ -1,9 +1,15 @@
 //! Parsed todo input: titles, descriptions, filters, orders and page sizes.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 pub use super::order::TodoOrder;
 use super::{TodoError, cursor::Cursor};
+
+/// A todo id as a client sends it: anything but a UUID names no todo.
+pub fn parse_id(raw: &str) -> Result<Uuid, TodoError> {
+    Uuid::try_parse(raw).map_err(|_| TodoError::NotFound)
+}
 
 /// PostgreSQL text cannot hold U+0000, so refuse it as input rather than
 /// fail in the database.
@@ -108,6 +114,22 @@ pub enum Patch<T> {
     Set(T),
 }
 
+/// A partial update as a client sends it, before parsing: for each field,
+/// `None` when absent and `Some(None)` when explicitly null.
+#[derive(Debug, Clone, Default)]
+pub struct RawTodoPatch {
+    /// The title (may not be null).
+    pub title: Option<Option<String>>,
+    /// The description; null clears it.
+    pub description: Option<Option<String>>,
+    /// Completed or not (may not be null).
+    pub completed: Option<Option<bool>>,
+    /// The due time; null clears it.
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    /// Refuse the change unless the todo is at this version.
+    pub expected_version: Option<i32>,
+}
+
 /// A partial update of a todo.
 #[derive(Debug, Clone, Default)]
 pub struct TodoPatch {
@@ -121,6 +143,32 @@ pub struct TodoPatch {
     pub due_at: Patch<Option<DateTime<Utc>>>,
     /// Refuse the change unless the todo is at this version.
     pub expected_version: Option<i32>,
+}
+
+impl TodoPatch {
+    /// Parses a partial update: absent fields are kept, `null` clears the
+    /// description or due time and is refused for the title and `completed`.
+    pub fn parse(raw: RawTodoPatch) -> Result<Self, TodoError> {
+        let not_null = |field: &'static str| TodoError::invalid(field, "cannot be null");
+        Ok(Self {
+            title: match raw.title {
+                None => Patch::Keep,
+                Some(None) => return Err(not_null("title")),
+                Some(Some(title)) => Patch::Set(Title::parse(&title)?),
+            },
+            description: match raw.description {
+                None => Patch::Keep,
+                Some(d) => Patch::Set(d.as_deref().map(Description::parse).transpose()?),
+            },
+            completed: match raw.completed {
+                None => Patch::Keep,
+                Some(None) => return Err(not_null("completed")),
+                Some(Some(completed)) => Patch::Set(completed),
+            },
+            due_at: raw.due_at.map_or(Patch::Keep, Patch::Set),
+            expected_version: raw.expected_version,
+        })
+    }
 }
 
 /// Which todos a list includes.
@@ -255,6 +303,57 @@ mod tests {
                 Err(TodoError::Invalid { field: "first", .. })
             ));
         }
+    }
+
+    #[test]
+    fn patches_keep_absent_fields_and_refuse_null_where_required() {
+        let patch = TodoPatch::parse(RawTodoPatch {
+            title: Some(Some(" New ".into())),
+            description: Some(None),
+            due_at: Some(None),
+            expected_version: Some(3),
+            ..RawTodoPatch::default()
+        })
+        .unwrap();
+        assert_eq!(patch.title, Patch::Set(Title::parse("New").unwrap()));
+        assert_eq!(patch.description, Patch::Set(None));
+        assert_eq!(patch.completed, Patch::Keep);
+        assert_eq!(patch.due_at, Patch::Set(None));
+        assert_eq!(patch.expected_version, Some(3));
+        for (raw, field) in [
+            (
+                RawTodoPatch {
+                    title: Some(None),
+                    ..RawTodoPatch::default()
+                },
+                "title",
+            ),
+            (
+                RawTodoPatch {
+                    completed: Some(None),
+                    ..RawTodoPatch::default()
+                },
+                "completed",
+            ),
+            (
+                RawTodoPatch {
+                    title: Some(Some(" ".into())),
+                    ..RawTodoPatch::default()
+                },
+                "title",
+            ),
+        ] {
+            assert!(matches!(
+                TodoPatch::parse(raw),
+                Err(TodoError::Invalid { field: f, .. }) if f == field
+            ));
+        }
+    }
+
+    #[test]
+    fn ids_that_are_not_uuids_name_no_todo() {
+        assert!(parse_id("0190f8a4-3c1e-7b2a-9c4d-5e6f7a8b9c0d").is_ok());
+        assert!(matches!(parse_id("42"), Err(TodoError::NotFound)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     TodoError, TodoService,
-    domain::{Description, NewTodo, PageRequest, Patch, Title, TodoFilter, TodoOrder, TodoPatch},
+    domain::{NewTodo, PageRequest, RawTodoPatch, TodoFilter, TodoOrder, TodoPatch, parse_id},
     model::TodoRow,
     service::Page,
 };
@@ -69,7 +69,7 @@ impl TodoObject {
 
 /// The orders of a todo list.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
-#[graphql(name = "TodoOrder")]
+#[graphql(name = "TodoOrder", remote = "TodoOrder")]
 pub enum TodoOrderInput {
     /// Newest first.
     #[default]
@@ -80,17 +80,6 @@ pub enum TodoOrderInput {
     DueAtAsc,
     /// Most recently changed first.
     UpdatedAtDesc,
-}
-
-impl From<TodoOrderInput> for TodoOrder {
-    fn from(o: TodoOrderInput) -> Self {
-        match o {
-            TodoOrderInput::CreatedAtDesc => Self::CreatedAtDesc,
-            TodoOrderInput::CreatedAtAsc => Self::CreatedAtAsc,
-            TodoOrderInput::DueAtAsc => Self::DueAtAsc,
-            TodoOrderInput::UpdatedAtDesc => Self::UpdatedAtDesc,
-        }
-    }
 }
 
 /// Which todos a list includes.
@@ -196,7 +185,7 @@ pub async fn todo_connection(
     filter: Option<TodoFilterInput>,
     order_by: Option<TodoOrderInput>,
 ) -> async_graphql::Result<TodoConnection> {
-    let order = TodoOrder::from(order_by.unwrap_or_default());
+    let order = order_by.map(TodoOrder::from).unwrap_or_default();
     let page = PageRequest::parse(first.map(i64::from), after.as_deref(), order).gql()?;
     let filter = filter.unwrap_or_default().parse().gql()?;
     let todos = ctx.data::<TodoService>()?;
@@ -248,11 +237,6 @@ fn changed_data(ctx: &Context<'_>) {
     }
 }
 
-/// An id that is not a UUID names no todo.
-fn todo_id(id: &ID) -> Result<Uuid, TodoError> {
-    Uuid::try_parse(id.as_str()).map_err(|_| TodoError::NotFound)
-}
-
 /// Input of `createTodo`.
 #[derive(InputObject)]
 pub struct CreateTodoInput {
@@ -281,32 +265,11 @@ pub struct UpdateTodoInput {
 
 impl UpdateTodoInput {
     fn parse(self) -> Result<TodoPatch, TodoError> {
-        fn required<T, U>(
-            field: &'static str,
-            value: MaybeUndefined<T>,
-            parse: impl FnOnce(T) -> Result<U, TodoError>,
-        ) -> Result<Patch<U>, TodoError> {
-            match value {
-                MaybeUndefined::Undefined => Ok(Patch::Keep),
-                MaybeUndefined::Null => Err(TodoError::invalid(field, "cannot be null")),
-                MaybeUndefined::Value(v) => Ok(Patch::Set(parse(v)?)),
-            }
-        }
-        fn nullable<T, U>(
-            value: MaybeUndefined<T>,
-            parse: impl FnOnce(T) -> Result<U, TodoError>,
-        ) -> Result<Patch<Option<U>>, TodoError> {
-            match value {
-                MaybeUndefined::Undefined => Ok(Patch::Keep),
-                MaybeUndefined::Null => Ok(Patch::Set(None)),
-                MaybeUndefined::Value(v) => Ok(Patch::Set(Some(parse(v)?))),
-            }
-        }
-        Ok(TodoPatch {
-            title: required("title", self.title, |t| Title::parse(&t))?,
-            description: nullable(self.description, |d| Description::parse(&d))?,
-            completed: required("completed", self.completed, Ok)?,
-            due_at: nullable(self.due_at, Ok)?,
+        TodoPatch::parse(RawTodoPatch {
+            title: self.title.into(),
+            description: self.description.into(),
+            completed: self.completed.into(),
+            due_at: self.due_at.into(),
             expected_version: self.expected_version,
         })
     }
@@ -321,7 +284,7 @@ impl TodoQuery {
     /// One of the caller's todos; null when it does not exist or is not the caller's.
     async fn todo(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<TodoObject>> {
         let user = viewer(ctx).await?;
-        let Ok(id) = todo_id(&id) else {
+        let Ok(id) = parse_id(id.as_str()) else {
             return Ok(None);
         };
         match ctx.data::<TodoService>()?.get(user.id, id).await {
@@ -378,7 +341,7 @@ impl TodoMutation {
         input: UpdateTodoInput,
     ) -> async_graphql::Result<TodoObject> {
         let user = viewer(ctx).await?;
-        let id = todo_id(&id).gql()?;
+        let id = parse_id(id.as_str()).gql()?;
         let patch = input.parse().gql()?;
         let row = ctx
             .data::<TodoService>()?
@@ -392,7 +355,7 @@ impl TodoMutation {
     /// Returns the id of the deleted todo. NOT_FOUND when it is not the caller's.
     async fn delete_todo(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user = viewer(ctx).await?;
-        let id = todo_id(&id).gql()?;
+        let id = parse_id(id.as_str()).gql()?;
         let deleted = ctx.data::<TodoService>()?.delete(user.id, id).await.gql()?;
         changed_data(ctx);
         Ok(ID(deleted.to_string()))

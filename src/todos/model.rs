@@ -13,14 +13,12 @@ use super::{
 use crate::{db::Conn, schema::todos};
 
 /// A todo row.
-#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
 #[diesel(table_name = todos, check_for_backend(diesel::pg::Pg))]
-#[serde(rename_all = "camelCase")]
 pub struct TodoRow {
     /// Id.
     pub id: Uuid,
     /// Owner.
-    #[serde(skip)]
     pub owner_id: Uuid,
     /// Title.
     pub title: String,

@@ -2,6 +2,8 @@
 //! into cursors and cache keys). Its own file so that cursors and the
 //! domain types both depend on it, and not on each other.
 
+use super::TodoError;
+
 /// The orders a list can take; every one ends with `id` so ties are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TodoOrder {
@@ -17,6 +19,22 @@ pub enum TodoOrder {
 }
 
 impl TodoOrder {
+    /// Parses an `orderBy` value as clients spell it (`CREATED_AT_DESC`,
+    /// …, the names of the GraphQL enum); absent means newest first.
+    pub fn parse(raw: Option<&str>) -> Result<Self, TodoError> {
+        match raw {
+            None => Ok(Self::default()),
+            Some("CREATED_AT_DESC") => Ok(Self::CreatedAtDesc),
+            Some("CREATED_AT_ASC") => Ok(Self::CreatedAtAsc),
+            Some("DUE_AT_ASC") => Ok(Self::DueAtAsc),
+            Some("UPDATED_AT_DESC") => Ok(Self::UpdatedAtDesc),
+            Some(_) => Err(TodoError::invalid(
+                "orderBy",
+                "must be CREATED_AT_DESC, CREATED_AT_ASC, DUE_AT_ASC or UPDATED_AT_DESC",
+            )),
+        }
+    }
+
     /// A short stable name, written into cursors.
     pub fn key(self) -> &'static str {
         match self {
@@ -55,5 +73,23 @@ mod tests {
             assert_eq!(TodoOrder::from_key(o.key()), Some(o));
         }
         assert_eq!(TodoOrder::from_key("zz"), None);
+    }
+
+    #[test]
+    fn orders_parse_from_their_client_names() {
+        assert_eq!(TodoOrder::parse(None).unwrap(), TodoOrder::CreatedAtDesc);
+        assert_eq!(
+            TodoOrder::parse(Some("DUE_AT_ASC")).unwrap(),
+            TodoOrder::DueAtAsc
+        );
+        for bad in ["", "due_at_asc", "NEWEST"] {
+            assert!(matches!(
+                TodoOrder::parse(Some(bad)),
+                Err(TodoError::Invalid {
+                    field: "orderBy",
+                    ..
+                })
+            ));
+        }
     }
 }

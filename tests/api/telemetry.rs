@@ -545,7 +545,7 @@ async fn a_graphql_request_is_traced_and_measured_over_otlp() {
     );
     assert_eq!(
         point_value(&metric("db.client.connection.max"), &pool),
-        Some(f64::from(app.state.config.database_pool_size))
+        Some(f64::from(app.state.config.database.pool_size))
     );
     assert!(
         histogram_count(

@@ -203,7 +203,7 @@ struct Call<'a> {
 impl Call<'_> {
     /// A JSON-array batch (only when `GRAPHQL_BATCH_MAX` allows it).
     async fn batch(&self, items: Vec<Value>) -> Response {
-        let max = self.state.config.graphql_batch_max;
+        let max = self.state.config.graphql.batch_max;
         if max == 0 {
             return malformed(
                 StatusCode::BAD_REQUEST,

@@ -156,8 +156,8 @@ impl Connection {
             let _ = sink.close().await;
         });
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let init_deadline = Instant::now() + self.state.config.ws_init_timeout;
-        let ping_every = self.state.config.ws_ping_interval;
+        let init_deadline = Instant::now() + self.state.config.ws.init_timeout;
+        let ping_every = self.state.config.ws.ping_interval;
         let mut keepalive = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let mut shutdown = self.state.shutdown.clone();
 
@@ -397,7 +397,7 @@ impl Connection {
                 return out.send(message).await.map_err(|_| Stop::Gone);
             }
         };
-        if self.ops.len() >= self.state.config.ws_max_subscriptions {
+        if self.ops.len() >= self.state.config.ws.max_subscriptions {
             let errors = [coded_error(
                 ErrorCode::RateLimited,
                 "too many operations on this connection",

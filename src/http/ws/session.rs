@@ -67,7 +67,7 @@ impl Slot {
     /// Counts a socket of `user` against `WS_MAX_CONNECTIONS_PER_USER`;
     /// `None` when the user has that many already.
     pub fn take(state: &AppState, user: Uuid) -> Option<Self> {
-        let limit = state.config.ws_max_connections_per_user;
+        let limit = state.config.ws.max_connections_per_user;
         let mut map = state
             .ws_connections
             .lock()

@@ -43,7 +43,10 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());
     }
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+    let mut config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
+    // SQL statements counted (`state.db.stats()`), for the query-count tests.
+    config.database.record_statements = true;
+    config
 }
 
 /// A running app.
@@ -131,11 +134,11 @@ impl TestApp {
             .execute(&mut conn)
             .await
             .unwrap();
-        let Some(url) = self.state.config.redis_url.as_ref() else {
+        let Some(url) = self.state.config.redis.url.as_ref() else {
             return;
         };
         // Best effort: a test may have stopped its Redis on purpose.
-        let pattern = format!("{}r:*", self.state.config.redis_key_prefix);
+        let pattern = format!("{}r:*", self.state.config.redis.key_prefix);
         let drop_cached = async {
             let client = redis::Client::open(url.expose())?;
             let mut redis = client.get_multiplexed_async_connection().await?;
