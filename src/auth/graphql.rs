@@ -1,105 +1,16 @@
 //! GraphQL types and resolvers for accounts and sessions: `me`, `register`,
 //! `login`, `refreshToken`, `logout`, and the `User` type.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 
-use super::{AuthService, model::User, service::Session};
+use super::{AuthService, service::Session};
 use crate::{
-    error::{ErrorCode, GqlResultExt, coded},
-    graphql::context::{client_ip as client, load_user, viewer},
-    todos::graphql::{
-        TodoConnection, TodoCounts, TodoFilterInput, TodoOrderInput, todo_connection,
+    error::GqlResultExt,
+    graphql::{
+        context::{client_ip as client, viewer},
+        objects::UserObject,
     },
 };
-
-/// An account.
-pub struct UserObject {
-    user: User,
-    /// Known to be the caller (from `me` or a sign-in payload), so no
-    /// further check is needed to walk into their todos.
-    is_caller: bool,
-}
-
-impl UserObject {
-    /// The caller themselves.
-    pub fn caller(user: User) -> Self {
-        Self {
-            user,
-            is_caller: true,
-        }
-    }
-
-    /// A user reached through an edge (e.g. `Todo.owner`); walking into
-    /// their todos requires them to be the caller.
-    pub fn reached(user: User) -> Self {
-        Self {
-            user,
-            is_caller: false,
-        }
-    }
-}
-
-#[Object(name = "User")]
-impl UserObject {
-    async fn id(&self) -> ID {
-        ID(self.user.id.to_string())
-    }
-
-    async fn email(&self) -> &str {
-        &self.user.email
-    }
-
-    async fn display_name(&self) -> Option<&str> {
-        self.user.display_name.as_deref()
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.user.created_at
-    }
-
-    /// How many todos the user has, by state.
-    async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
-        self.authorize(ctx).await?;
-        TodoCounts::load(ctx, self.user.id, self.version(ctx).await?).await
-    }
-
-    /// The user's todos as a cursor connection: `first` defaults to 20 and
-    /// may not exceed 100.
-    #[graphql(complexity = "2 + first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
-    async fn todos(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<TodoFilterInput>,
-        #[graphql(default_with = "Some(TodoOrderInput::CreatedAtDesc)")] order_by: Option<
-            TodoOrderInput,
-        >,
-    ) -> async_graphql::Result<TodoConnection> {
-        self.authorize(ctx).await?;
-        let version = self.version(ctx).await?;
-        todo_connection(ctx, self.user.id, version, first, after, filter, order_by).await
-    }
-}
-
-impl UserObject {
-    /// The user's current data version. A user object from a sign-in
-    /// payload or `me` may predate a mutation earlier in the same request,
-    /// so it is read through the request's loader (cleared by writes).
-    async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        Ok(load_user(ctx, self.user.id).await?.event_seq)
-    }
-
-    /// Only the user themselves may walk into their todos.
-    async fn authorize(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        if self.is_caller || viewer(ctx).await?.id == self.user.id {
-            Ok(())
-        } else {
-            Err(coded(ErrorCode::Forbidden, "not your account"))
-        }
-    }
-}
 
 /// Input of `register`.
 #[derive(InputObject)]

@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
 use super::{EventKind, EventService, TodoEvent};
-use crate::{error::GqlResultExt, graphql::context::viewer, todos::graphql::TodoObject};
+use crate::{
+    error::GqlResultExt,
+    graphql::{context::viewer, objects::TodoObject},
+};
 
 /// What happened to a todo.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

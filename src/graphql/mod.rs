@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod context;
 pub mod limits;
+pub mod objects;
 pub mod order;
 pub mod telemetry;
 
