@@ -72,6 +72,7 @@ if [ "${1:-}" = "--run-checks" ]; then
       xargs -r redis-cli -u "$TEST_REDIS_URL" del >/dev/null 2>&1
   }
   trap cleanup_checks EXIT
+  trap 'exit 1' INT TERM
 
   # Shows what a failed container said, then fails.
   fail_with_logs() {
@@ -103,6 +104,7 @@ if [ "${1:-}" = "--run-checks" ]; then
 
   # --- migrate ---------------------------------------------------------------
   say "todoql migrate (one-off container)"
+  containers+=("$run-migrate")
   out="$(podman run --rm --name "$run-migrate" "${run_args[@]}" "${no_health[@]}" "$image" todoql migrate)" ||
     fail "todoql migrate exited non-zero"
   printf '%s\n' "$out"
@@ -310,7 +312,8 @@ cleanup() {
   done
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # --- Base images --------------------------------------------------------
 CACHE="${TODOQL_IMAGE_CACHE:-/var/cache/todoql-image}"
@@ -454,7 +457,8 @@ make_rust() {
   cp "$(command -v rustup)" "$ctx/rustup"
   mkdir "$ctx/local-ca"
   [ ${#LOCAL_CAS[@]} -eq 0 ] || cp "${LOCAL_CAS[@]}" "$ctx/local-ca/"
-  podman build -q --pull=never --network host --format docker -t "$rust_image" "$ctx" >/dev/null
+  podman build --pull=never --network host --format docker -t "$rust_image" "$ctx" \
+    >"$work/rust-image.log" 2>&1 || { tail -n 40 "$work/rust-image.log" >&2; fail "building $rust_image"; }
   rm -rf "$ctx"
 }
 provide_image "$rust_image" "docker.io/library/rust:$RUST_VERSION-$SUITE" \
