@@ -6,8 +6,9 @@
 #   ./scripts/test.sh --exec COMMAND [ARGS...]   # any command, same services
 #
 # Before the tests it runs the offline delivery checks
-# (scripts/check-delivery.sh; SKIP_DELIVERY_CHECKS=1 skips them, --exec
-# never runs them).
+# (scripts/check-delivery.sh; SKIP_DELIVERY_CHECKS=1 skips them). --exec
+# only starts the servers: no delivery checks, no browser or npm packages
+# (scripts/bench.sh and scripts/check-image.sh use it).
 #
 # Servers provided from outside (CI's service containers) are used instead
 # of throwaway ones: set TEST_DATABASE_URL (a role that may CREATE DATABASE,
@@ -26,8 +27,10 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 # Servers given from outside are used as they are, never started or removed.
 external_pg="${TEST_DATABASE_URL:-}"
 external_redis="${TEST_REDIS_URL:-}"
+exec_only=0
+[ "${1:-}" = "--exec" ] && exec_only=1
 delivery_checks=1
-if [ "${SKIP_DELIVERY_CHECKS:-}" = 1 ] || [ "${1:-}" = "--exec" ]; then
+if [ "${SKIP_DELIVERY_CHECKS:-}" = 1 ] || [ "$exec_only" = 1 ]; then
   delivery_checks=0
 fi
 
@@ -36,16 +39,18 @@ missing=()
 [ -n "$external_pg" ] || [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
 # Needed even with an external Redis: some tests start a server of their own.
 command -v redis-server >/dev/null || missing+=(redis-server)
-if [ -n "${CHROMIUM_PATH:-}" ]; then
-  [ -x "$CHROMIUM_PATH" ] || { echo "CHROMIUM_PATH=$CHROMIUM_PATH is not executable" >&2; exit 1; }
-else
-  command -v chromium >/dev/null || missing+=(chromium)
+if [ "$exec_only" = 0 ]; then
+  if [ -n "${CHROMIUM_PATH:-}" ]; then
+    [ -x "$CHROMIUM_PATH" ] || { echo "CHROMIUM_PATH=$CHROMIUM_PATH is not executable" >&2; exit 1; }
+  else
+    command -v chromium >/dev/null || missing+=(chromium)
+  fi
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
 fi
 if [ "$delivery_checks" = 1 ]; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 fi
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"
@@ -126,10 +131,12 @@ fi
 
 # --- 3. JavaScript test tools (tests/js: graphql-http audit, headless -------
 # browser, and the GraphQL client libraries the compatibility tests drive).
-js=tests/js
-if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
-  say "npm ci in $js"
-  (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+if [ "$exec_only" = 0 ]; then
+  js=tests/js
+  if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
+    say "npm ci in $js"
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
 
 # --- 4. Tests ---------------------------------------------------------------
