@@ -190,7 +190,11 @@ fn file_graph(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
         for path in referenced_paths(&text) {
             let full: Vec<String> = match path.first().map(String::as_str) {
                 Some("crate") => path[1..].to_vec(),
-                Some("self") => me.iter().cloned().chain(path[1..].iter().cloned()).collect(),
+                Some("self") => me
+                    .iter()
+                    .cloned()
+                    .chain(path[1..].iter().cloned())
+                    .collect(),
                 Some("super") => {
                     let ups = path.iter().take_while(|p| *p == "super").count();
                     // One `super` names `parent`; each further one a level up.
@@ -279,7 +283,11 @@ fn cycles(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
 fn no_import_cycle_between_files() {
     let src = src();
     let edges = file_graph(&src);
-    assert!(edges.len() > 20, "found only {} files under src/", edges.len());
+    assert!(
+        edges.len() > 20,
+        "found only {} files under src/",
+        edges.len()
+    );
     let rel = |p: &PathBuf| p.strip_prefix(&src).unwrap_or(p).display().to_string();
     let found: Vec<String> = cycles(&edges)
         .iter()
