@@ -205,11 +205,6 @@ impl<'a> ErrorBody<'a> {
         self
     }
 
-    /// Just the `errors` list (WebSocket `error` messages carry it alone).
-    pub fn errors(&self) -> &impl Serialize {
-        &self.errors
-    }
-
     /// The body as JSON text.
     pub fn to_json(&self) -> String {
         // Serialising these plain structs cannot fail; the fallback keeps

@@ -7,8 +7,6 @@
 //! lookups, [`signed_in`] over the looked-up row. The user must still
 //! exist: deleting an account ends its tokens at once.
 
-use uuid::Uuid;
-
 use super::{
     AuthError, AuthService,
     model::User,
@@ -32,11 +30,6 @@ impl Credentials {
             Self::Token(Err(_)) => Err(AuthError::InvalidToken),
             Self::Token(Ok(claims)) => Ok(claims),
         }
-    }
-
-    /// The user id of valid credentials (before the user row is checked).
-    pub fn user_id(&self) -> Option<Uuid> {
-        self.claims().ok().map(|c| c.sub)
     }
 }
 
