@@ -31,6 +31,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod lists;
 pub mod rate_limit;
 pub mod schema;
 pub mod state;
