@@ -18,6 +18,7 @@ use crate::{
     graphql::{SchemaOptions, admission::Gateway, build_schema, limits::Limits},
     http::linger::{LingeringListener, MakeService},
     jobs::{email::Mailer, handlers::JobContext, worker::WorkerPool},
+    lists::ListService,
     rate_limit::RateLimiter,
     todos::TodoService,
 };
@@ -170,9 +171,11 @@ async fn assemble(
         cache.clone(),
         config.jobs.reminder_lead,
     );
+    let lists = ListService::new(db.clone(), events.clone());
     let schema = build_schema(
         auth.clone(),
         todos.clone(),
+        lists.clone(),
         events.clone(),
         SchemaOptions {
             max_complexity: config.graphql.max_complexity,
@@ -213,7 +216,7 @@ async fn assemble(
     let persisted = PersistedQueries::new(redis.clone(), config.cache.timeout);
     let gateway = Gateway::new(
         schema.clone(),
-        auth.clone(),
+        (auth.clone(), lists.clone()),
         limits.clone(),
         persisted.clone(),
         config.graphql.apq,

@@ -18,6 +18,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// Last event sequence number handed out for this user.
         event_seq -> Int8,
+        /// The user's default list (made with the account).
+        default_list_id -> Uuid,
     }
 }
 
@@ -44,6 +46,68 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// Bumped on every change (optimistic concurrency).
         version -> Int4,
+        /// The list it belongs to.
+        list_id -> Uuid,
+        /// Its fractional-index key in the list's manual order.
+        position -> Text,
+    }
+}
+
+diesel::table! {
+    /// Todo lists.
+    lists (id) {
+        /// Primary key.
+        id -> Uuid,
+        /// 1 to 100 characters, trimmed.
+        name -> Text,
+        /// The OWNER member.
+        owner_id -> Uuid,
+        /// Bumped on every change of the list itself.
+        version -> Int4,
+        /// Creation time.
+        created_at -> Timestamptz,
+        /// Last change.
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Who may see a list, with which role.
+    list_members (list_id, user_id) {
+        /// The list.
+        list_id -> Uuid,
+        /// The member.
+        user_id -> Uuid,
+        /// `OWNER`, `EDITOR` or `VIEWER`.
+        role -> Text,
+        /// The list's place in this member's sidebar.
+        position -> Text,
+        /// When the member joined.
+        joined_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Invitations to lists, by email.
+    list_invitations (id) {
+        /// Primary key.
+        id -> Uuid,
+        /// The list.
+        list_id -> Uuid,
+        /// The invited address.
+        email -> Text,
+        /// `EDITOR` or `VIEWER`.
+        role -> Text,
+        /// The OWNER who invited.
+        invited_by -> Uuid,
+        /// Sent.
+        created_at -> Timestamptz,
+        /// Lapses.
+        expires_at -> Timestamptz,
+        /// Accepted.
+        accepted_at -> Nullable<Timestamptz>,
+        /// Declined or withdrawn.
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -80,14 +144,20 @@ diesel::table! {
         /// null only inside the transaction that wrote the row, until the
         /// commit-time trigger numbers it.
         seq -> Nullable<Int8>,
-        /// `CREATED`, `UPDATED` or `DELETED`.
+        /// `CREATED`, `UPDATED`, `DELETED` (todo events) or
+        /// `LIST_GRANTED`, `LIST_UPDATED`, `LIST_REVOKED` (list events).
         kind -> Text,
-        /// The todo.
-        todo_id -> Uuid,
-        /// The todo right after the change; null for deletions.
+        /// The todo; null for list events.
+        todo_id -> Nullable<Uuid>,
+        /// The todo (or list) right after the change; null for deletions
+        /// and revocations.
         snapshot -> Nullable<Jsonb>,
         /// Commit time.
         occurred_at -> Timestamptz,
+        /// The list the event concerns.
+        list_id -> Uuid,
+        /// For a todo moved between lists: the list it left.
+        from_list_id -> Nullable<Uuid>,
     }
 }
 
@@ -144,12 +214,19 @@ diesel::table! {
 }
 
 diesel::joinable!(todos -> users (owner_id));
+diesel::joinable!(todos -> lists (list_id));
+diesel::joinable!(list_members -> lists (list_id));
+diesel::joinable!(list_members -> users (user_id));
+diesel::joinable!(list_invitations -> lists (list_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(todo_events -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     todos,
+    lists,
+    list_members,
+    list_invitations,
     refresh_tokens,
     todo_events,
     jobs,

@@ -31,9 +31,12 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
-    /// The last todo event number: grows with every change to the user's
-    /// todos, in the same transaction, so it versions their data.
+    /// The last event number of the user's feed: grows with every change
+    /// to any list the user is a member of, in the same transaction, so it
+    /// versions everything the user can read.
     pub event_seq: i64,
+    /// The user's default list.
+    pub default_list_id: Uuid,
 }
 
 /// A user to insert.

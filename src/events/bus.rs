@@ -20,13 +20,13 @@ use futures_util::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
-use super::event::TodoEvent;
+use super::event::Change;
 
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub enum BusMessage {
     /// The events of one committed transaction, in sequence order.
-    Events(Arc<Vec<TodoEvent>>),
+    Events(Arc<Vec<Change>>),
     /// Messages may have been lost: read from PostgreSQL what came after
     /// your last event.
     Resync,
@@ -45,7 +45,7 @@ pub struct EventBus {
 struct Inner {
     channels: Mutex<HashMap<Uuid, broadcast::Sender<BusMessage>>>,
     capacity: usize,
-    publisher: Option<mpsc::Sender<Arc<Vec<TodoEvent>>>>,
+    publisher: Option<mpsc::Sender<Arc<Vec<Change>>>>,
 }
 
 impl EventBus {
@@ -95,8 +95,8 @@ impl EventBus {
     /// Delivers the events of one committed transaction (all of one user)
     /// locally now, and to other instances through Redis. One transaction is
     /// one message, so a bulk change does not overflow subscriber buffers.
-    pub fn publish(&self, events: Vec<TodoEvent>) {
-        let Some(user) = events.first().map(|e| e.user_id) else {
+    pub fn publish(&self, events: Vec<Change>) {
+        let Some(user) = events.first().map(Change::user_id) else {
             return;
         };
         let events = Arc::new(events);
@@ -141,9 +141,9 @@ fn backoff(attempt: u32) -> Duration {
 async fn publish_loop(
     client: redis::Client,
     channel: String,
-    mut queue: mpsc::Receiver<Arc<Vec<TodoEvent>>>,
+    mut queue: mpsc::Receiver<Arc<Vec<Change>>>,
 ) {
-    let mut pending: Option<Arc<Vec<TodoEvent>>> = None;
+    let mut pending: Option<Arc<Vec<Change>>> = None;
     let mut attempt = 0;
     loop {
         if queue.is_closed() && pending.is_none() && queue.is_empty() {
@@ -227,10 +227,10 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
             let events = message
                 .get_payload::<String>()
                 .ok()
-                .and_then(|p| serde_json::from_str::<Vec<TodoEvent>>(&p).ok());
+                .and_then(|p| serde_json::from_str::<Vec<Change>>(&p).ok());
             match events {
                 Some(events) => {
-                    if let Some(user) = events.first().map(|e| e.user_id) {
+                    if let Some(user) = events.first().map(Change::user_id) {
                         inner.dispatch(BusMessage::Events(Arc::new(events)), user);
                     }
                 }

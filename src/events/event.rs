@@ -1,6 +1,7 @@
-//! The event types: what happened to a todo, as stored in `todo_events`,
-//! published on the bus and delivered to subscribers. Its own file so that
-//! the bus and the service both depend on it, and not on each other.
+//! The event types: what happened to a todo or a list, as stored in
+//! `todo_events` (one row per member who sees it), published on the bus and
+//! delivered to subscribers ([`Change`]). Its own file so that the bus and
+//! the service both depend on it, and not on each other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,10 +41,10 @@ impl EventKind {
     }
 }
 
-/// A committed change to a todo.
+/// A committed change to a todo, as one member of its list sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TodoEvent {
-    /// The todo's owner.
+    /// The member whose feed it is in.
     pub user_id: Uuid,
     /// Per-user sequence number, strictly increasing in commit order.
     pub seq: i64,
@@ -55,6 +56,12 @@ pub struct TodoEvent {
     pub snapshot: Option<TodoSnapshot>,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
+    /// The list the todo is in (for `DELETED`: the list it was in).
+    pub list_id: Uuid,
+    /// For a move between two lists the member sees (`UPDATED`): the list
+    /// it left.
+    #[serde(default)]
+    pub from_list_id: Option<Uuid>,
 }
 
 impl TodoEvent {
@@ -64,7 +71,9 @@ impl TodoEvent {
     }
 }
 
-/// A todo as stored in an event (every column, owner included).
+/// A todo as stored in an event and in the read cache (every column,
+/// owner included). Events written before lists existed lack `list_id` and
+/// `position`; reading one fills them in from the event row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TodoSnapshot {
     id: Uuid,
@@ -77,6 +86,10 @@ pub struct TodoSnapshot {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i32,
+    #[serde(default)]
+    list_id: Option<Uuid>,
+    #[serde(default)]
+    position: Option<String>,
 }
 
 impl From<&TodoRow> for TodoSnapshot {
@@ -92,6 +105,8 @@ impl From<&TodoRow> for TodoSnapshot {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            list_id: Some(r.list_id),
+            position: Some(r.position.clone()),
         }
     }
 }
@@ -109,30 +124,178 @@ impl From<TodoSnapshot> for TodoRow {
             created_at: s.created_at,
             updated_at: s.updated_at,
             version: s.version,
+            list_id: s.list_id.unwrap_or_default(),
+            // The first key of the fractional-indexing order: what the
+            // lists migration gave each user's newest todo.
+            position: s.position.unwrap_or_else(|| "a0".to_owned()),
         }
     }
 }
 
-impl TryFrom<EventRow> for TodoEvent {
+/// What happened to a list, from one member's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ListAction {
+    /// Created, or the member was granted access.
+    Granted,
+    /// Renamed, moved in the member's sidebar, or its members changed.
+    Updated,
+    /// Deleted, or the member lost access.
+    Revoked,
+}
+
+impl ListAction {
+    /// The name stored in `todo_events.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "LIST_GRANTED",
+            Self::Updated => "LIST_UPDATED",
+            Self::Revoked => "LIST_REVOKED",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "LIST_GRANTED" => Some(Self::Granted),
+            "LIST_UPDATED" => Some(Self::Updated),
+            "LIST_REVOKED" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A list as one member saw it right after a change (the member's role
+/// and sidebar position included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSnapshot {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The OWNER.
+    pub owner_id: Uuid,
+    /// The member's role (`OWNER`, `EDITOR`, `VIEWER`).
+    pub role: String,
+    /// The member's sidebar position.
+    pub position: String,
+    /// The list's version.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A committed change to a list, in one member's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListEvent {
+    /// The member whose feed it is in.
+    pub user_id: Uuid,
+    /// Per-user sequence number (the same sequence as todo events).
+    pub seq: i64,
+    /// What happened.
+    pub action: ListAction,
+    /// The list.
+    pub list_id: Uuid,
+    /// The list right after the change; `None` for `Revoked`.
+    pub snapshot: Option<ListSnapshot>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Anything in a user's feed, in one order under one cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Change {
+    /// A todo changed.
+    Todo(TodoEvent),
+    /// A list changed.
+    List(ListEvent),
+}
+
+impl Change {
+    /// The member whose feed it is in.
+    pub fn user_id(&self) -> Uuid {
+        match self {
+            Self::Todo(e) => e.user_id,
+            Self::List(e) => e.user_id,
+        }
+    }
+
+    /// Its sequence number.
+    pub fn seq(&self) -> i64 {
+        match self {
+            Self::Todo(e) => e.seq,
+            Self::List(e) => e.seq,
+        }
+    }
+
+    /// Sets the sequence number the commit gave it.
+    pub fn set_seq(&mut self, seq: i64) {
+        match self {
+            Self::Todo(e) => e.seq = seq,
+            Self::List(e) => e.seq = seq,
+        }
+    }
+
+    /// When it happened.
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Todo(e) => e.occurred_at,
+            Self::List(e) => e.occurred_at,
+        }
+    }
+
+    /// The cursor to resume after it.
+    pub fn cursor(&self) -> String {
+        cursor::encode(self.seq())
+    }
+}
+
+fn decode_error(e: serde_json::Error) -> EventError {
+    EventError::Db(crate::db::DbError::Query(
+        diesel::result::Error::DeserializationError(Box::new(e)),
+    ))
+}
+
+impl TryFrom<EventRow> for Change {
     type Error = EventError;
 
     fn try_from(row: EventRow) -> Result<Self, EventError> {
+        if let Some(action) = ListAction::parse(&row.kind) {
+            let snapshot = row
+                .snapshot
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(decode_error)?;
+            return Ok(Self::List(ListEvent {
+                user_id: row.user_id,
+                seq: row.seq,
+                action,
+                list_id: row.list_id,
+                snapshot,
+                occurred_at: row.occurred_at,
+            }));
+        }
         let snapshot = row
             .snapshot
-            .map(serde_json::from_value)
+            .map(serde_json::from_value::<TodoSnapshot>)
             .transpose()
-            .map_err(|e| {
-                EventError::Db(crate::db::DbError::Query(
-                    diesel::result::Error::DeserializationError(Box::new(e)),
-                ))
-            })?;
-        Ok(Self {
+            .map_err(decode_error)?
+            .map(|mut s| {
+                // Written before lists: the migration gave the row its list.
+                s.list_id.get_or_insert(row.list_id);
+                s
+            });
+        Ok(Self::Todo(TodoEvent {
             user_id: row.user_id,
             seq: row.seq,
             kind: EventKind::parse(&row.kind),
-            todo_id: row.todo_id,
+            todo_id: row.todo_id.unwrap_or_default(),
             snapshot,
             occurred_at: row.occurred_at,
-        })
+            list_id: row.list_id,
+            from_list_id: row.from_list_id,
+        }))
     }
 }

@@ -1,15 +1,27 @@
-//! The `todoEvents` subscription and the `TodoEvent` type.
+//! The subscriptions (`todoEvents`, `changes`) and the `TodoEvent` type.
+//! Both read the caller's one feed (every change to every list the caller
+//! is a member of, under one cursor) and keep what they carry:
+//! `changes` everything, `todoEvents(allLists: true)` every todo event,
+//! plain `todoEvents` the default list's todo events as a list-unaware
+//! client expects them (a todo moved out of it is DELETED, one moved in
+//! CREATED). Events a stream does not carry are skipped, never reported
+//! as a gap, so a cursor of either resumes either.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
 
-use super::{EventKind, EventService, TodoEvent};
+use super::{EventKind, EventService, TodoEvent, service::Change};
 use crate::{
     error::GqlResultExt,
-    graphql::{context::viewer, objects::TodoObject},
+    graphql::{
+        context::viewer,
+        lists::{ChangeObject, ListEventObject},
+        objects::TodoObject,
+    },
 };
 
 /// What happened to a todo.
@@ -24,18 +36,22 @@ pub enum TodoEventKindObject {
     Deleted,
 }
 
-/// A change to one of the caller's todos.
-pub struct TodoEventObject(pub Arc<TodoEvent>);
+/// A change to a todo of one of the caller's lists (`kind` as the stream
+/// that carries it sees it).
+pub struct TodoEventObject {
+    change: Arc<Change>,
+    event: TodoEvent,
+}
 
 #[Object(name = "TodoEvent")]
 impl TodoEventObject {
     /// Pass as todoEvents(after:) to resume after this event.
     async fn cursor(&self) -> String {
-        self.0.cursor()
+        self.change.cursor()
     }
 
     async fn kind(&self) -> TodoEventKindObject {
-        match self.0.kind {
+        match self.event.kind {
             EventKind::Created => TodoEventKindObject::Created,
             EventKind::Updated => TodoEventKindObject::Updated,
             EventKind::Deleted => TodoEventKindObject::Deleted,
@@ -43,20 +59,45 @@ impl TodoEventObject {
     }
 
     async fn todo_id(&self) -> ID {
-        ID(self.0.todo_id.to_string())
+        ID(self.event.todo_id.to_string())
     }
 
     /// A snapshot of the todo as it stood right after this change; null for DELETED.
     async fn todo(&self) -> Option<TodoObject> {
-        self.0
+        self.event
             .snapshot
             .clone()
             .map(|snapshot| TodoObject(snapshot.into()))
     }
 
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.event.occurred_at
     }
+
+    async fn list_id(&self) -> ID {
+        ID(self.event.list_id.to_string())
+    }
+}
+
+/// The todo event as plain `todoEvents` shows it to a client that knows
+/// only the default list `default`: `None` when it concerns no todo of it.
+fn as_default_list_event(event: &TodoEvent, default: Uuid) -> Option<TodoEvent> {
+    let inside = event.list_id == default;
+    let from_inside = event.from_list_id.map(|from| from == default);
+    let kind = match (inside, from_inside) {
+        (true, None | Some(true)) => event.kind,
+        (true, Some(false)) => EventKind::Created,
+        (false, Some(true)) => EventKind::Deleted,
+        (false, None | Some(false)) => return None,
+    };
+    let mut shown = event.clone();
+    shown.kind = kind;
+    if kind == EventKind::Deleted {
+        shown.snapshot = None;
+        shown.list_id = default;
+    }
+    shown.from_list_id = None;
+    Some(shown)
 }
 
 /// The subscription root.
@@ -68,15 +109,101 @@ impl SubscriptionRoot {
     /// Every change to the caller's todos, from any server instance, in commit order.
     /// With `after` (a cursor from an earlier event), the retained events after it are
     /// replayed first, then live events follow, with no gap and no duplicate.
+    /// Without allLists, the default list's todos only.
     async fn todo_events(
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
+        #[graphql(default = false)] all_lists: bool,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TodoEventObject>> + use<>>
+    {
+        let user = viewer(ctx).await?;
+        let default = user.default_list_id;
+        let events = ctx.data::<EventService>()?;
+        let stream = events.subscribe(user.id, after.as_deref()).await.gql()?;
+        Ok(stream.filter_map(move |item| {
+            let shown = match item {
+                Err(e) => Some(Err(e).gql()),
+                Ok(change) => match &*change {
+                    Change::List(_) => None,
+                    Change::Todo(event) => {
+                        let event = match all_lists {
+                            true => Some(event.clone()),
+                            false => as_default_list_event(event, default),
+                        };
+                        event.map(|event| Ok(TodoEventObject { change, event }))
+                    }
+                },
+            };
+            std::future::ready(shown)
+        }))
+    }
+
+    /// Every todo and list change visible to the caller, in one order.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChangeObject>> + use<>>
     {
         let user = viewer(ctx).await?;
         let events = ctx.data::<EventService>()?;
         let stream = events.subscribe(user.id, after.as_deref()).await.gql()?;
-        Ok(stream.map(|item| item.map(TodoEventObject).gql()))
+        Ok(stream.map(|item| {
+            item.map(|change| match &*change {
+                Change::Todo(event) => {
+                    let event = event.clone();
+                    ChangeObject::TodoEvent(TodoEventObject { change, event })
+                }
+                Change::List(event) => {
+                    let event = event.clone();
+                    ChangeObject::ListEvent(ListEventObject(change, event))
+                }
+            })
+            .gql()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: EventKind, list: Uuid, from: Option<Uuid>) -> TodoEvent {
+        TodoEvent {
+            user_id: Uuid::nil(),
+            seq: 1,
+            kind,
+            todo_id: Uuid::nil(),
+            snapshot: None,
+            occurred_at: Utc::now(),
+            list_id: list,
+            from_list_id: from,
+        }
+    }
+
+    #[test]
+    fn plain_todo_events_see_moves_across_the_default_list_as_create_and_delete() {
+        let (d, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let kind = |e: &TodoEvent| as_default_list_event(e, d).map(|e| e.kind);
+        assert_eq!(
+            kind(&event(EventKind::Updated, d, None)),
+            Some(EventKind::Updated)
+        );
+        assert_eq!(kind(&event(EventKind::Created, other, None)), None);
+        assert_eq!(
+            kind(&event(EventKind::Updated, other, Some(d))),
+            Some(EventKind::Deleted)
+        );
+        assert_eq!(
+            kind(&event(EventKind::Updated, d, Some(other))),
+            Some(EventKind::Created)
+        );
+        assert_eq!(
+            kind(&event(EventKind::Updated, other, Some(Uuid::now_v7()))),
+            None
+        );
+        let out = as_default_list_event(&event(EventKind::Updated, other, Some(d)), d).unwrap();
+        assert_eq!(out.list_id, d);
     }
 }

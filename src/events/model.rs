@@ -1,4 +1,5 @@
-//! Diesel rows and queries for todo events.
+//! Diesel rows and queries for events (todo and list events share one
+//! table and one per-user sequence).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -20,14 +21,18 @@ pub struct EventRow {
     /// Per-user sequence number (always set on rows read after a cursor).
     #[diesel(select_expression = todo_events::seq.assume_not_null())]
     pub seq: i64,
-    /// `CREATED`, `UPDATED` or `DELETED`.
+    /// `CREATED`, `UPDATED`, `DELETED`, or `LIST_*` for list events.
     pub kind: String,
-    /// The todo.
-    pub todo_id: Uuid,
-    /// The todo after the change.
+    /// The todo (null for list events).
+    pub todo_id: Option<Uuid>,
+    /// The todo (or list) after the change.
     pub snapshot: Option<serde_json::Value>,
     /// Commit time.
     pub occurred_at: DateTime<Utc>,
+    /// The list.
+    pub list_id: Uuid,
+    /// For a move between lists: the list the todo left.
+    pub from_list_id: Option<Uuid>,
 }
 
 /// An event to insert. It has no sequence number yet: the commit-time
@@ -40,12 +45,16 @@ pub struct NewEvent<'a> {
     pub user_id: Uuid,
     /// Kind.
     pub kind: &'a str,
-    /// The todo.
-    pub todo_id: Uuid,
-    /// The todo after the change.
+    /// The todo (None for list events).
+    pub todo_id: Option<Uuid>,
+    /// The todo (or list) after the change.
     pub snapshot: Option<serde_json::Value>,
     /// Commit time.
     pub occurred_at: DateTime<Utc>,
+    /// The list.
+    pub list_id: Uuid,
+    /// For a move between lists: the list the todo left.
+    pub from_list_id: Option<Uuid>,
 }
 
 /// Inserts events (unnumbered), returning their row ids in insertion order.

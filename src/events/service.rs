@@ -6,12 +6,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-pub use super::event::{EventKind, TodoEvent, TodoSnapshot};
+pub use super::event::{
+    Change, EventKind, ListAction, ListEvent, ListSnapshot, TodoEvent, TodoSnapshot,
+};
 use super::{
     EventError,
     bus::{BusMessage, EventBus},
@@ -31,7 +33,7 @@ use crate::{
 #[must_use = "recorded events are published after the commit"]
 pub struct Recorded {
     /// The events, `seq` still 0, in insertion order.
-    events: Vec<TodoEvent>,
+    events: Vec<Change>,
     /// Their row ids, in the same order.
     ids: Vec<i64>,
 }
@@ -46,60 +48,108 @@ impl Recorded {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
+
+    /// Adds the events of a second [`record`] call of the same transaction.
+    pub fn merge(&mut self, other: Recorded) {
+        self.events.extend(other.events);
+        self.ids.extend(other.ids);
+    }
 }
 
-/// Records one event per change, on the caller's connection and inside the
-/// caller's transaction, so the events exist exactly when the change
-/// committed. `deleted` rows get `DELETED` events without a snapshot.
+/// Now, at the database's precision, so live and replayed events are equal.
+pub fn event_time() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The events of changed todos `rows` of list `list_id`, one per todo for
+/// each member of `audience` (`DELETED` ones without a snapshot).
+pub fn todo_changes(
+    audience: &[Uuid],
+    kind: EventKind,
+    list_id: Uuid,
+    rows: &[TodoRow],
+) -> Vec<Change> {
+    let occurred_at = event_time();
+    let snapshots: Vec<Option<TodoSnapshot>> = rows
+        .iter()
+        .map(|row| (kind != EventKind::Deleted).then(|| TodoSnapshot::from(row)))
+        .collect();
+    audience
+        .iter()
+        .flat_map(|user| {
+            rows.iter().zip(&snapshots).map(move |(row, snapshot)| {
+                Change::Todo(TodoEvent {
+                    user_id: *user,
+                    seq: 0,
+                    kind,
+                    todo_id: row.id,
+                    snapshot: snapshot.clone(),
+                    occurred_at,
+                    list_id,
+                    from_list_id: None,
+                })
+            })
+        })
+        .collect()
+}
+
+/// Records events on the caller's connection and inside the caller's
+/// transaction, so they exist exactly when the change committed.
 ///
 /// No lock is taken here: the events get their per-user sequence numbers
-/// at COMMIT, from a deferred trigger, so one user's concurrent writes do
-/// not queue behind each other for the length of their transactions.
-pub async fn record(
-    conn: &mut Conn,
-    user: Uuid,
-    kind: EventKind,
-    rows: &[TodoRow],
-) -> diesel::QueryResult<Recorded> {
-    if rows.is_empty() {
+/// at COMMIT, from a deferred trigger that locks each user's row in the
+/// order the rows were inserted. They are inserted in user-id order, so two
+/// transactions that write events of the same users lock those rows in the
+/// same order and cannot deadlock (a list's 50 members included).
+pub async fn record(conn: &mut Conn, mut changes: Vec<Change>) -> diesel::QueryResult<Recorded> {
+    if changes.is_empty() {
         return Ok(Recorded::default());
     }
-    // At the database's precision, so live and replayed events are equal.
-    let occurred_at = Utc::now().trunc_subsecs(6);
-    let events: Vec<TodoEvent> = rows
+    // Stable: one user's events keep the caller's order.
+    changes.sort_by_key(Change::user_id);
+    let rows: Vec<NewEvent<'_>> = changes
         .iter()
-        .map(|row| TodoEvent {
-            user_id: user,
-            seq: 0,
-            kind,
-            todo_id: row.id,
-            snapshot: (kind != EventKind::Deleted).then(|| TodoSnapshot::from(row)),
-            occurred_at,
+        .map(|change| {
+            let to_json = |v: Result<serde_json::Value, serde_json::Error>| {
+                v.map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+            };
+            Ok(match change {
+                Change::Todo(e) => NewEvent {
+                    user_id: e.user_id,
+                    kind: e.kind.as_str(),
+                    todo_id: Some(e.todo_id),
+                    snapshot: e
+                        .snapshot
+                        .as_ref()
+                        .map(serde_json::to_value)
+                        .map(to_json)
+                        .transpose()?,
+                    occurred_at: e.occurred_at,
+                    list_id: e.list_id,
+                    from_list_id: e.from_list_id,
+                },
+                Change::List(e) => NewEvent {
+                    user_id: e.user_id,
+                    kind: e.action.as_str(),
+                    todo_id: None,
+                    snapshot: e
+                        .snapshot
+                        .as_ref()
+                        .map(serde_json::to_value)
+                        .map(to_json)
+                        .transpose()?,
+                    occurred_at: e.occurred_at,
+                    list_id: e.list_id,
+                    from_list_id: None,
+                },
+            })
         })
-        .collect();
-    let snapshots: Vec<Option<serde_json::Value>> = events
-        .iter()
-        .map(|e| {
-            e.snapshot
-                .as_ref()
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
-        })
-        .collect::<Result<_, _>>()?;
-    let new: Vec<NewEvent<'_>> = events
-        .iter()
-        .zip(snapshots)
-        .map(|(e, snapshot)| NewEvent {
-            user_id: e.user_id,
-            kind: e.kind.as_str(),
-            todo_id: e.todo_id,
-            snapshot,
-            occurred_at: e.occurred_at,
-        })
-        .collect();
-    let ids = model::insert(conn, &new).await?;
-    Ok(Recorded { events, ids })
+        .collect::<diesel::QueryResult<_>>()?;
+    let ids = model::insert(conn, &rows).await?;
+    Ok(Recorded {
+        events: changes,
+        ids,
+    })
 }
 
 /// How many events one catch-up query reads.
@@ -143,17 +193,26 @@ impl EventService {
             }
         };
         let by_id: std::collections::HashMap<i64, i64> = numbers.into_iter().collect();
-        let mut events: Vec<TodoEvent> = recorded
+        let mut events: Vec<Change> = recorded
             .events
             .into_iter()
             .zip(recorded.ids)
             .filter_map(|(mut event, id)| {
-                event.seq = *by_id.get(&id)?;
+                event.set_seq(*by_id.get(&id)?);
                 Some(event)
             })
             .collect();
-        events.sort_by_key(|e| e.seq);
-        self.bus.publish(events);
+        events.sort_by_key(|e| (e.user_id(), e.seq()));
+        // One message per member: each feed is its own channel.
+        while !events.is_empty() {
+            let user = events[0].user_id();
+            let split = events
+                .iter()
+                .position(|e| e.user_id() != user)
+                .unwrap_or(events.len());
+            let rest = events.split_off(split);
+            self.bus.publish(std::mem::replace(&mut events, rest));
+        }
     }
 
     /// Deletes events older than the retention period.
@@ -164,12 +223,12 @@ impl EventService {
         Ok(model::prune(&mut conn, cutoff).await?)
     }
 
-    async fn fetch_after(&self, user: Uuid, seq: i64) -> Result<Vec<TodoEvent>, EventError> {
+    async fn fetch_after(&self, user: Uuid, seq: i64) -> Result<Vec<Change>, EventError> {
         let mut conn = self.db.conn().await?;
         model::after(&mut conn, user, seq, BATCH)
             .await?
             .into_iter()
-            .map(TodoEvent::try_from)
+            .map(Change::try_from)
             .collect()
     }
 
@@ -204,7 +263,7 @@ impl EventService {
         &self,
         user: Uuid,
         after: Option<&str>,
-    ) -> Result<impl Stream<Item = Result<Arc<TodoEvent>, EventError>> + use<>, EventError> {
+    ) -> Result<impl Stream<Item = Result<Arc<Change>, EventError>> + use<>, EventError> {
         // Listen before reading the start point, so nothing committed in
         // between is missed (duplicates are dropped by sequence number).
         let mut live = self.bus.subscribe(user);
@@ -216,7 +275,7 @@ impl EventService {
                 let batch = this.fetch_after(user, last).await?;
                 let full = batch.len() as i64 == BATCH;
                 for event in batch {
-                    last = event.seq;
+                    last = event.seq();
                     metrics::get().event_delivered(None);
                     yield Arc::new(event);
                 }
@@ -229,17 +288,17 @@ impl EventService {
                     Ok(BusMessage::Events(events)) => {
                         let mut gap = false;
                         for event in events.iter() {
-                            if event.seq <= last {
+                            if event.seq() <= last {
                                 continue;
                             }
-                            if event.seq != last + 1 {
+                            if event.seq() != last + 1 {
                                 // A jump: messages were lost; PostgreSQL has them.
                                 gap = true;
                                 break;
                             }
-                            last = event.seq;
+                            last = event.seq();
                             // Live: the time since the change committed.
-                            let lag = (Utc::now() - event.occurred_at).to_std().ok();
+                            let lag = (Utc::now() - event.occurred_at()).to_std().ok();
                             metrics::get().event_delivered(lag);
                             yield Arc::new(event.clone());
                         }
@@ -259,7 +318,7 @@ impl EventService {
                         let batch = this.fetch_after(user, last).await?;
                         let full = batch.len() as i64 == BATCH;
                         for event in batch {
-                            last = event.seq;
+                            last = event.seq();
                             metrics::get().event_delivered(None);
                             yield Arc::new(event);
                         }

@@ -27,6 +27,7 @@ use crate::{
     auth::{AuthService, Credentials},
     cache::apq::{self, PersistedQueries},
     error::{ErrorBody, ErrorCode},
+    lists::ListService,
 };
 
 /// Where a request came from: what it may do depends on it.
@@ -130,6 +131,7 @@ pub enum Executed {
 pub struct Gateway {
     schema: AppSchema,
     auth: AuthService,
+    lists: ListService,
     limits: Limits,
     persisted: PersistedQueries,
     apq: bool,
@@ -141,7 +143,7 @@ impl Gateway {
     /// queries run at most `timeout`.
     pub fn new(
         schema: AppSchema,
-        auth: AuthService,
+        (auth, lists): (AuthService, ListService),
         limits: Limits,
         persisted: PersistedQueries,
         apq: bool,
@@ -150,6 +152,7 @@ impl Gateway {
         Self {
             schema,
             auth,
+            lists,
             limits,
             persisted,
             apq,
@@ -205,7 +208,13 @@ impl Gateway {
             _ => {}
         }
         let marker = ExecutionMarker::default();
-        let request = prepare_request(request, &self.auth, credentials, client, marker.clone());
+        let request = prepare_request(
+            request,
+            (&self.auth, &self.lists),
+            credentials,
+            client,
+            marker.clone(),
+        );
         Ok(Admitted {
             request,
             operation,

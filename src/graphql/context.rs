@@ -21,6 +21,10 @@ use crate::{
         model::User,
     },
     error::{ErrorCode, GqlResultExt, coded},
+    lists::{
+        ListService,
+        loader::{ListDataLoader, list_data_loader},
+    },
 };
 
 /// The client's address (after trusted proxies), for rate limits.
@@ -46,11 +50,11 @@ impl ExecutionMarker {
 }
 
 /// Adds the per-request data resolvers rely on: the caller's credentials
-/// and address, a fresh user DataLoader (its cache must not outlive the
-/// request) and the execution marker.
+/// and address, fresh user and list DataLoaders (their caches must not
+/// outlive the request) and the execution marker.
 pub fn prepare_request(
     request: Request,
-    auth: &AuthService,
+    services: (&AuthService, &ListService),
     credentials: Credentials,
     client: ClientAddr,
     marker: ExecutionMarker,
@@ -58,7 +62,8 @@ pub fn prepare_request(
     request
         .data(credentials)
         .data(client)
-        .data(user_data_loader(auth.clone()))
+        .data(user_data_loader(services.0.clone()))
+        .data(list_data_loader(services.1.clone()))
         .data(marker)
 }
 
@@ -82,6 +87,20 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;
     signed_in(credentials, row)
+}
+
+/// After a write: the user rows this request loaded carry the old data
+/// version, and the memberships it loaded may be stale, so later fields of
+/// the same request (`createTodo { owner { todoCounts } }`, a second
+/// mutation) must load them again.
+pub fn changed_data(ctx: &Context<'_>) {
+    if let Ok(loader) = ctx.data::<UserDataLoader>() {
+        loader.clear::<Uuid>();
+    }
+    if let Ok(loader) = ctx.data::<ListDataLoader>() {
+        loader.clear::<(Uuid, Uuid)>();
+        loader.clear::<Uuid>();
+    }
 }
 
 /// The client's address (unspecified when the transport gave none).

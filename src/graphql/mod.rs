@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod context;
 pub mod limits;
+pub mod lists;
 pub mod objects;
 pub mod order;
 pub mod telemetry;
@@ -27,6 +28,10 @@ use crate::{
         graphql::{AuthMutation, AuthQuery},
     },
     events::{EventService, graphql::SubscriptionRoot},
+    lists::{
+        ListService,
+        graphql::{ListMutation, ListQuery},
+    },
     rate_limit::RateLimiter,
     todos::{
         TodoService,
@@ -38,12 +43,12 @@ pub use context::{ClientAddr, ExecutionMarker, prepare_request};
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(AuthQuery, TodoQuery);
+pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation, TodoMutation);
+pub struct MutationRoot(AuthMutation, TodoMutation, ListMutation);
 
 /// The todoql schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -74,6 +79,7 @@ struct UserBudget {
 pub fn build_schema(
     auth: AuthService,
     todos: TodoService,
+    lists: ListService,
     events: EventService,
     options: SchemaOptions,
 ) -> AppSchema {
@@ -84,6 +90,7 @@ pub fn build_schema(
     )
     .data(auth)
     .data(todos)
+    .data(lists)
     .data(events)
     .data(UserBudget {
         limiter: options.limiter,

@@ -8,13 +8,16 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::context::{load_user, viewer};
+use super::{
+    context::{load_user, viewer},
+    lists::{CollaboratorObject, TodoListObject, membership},
+};
 use crate::{
     auth::model::User,
     error::{ErrorCode, GqlResultExt, coded},
     todos::{
         TodoError, TodoService,
-        domain::{PageRequest, TodoFilter, TodoOrder},
+        domain::{PageRequest, Scope, TodoFilter, TodoOrder},
         model::TodoRow,
         service::Page,
     },
@@ -68,7 +71,8 @@ impl UserObject {
     /// How many todos the user has, by state.
     async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
         self.authorize(ctx).await?;
-        TodoCounts::load(ctx, self.user.id, self.version(ctx).await?).await
+        let version = self.version(ctx).await?;
+        TodoCounts::load(ctx, self.user.id, version, self.user.default_list_id).await
     }
 
     /// The user's todos as a cursor connection: `first` defaults to 20 and
@@ -86,7 +90,19 @@ impl UserObject {
     ) -> async_graphql::Result<TodoConnection> {
         self.authorize(ctx).await?;
         let version = self.version(ctx).await?;
-        todo_connection(ctx, self.user.id, version, first, after, filter, order_by).await
+        let filter = filter.unwrap_or_default();
+        let scope = filter.scope(&self.user);
+        todo_connection(
+            ctx,
+            self.user.id,
+            version,
+            scope,
+            first,
+            after,
+            filter,
+            order_by,
+        )
+        .await
     }
 }
 
@@ -156,6 +172,28 @@ impl TodoObject {
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
         Ok(UserObject::reached(load_user(ctx, self.0.owner_id).await?))
     }
+
+    /// Batched per request: a page of todos across many lists costs one
+    /// membership query.
+    async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoListObject> {
+        let user = viewer(ctx).await?;
+        match membership(ctx, user.id, self.0.list_id).await? {
+            Some(m) => Ok(TodoListObject::new(m, &user)),
+            None => Err(coded(ErrorCode::NotFound, "list not found")),
+        }
+    }
+
+    /// The todo's place in its list under orderBy: POSITION. New todos go first.
+    async fn position(&self) -> &str {
+        &self.0.position
+    }
+
+    /// Who created it (Todo.owner is the same user).
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
+        Ok(CollaboratorObject::from_user(
+            &load_user(ctx, self.0.owner_id).await?,
+        ))
+    }
 }
 
 /// The orders of a todo list.
@@ -171,6 +209,8 @@ pub enum TodoOrderInput {
     DueAtAsc,
     /// Most recently changed first.
     UpdatedAtDesc,
+    /// The list's manual order (position keys ascending).
+    Position,
 }
 
 /// Which todos a list includes.
@@ -185,10 +225,21 @@ pub struct TodoFilterInput {
     pub due_before: Option<DateTime<Utc>>,
     /// Due strictly after this time.
     pub due_after: Option<DateTime<Utc>>,
+    /// With Query.todos and User.todos: look in every list the caller is a member of, not only the default list.
+    pub all_lists: Option<bool>,
 }
 
 impl TodoFilterInput {
-    fn parse(self) -> Result<TodoFilter, TodoError> {
+    /// The todos `user` (the caller) asks for: the default list, or every
+    /// list with `allLists`.
+    pub fn scope(&self, user: &User) -> Scope {
+        match self.all_lists {
+            Some(true) => Scope::MemberOf(user.id),
+            _ => Scope::List(user.default_list_id),
+        }
+    }
+
+    fn parse(&self) -> Result<TodoFilter, TodoError> {
         TodoFilter::parse(
             self.completed,
             self.search.as_deref(),
@@ -200,8 +251,9 @@ impl TodoFilterInput {
 
 /// A page of todos (Relay cursor connection).
 pub struct TodoConnection {
-    owner: Uuid,
+    viewer: Uuid,
     version: i64,
+    scope: Scope,
     filter: TodoFilter,
     page: Page,
 }
@@ -217,10 +269,14 @@ pub struct TodoEdge {
 /// Relay page information.
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    has_previous_page: bool,
-    has_next_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
+    /// Whether items precede the page.
+    pub has_previous_page: bool,
+    /// Whether items follow the page.
+    pub has_next_page: bool,
+    /// The first item's cursor.
+    pub start_cursor: Option<String>,
+    /// The last item's cursor.
+    pub end_cursor: Option<String>,
 }
 
 #[Object]
@@ -257,7 +313,7 @@ impl TodoConnection {
             Some(n) => n,
             None => ctx
                 .data::<TodoService>()?
-                .count(self.owner, self.version, &self.filter)
+                .count(self.viewer, self.version, self.scope, &self.filter)
                 .await
                 .gql()?,
         };
@@ -265,30 +321,34 @@ impl TodoConnection {
     }
 }
 
-/// Resolves a todo connection of `owner` at data `version` (shared by
-/// `Query.todos` and `User.todos`).
+/// Resolves a todo connection of `scope` as `viewer` reads it at data
+/// `version` (shared by `Query.todos`, `User.todos` and `TodoList.todos`;
+/// the caller has checked that `viewer` may read `scope`).
+#[allow(clippy::too_many_arguments)]
 pub async fn todo_connection(
     ctx: &Context<'_>,
-    owner: Uuid,
+    viewer: Uuid,
     version: i64,
+    scope: Scope,
     first: Option<i32>,
     after: Option<String>,
-    filter: Option<TodoFilterInput>,
+    filter: TodoFilterInput,
     order_by: Option<TodoOrderInput>,
 ) -> async_graphql::Result<TodoConnection> {
     let order = order_by.map(TodoOrder::from).unwrap_or_default();
     let page = PageRequest::parse(first.map(i64::from), after.as_deref(), order).gql()?;
-    let filter = filter.unwrap_or_default().parse().gql()?;
+    let filter = filter.parse().gql()?;
     let todos = ctx.data::<TodoService>()?;
     // Fetched with the page when selected: one cache entry for both.
     let with_total = ctx.look_ahead().field("totalCount").exists();
     let page = todos
-        .list(owner, version, &filter, &page, with_total)
+        .list(viewer, version, scope, &filter, &page, with_total)
         .await
         .gql()?;
     Ok(TodoConnection {
-        owner,
+        viewer,
         version,
+        scope,
         filter,
         page,
     })
@@ -303,11 +363,16 @@ pub struct TodoCounts {
 }
 
 impl TodoCounts {
-    /// Loads `owner`'s counts at data `version`.
-    pub async fn load(ctx: &Context<'_>, owner: Uuid, version: i64) -> async_graphql::Result<Self> {
+    /// Loads the counts of `list` as `viewer` reads it at data `version`.
+    pub async fn load(
+        ctx: &Context<'_>,
+        viewer: Uuid,
+        version: i64,
+        list: Uuid,
+    ) -> async_graphql::Result<Self> {
         let c = ctx
             .data::<TodoService>()?
-            .counts(owner, version)
+            .counts(viewer, version, list)
             .await
             .gql()?;
         let int = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);

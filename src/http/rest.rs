@@ -24,7 +24,9 @@ use crate::{
     state::AppState,
     todos::{
         TodoError,
-        domain::{NewTodo, PageRequest, RawTodoPatch, TodoFilter, TodoOrder, TodoPatch, parse_id},
+        domain::{
+            NewTodo, PageRequest, RawTodoPatch, Scope, TodoFilter, TodoOrder, TodoPatch, parse_id,
+        },
         model::TodoRow,
     },
 };
@@ -123,8 +125,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 }
 
 /// The authenticated caller: a valid Bearer token of an existing user
-/// (with the user's data version, which keys the read cache).
-pub struct Caller(Uuid, i64);
+/// (with the user's data version, which keys the read cache, and the
+/// user's default list: the facade knows no other list).
+pub struct Caller(Uuid, i64, Uuid);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
@@ -136,7 +139,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(|v| v.to_str().unwrap_or_default());
         let credentials = state.auth.credentials(authorization);
         let user = state.auth.authenticate(&credentials).await?;
-        Ok(Self(user.id, user.event_seq))
+        Ok(Self(user.id, user.event_seq, user.default_list_id))
     }
 }
 
@@ -188,7 +191,7 @@ struct ListParams {
 /// `GET /todos`: a page of the caller's todos.
 pub async fn list(
     State(state): State<AppState>,
-    Caller(owner, version): Caller,
+    Caller(owner, version, list): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, RestError> {
     let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
@@ -203,7 +206,7 @@ pub async fn list(
     )?;
     let result = state
         .todos
-        .list(owner, version, &filter, &page, true)
+        .list(owner, version, Scope::List(list), &filter, &page, true)
         .await?;
     let total = result.total.unwrap_or_default();
     let end_cursor = result.rows.last().map(|r| r.cursor(order).encode());
@@ -228,28 +231,28 @@ pub struct CreateBody {
 /// `POST /todos`: 201 with the new todo.
 pub async fn create(
     State(state): State<AppState>,
-    Caller(owner, _): Caller,
+    Caller(owner, _, list): Caller,
     body: Result<JsonBody<CreateBody>, RestError>,
 ) -> Result<(StatusCode, Json<TodoView>), RestError> {
     let JsonBody(body) = body?;
     let todo = NewTodo::parse(&body.title, body.description.as_deref(), body.due_at)?;
-    let row = state.todos.create(owner, todo).await?;
+    let row = state.todos.create(owner, list, todo).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
 /// `DELETE /todos`: deletes all of the caller's todos.
 pub async fn delete_all(
     State(state): State<AppState>,
-    Caller(owner, _): Caller,
+    Caller(owner, _, list): Caller,
 ) -> Result<Json<serde_json::Value>, RestError> {
-    let deleted = state.todos.delete_many(owner, false).await?;
+    let deleted = state.todos.delete_many(owner, list, false).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
 /// `GET /todos/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Caller(owner, _): Caller,
+    Caller(owner, _, _): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TodoView>, RestError> {
     Ok(Json(state.todos.get(owner, parse_id(&id)?).await?.into()))
@@ -295,7 +298,7 @@ impl PatchBody {
 /// `PATCH /todos/{id}`.
 pub async fn patch(
     State(state): State<AppState>,
-    Caller(owner, _): Caller,
+    Caller(owner, _, _): Caller,
     Path(id): Path<String>,
     body: Result<JsonBody<PatchBody>, RestError>,
 ) -> Result<Json<TodoView>, RestError> {
@@ -308,7 +311,7 @@ pub async fn patch(
 /// `DELETE /todos/{id}`: 204.
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(owner, _): Caller,
+    Caller(owner, _, _): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, RestError> {
     state.todos.delete(owner, parse_id(&id)?).await?;

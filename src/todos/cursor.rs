@@ -11,13 +11,22 @@ use super::{TodoError, order::TodoOrder};
 const VERSION: &str = "v1";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The sort key of the last item seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// A time (created, updated, due).
+    At(DateTime<Utc>),
+    /// A position key (manual order).
+    Position(String),
+}
+
 /// A position in a list: strictly after (`key`, `id`) in `order`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     /// The order the cursor was made for.
     pub order: TodoOrder,
     /// The sort key of the last item (None only for a todo without a due time).
-    pub key: Option<DateTime<Utc>>,
+    pub key: Option<Key>,
     /// The id of the last item: the tie-breaker.
     pub id: Uuid,
 }
@@ -25,9 +34,12 @@ pub struct Cursor {
 impl Cursor {
     /// Encodes the cursor.
     pub fn encode(&self) -> String {
-        let key = self
-            .key
-            .map_or_else(|| "-".to_owned(), |k| k.timestamp_micros().to_string());
+        // Position keys are base-62 digits: never `|` or `-`.
+        let key = match &self.key {
+            None => "-".to_owned(),
+            Some(Key::At(k)) => k.timestamp_micros().to_string(),
+            Some(Key::Position(p)) => p.clone(),
+        };
         B64.encode(format!(
             "{VERSION}|{}|{key}|{}",
             self.order.key(),
@@ -59,13 +71,18 @@ impl Cursor {
         let key = match key {
             // Only due dates are nullable.
             "-" if order == TodoOrder::DueAtAsc => None,
-            micros => Some(
+            position if order == TodoOrder::Position => Some(Key::Position(
+                crate::lists::position::PositionKey::parse(position)
+                    .map_err(|_| bad())?
+                    .into_string(),
+            )),
+            micros => Some(Key::At(
                 micros
                     .parse::<i64>()
                     .ok()
                     .and_then(DateTime::from_timestamp_micros)
                     .ok_or_else(bad)?,
-            ),
+            )),
         };
         let id = Uuid::try_parse(id).map_err(|_| bad())?;
         Ok(Self { order, key, id })
@@ -83,11 +100,15 @@ mod tests {
     #[test]
     fn round_trips_every_order() {
         for (order, key) in [
-            (TodoOrder::CreatedAtDesc, Some(at(1_732_400_000_123_456))),
-            (TodoOrder::CreatedAtAsc, Some(at(0))),
-            (TodoOrder::UpdatedAtDesc, Some(at(-5))),
-            (TodoOrder::DueAtAsc, Some(at(42))),
+            (
+                TodoOrder::CreatedAtDesc,
+                Some(Key::At(at(1_732_400_000_123_456))),
+            ),
+            (TodoOrder::CreatedAtAsc, Some(Key::At(at(0)))),
+            (TodoOrder::UpdatedAtDesc, Some(Key::At(at(-5)))),
+            (TodoOrder::DueAtAsc, Some(Key::At(at(42)))),
             (TodoOrder::DueAtAsc, None),
+            (TodoOrder::Position, Some(Key::Position("a0V".to_owned()))),
         ] {
             let c = Cursor {
                 order,
@@ -102,7 +123,7 @@ mod tests {
     fn refuses_other_orders_and_garbage() {
         let c = Cursor {
             order: TodoOrder::CreatedAtDesc,
-            key: Some(at(1)),
+            key: Some(Key::At(at(1))),
             id: Uuid::now_v7(),
         };
         let err = Cursor::decode(&c.encode(), TodoOrder::CreatedAtAsc).unwrap_err();
@@ -125,6 +146,17 @@ mod tests {
                     Err(TodoError::Invalid { field: "after", .. })
                 ),
                 "{raw:?}"
+            );
+        }
+        // A position cursor must carry a valid position key.
+        for key in ["-", "a00", "a", "x!"] {
+            let raw = B64.encode(format!("v1|po|{key}|{}", Uuid::now_v7().simple()));
+            assert!(
+                matches!(
+                    Cursor::decode(&raw, TodoOrder::Position),
+                    Err(TodoError::Invalid { field: "after", .. })
+                ),
+                "{key:?}"
             );
         }
     }

@@ -6,6 +6,25 @@ use uuid::Uuid;
 pub use super::order::TodoOrder;
 use super::{TodoError, cursor::Cursor};
 
+/// Which todos a query looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The todos of one list (whose access the caller has checked).
+    List(Uuid),
+    /// The todos of every list this user is a member of.
+    MemberOf(Uuid),
+}
+
+impl Scope {
+    /// A short stable name, for cache keys.
+    pub fn key(self) -> String {
+        match self {
+            Self::List(list) => format!("l{}", list.simple()),
+            Self::MemberOf(_) => "all".to_owned(),
+        }
+    }
+}
+
 /// A todo id as a client sends it: anything but a UUID names no todo.
 pub fn parse_id(raw: &str) -> Result<Uuid, TodoError> {
     Uuid::try_parse(raw).map_err(|_| TodoError::NotFound)

@@ -16,9 +16,16 @@ pub enum TodoError {
         /// What is wrong with it.
         message: String,
     },
-    /// No such todo among the caller's (another user's is reported the same).
+    /// No such todo among the caller's lists (a todo of a list the caller
+    /// is not a member of is reported the same).
     #[error("todo not found")]
     NotFound,
+    /// No such list among the caller's.
+    #[error("list not found")]
+    ListNotFound,
+    /// The caller's role in the list does not allow this; nothing changed.
+    #[error("your role in this list does not allow this")]
+    Forbidden,
     /// `expectedVersion` did not match; nothing changed.
     #[error("version conflict: expected version {expected}, but the todo is at version {actual}")]
     VersionConflict {
@@ -42,6 +49,23 @@ impl TodoError {
     }
 }
 
+impl From<crate::lists::guard::Refused> for TodoError {
+    fn from(e: crate::lists::guard::Refused) -> Self {
+        use crate::lists::{access::Denied, guard::Refused};
+        match e {
+            Refused::Denied(Denied::Missing) => Self::ListNotFound,
+            Refused::Denied(Denied::Forbidden(_)) => Self::Forbidden,
+            Refused::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::lists::position::PositionError> for TodoError {
+    fn from(e: crate::lists::position::PositionError) -> Self {
+        Self::invalid("position", e.to_string())
+    }
+}
+
 impl From<diesel::result::Error> for TodoError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(DbError::Query(e))
@@ -53,7 +77,8 @@ impl ClientError for TodoError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Invalid { .. } => ErrorCode::BadUserInput,
-            Self::NotFound => ErrorCode::NotFound,
+            Self::NotFound | Self::ListNotFound => ErrorCode::NotFound,
+            Self::Forbidden => ErrorCode::Forbidden,
             Self::VersionConflict { .. } => ErrorCode::Conflict,
             Self::Db(_) => ErrorCode::InternalServerError,
         }

@@ -9,22 +9,23 @@ use uuid::Uuid;
 use super::{
     TodoError, TodoService,
     domain::{NewTodo, RawTodoPatch, TodoPatch, parse_id},
+    service::MoveTodo,
 };
 use crate::{
-    auth::loader::UserDataLoader,
+    auth::model::User,
     error::GqlResultExt,
     graphql::{
-        context::viewer,
+        context::{changed_data, viewer},
         objects::{TodoConnection, TodoFilterInput, TodoObject, TodoOrderInput, todo_connection},
     },
 };
 
-/// After a write: the user rows this request loaded carry the old data
-/// version, so later fields of the same request (`createTodo { owner {
-/// todoCounts } }`, a second mutation) must load them again.
-fn changed_data(ctx: &Context<'_>) {
-    if let Ok(loader) = ctx.data::<UserDataLoader>() {
-        loader.clear::<Uuid>();
+/// The list a mutation names (`None`: the caller's default list). A
+/// malformed id names no list: `NOT_FOUND`.
+fn target_list(user: &User, list_id: Option<&ID>) -> Result<Uuid, TodoError> {
+    match list_id {
+        None => Ok(user.default_list_id),
+        Some(id) => Uuid::try_parse(id.as_str()).map_err(|_| TodoError::ListNotFound),
     }
 }
 
@@ -37,6 +38,23 @@ pub struct CreateTodoInput {
     pub description: Option<String>,
     /// When it is due.
     pub due_at: Option<DateTime<Utc>>,
+    /// A list of which the caller is OWNER or EDITOR; absent: the default list.
+    pub list_id: Option<ID>,
+}
+
+/// Input of `moveTodo`.
+#[derive(InputObject)]
+pub struct MoveTodoInput {
+    /// Another list of which the caller is OWNER or EDITOR; absent: the same list.
+    pub list_id: Option<ID>,
+    /// Place right after this todo of the target list.
+    pub after_id: Option<ID>,
+    /// Place right before this todo of the target list.
+    pub before_id: Option<ID>,
+    /// A position key chosen by the client; BAD_USER_INPUT when malformed.
+    pub position: Option<String>,
+    /// When given and not the todo's current version: CONFLICT, and nothing changes.
+    pub expected_version: Option<i32>,
 }
 
 /// Input of `updateTodo`: absent fields are left as they are.
@@ -98,7 +116,19 @@ impl TodoQuery {
         >,
     ) -> async_graphql::Result<TodoConnection> {
         let user = viewer(ctx).await?;
-        todo_connection(ctx, user.id, user.event_seq, first, after, filter, order_by).await
+        let filter = filter.unwrap_or_default();
+        let scope = filter.scope(&user);
+        todo_connection(
+            ctx,
+            user.id,
+            user.event_seq,
+            scope,
+            first,
+            after,
+            filter,
+            order_by,
+        )
+        .await
     }
 }
 
@@ -114,13 +144,15 @@ impl TodoMutation {
         input: CreateTodoInput,
     ) -> async_graphql::Result<TodoObject> {
         let user = viewer(ctx).await?;
+        let list = target_list(&user, input.list_id.as_ref()).gql()?;
         let todo =
             NewTodo::parse(&input.title, input.description.as_deref(), input.due_at).gql()?;
         let row = ctx
             .data::<TodoService>()?
-            .create(user.id, todo)
+            .create(user.id, list, todo)
             .await
             .gql()?;
+        changed_data(ctx);
         Ok(TodoObject(row))
     }
 
@@ -152,31 +184,71 @@ impl TodoMutation {
         Ok(ID(deleted.to_string()))
     }
 
-    /// Marks every one of the caller's todos completed or active; returns how many changed.
+    /// Marks every todo of a list (default: the caller's default list) completed or active;
+    /// returns how many changed. OWNER or EDITOR.
     async fn toggle_all_todos(
         &self,
         ctx: &Context<'_>,
         completed: bool,
+        list_id: Option<ID>,
     ) -> async_graphql::Result<i32> {
         let user = viewer(ctx).await?;
+        let list = target_list(&user, list_id.as_ref()).gql()?;
         let n = ctx
             .data::<TodoService>()?
-            .set_all_completed(user.id, completed)
+            .set_all_completed(user.id, list, completed)
             .await
             .gql()?;
         changed_data(ctx);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 
-    /// Deletes the caller's completed todos; returns how many were deleted.
-    async fn clear_completed_todos(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+    /// Deletes the completed todos of a list (default: the caller's default list); returns
+    /// how many were deleted. OWNER or EDITOR.
+    async fn clear_completed_todos(
+        &self,
+        ctx: &Context<'_>,
+        list_id: Option<ID>,
+    ) -> async_graphql::Result<i32> {
         let user = viewer(ctx).await?;
+        let list = target_list(&user, list_id.as_ref()).gql()?;
         let n = ctx
             .data::<TodoService>()?
-            .delete_many(user.id, true)
+            .delete_many(user.id, list, true)
             .await
             .gql()?;
         changed_data(ctx);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Moves a todo within its list or to another list (EDITOR or OWNER of both). afterId
+    /// alone: right after that todo; beforeId alone: right before it; both: a key strictly
+    /// between theirs (BAD_USER_INPUT unless afterId's key < beforeId's); position: the key
+    /// the client chose; none of these: first in the target list. BAD_USER_INPUT when a todo
+    /// named is unknown, not in the target list, or the moved todo itself, and when position
+    /// comes together with afterId or beforeId. expectedVersion as for updateTodo.
+    async fn move_todo(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: MoveTodoInput,
+    ) -> async_graphql::Result<TodoObject> {
+        let user = viewer(ctx).await?;
+        let id = parse_id(id.as_str()).gql()?;
+        let request = MoveTodo::parse(
+            input.list_id.as_ref().map(|i| i.as_str()),
+            input.after_id.as_ref().map(|i| i.as_str()),
+            input.before_id.as_ref().map(|i| i.as_str()),
+            input.position.as_deref(),
+            input.expected_version,
+        )
+        .gql()?;
+        let row = ctx
+            .data::<TodoService>()?
+            .move_todo(user.id, id, request)
+            .await
+            .gql()?;
+        changed_data(ctx);
+        Ok(TodoObject(row))
     }
 }

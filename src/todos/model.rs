@@ -1,5 +1,6 @@
-//! Diesel rows and queries for todos. Every query is scoped by owner, so a
-//! todo of another user is indistinguishable from a missing one.
+//! Diesel rows and queries for todos. Every query is scoped by a list (or
+//! by the lists a user is a member of), so a todo of a list the caller may
+//! not see is indistinguishable from a missing one.
 
 use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, pg::Pg, prelude::*, sql_types::BigInt};
@@ -7,10 +8,13 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::{
-    cursor::Cursor,
-    domain::{PageRequest, TodoFilter, TodoOrder},
+    cursor::{Cursor, Key},
+    domain::{PageRequest, Scope, TodoFilter, TodoOrder},
 };
-use crate::{db::Conn, schema::todos};
+use crate::{
+    db::Conn,
+    schema::{list_members, todos},
+};
 
 /// A todo row.
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
@@ -36,15 +40,20 @@ pub struct TodoRow {
     pub updated_at: DateTime<Utc>,
     /// Version.
     pub version: i32,
+    /// The list it is in.
+    pub list_id: Uuid,
+    /// Its place in the list's manual order.
+    pub position: String,
 }
 
 impl TodoRow {
     /// The cursor pointing just after this row in `order`.
     pub fn cursor(&self, order: TodoOrder) -> Cursor {
         let key = match order {
-            TodoOrder::CreatedAtDesc | TodoOrder::CreatedAtAsc => Some(self.created_at),
-            TodoOrder::UpdatedAtDesc => Some(self.updated_at),
-            TodoOrder::DueAtAsc => self.due_at,
+            TodoOrder::CreatedAtDesc | TodoOrder::CreatedAtAsc => Some(Key::At(self.created_at)),
+            TodoOrder::UpdatedAtDesc => Some(Key::At(self.updated_at)),
+            TodoOrder::DueAtAsc => self.due_at.map(Key::At),
+            TodoOrder::Position => Some(Key::Position(self.position.clone())),
         };
         Cursor {
             order,
@@ -60,8 +69,12 @@ impl TodoRow {
 pub struct NewTodoRow<'a> {
     /// Id (UUIDv7).
     pub id: Uuid,
-    /// Owner.
+    /// Owner (the creator).
     pub owner_id: Uuid,
+    /// The list.
+    pub list_id: Uuid,
+    /// Its position key.
+    pub position: &'a str,
     /// Title.
     pub title: &'a str,
     /// Description.
@@ -103,20 +116,46 @@ pub async fn insert(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<TodoR
         .await
 }
 
-/// One of `owner`'s todos.
-pub async fn find_owned(conn: &mut Conn, owner: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+/// A todo of any list `viewer` is a member of.
+pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     todos::table
-        .filter(todos::id.eq(id).and(todos::owner_id.eq(owner)))
+        .inner_join(
+            list_members::table.on(list_members::list_id
+                .eq(todos::list_id)
+                .and(list_members::user_id.eq(viewer))),
+        )
+        .filter(todos::id.eq(id))
         .select(TodoRow::as_select())
         .first(conn)
         .await
         .optional()
 }
 
-/// One of `owner`'s todos, locked until the transaction ends.
-pub async fn lock_owned(conn: &mut Conn, owner: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+/// The list a todo is in (no lock: writers lock the list, then the todo,
+/// then check it is still there).
+pub async fn list_of(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
     todos::table
-        .filter(todos::id.eq(id).and(todos::owner_id.eq(owner)))
+        .find(id)
+        .select(todos::list_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A todo of `list`.
+pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+    todos::table
+        .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
+        .select(TodoRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A todo of `list`, locked until the transaction ends.
+pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+    todos::table
+        .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
         .select(TodoRow::as_select())
         .for_update()
         .first(conn)
@@ -133,50 +172,64 @@ pub async fn update(conn: &mut Conn, id: Uuid, changes: &TodoChanges<'_>) -> Que
         .await
 }
 
-/// Deletes one of `owner`'s todos, returning it.
-pub async fn delete_owned(conn: &mut Conn, owner: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    diesel::delete(todos::table.filter(todos::id.eq(id).and(todos::owner_id.eq(owner))))
+/// Moves a todo to `position` of `list`, bumping its version.
+pub async fn relocate(
+    conn: &mut Conn,
+    id: Uuid,
+    list: Uuid,
+    position: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<TodoRow> {
+    diesel::update(todos::table.find(id))
+        .set((
+            todos::list_id.eq(list),
+            todos::position.eq(position),
+            todos::updated_at.eq(at),
+            todos::version.eq(todos::version + 1),
+        ))
+        .returning(TodoRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a todo of `list`, returning it.
+pub async fn delete_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+    diesel::delete(todos::table.filter(todos::id.eq(id).and(todos::list_id.eq(list))))
         .returning(TodoRow::as_returning())
         .get_result(conn)
         .await
         .optional()
 }
 
-/// Marks every one of `owner`'s todos not already so as `completed`,
-/// returning the changed rows.
+/// Marks every todo of `list` not already so as `completed`, returning the
+/// changed rows.
 pub async fn set_all_completed(
     conn: &mut Conn,
-    owner: Uuid,
+    list: Uuid,
     completed: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<TodoRow>> {
-    diesel::update(
-        todos::table.filter(
-            todos::owner_id
-                .eq(owner)
-                .and(todos::completed.ne(completed)),
-        ),
-    )
-    .set((
-        todos::completed.eq(completed),
-        todos::completed_at.eq(completed.then_some(now)),
-        todos::updated_at.eq(now),
-        todos::version.eq(todos::version + 1),
-    ))
-    .returning(TodoRow::as_returning())
-    .get_results(conn)
-    .await
+    diesel::update(todos::table.filter(todos::list_id.eq(list).and(todos::completed.ne(completed))))
+        .set((
+            todos::completed.eq(completed),
+            todos::completed_at.eq(completed.then_some(now)),
+            todos::updated_at.eq(now),
+            todos::version.eq(todos::version + 1),
+        ))
+        .returning(TodoRow::as_returning())
+        .get_results(conn)
+        .await
 }
 
-/// Deletes `owner`'s todos (only the completed ones when `only_completed`),
-/// returning them.
+/// Deletes the todos of `list` (only the completed ones when
+/// `only_completed`), returning them.
 pub async fn delete_many(
     conn: &mut Conn,
-    owner: Uuid,
+    list: Uuid,
     only_completed: bool,
 ) -> QueryResult<Vec<TodoRow>> {
     let mut query = diesel::delete(todos::table)
-        .filter(todos::owner_id.eq(owner))
+        .filter(todos::list_id.eq(list))
         .into_boxed();
     if only_completed {
         query = query.filter(todos::completed.eq(true));
@@ -187,9 +240,80 @@ pub async fn delete_many(
         .await
 }
 
-/// `owner`'s todos matching `filter`, as a boxed query to add to.
-fn filtered<'a>(owner: Uuid, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, Pg> {
-    let mut query = todos::table.filter(todos::owner_id.eq(owner)).into_boxed();
+/// The first position key of `list` (new todos go before it).
+pub async fn first_position(conn: &mut Conn, list: Uuid) -> QueryResult<Option<String>> {
+    todos::table
+        .filter(todos::list_id.eq(list))
+        .select(diesel::dsl::min(todos::position))
+        .first(conn)
+        .await
+}
+
+/// The smallest position of `list` strictly after `key`.
+pub async fn position_after(conn: &mut Conn, list: Uuid, key: &str) -> QueryResult<Option<String>> {
+    todos::table
+        .filter(todos::list_id.eq(list).and(todos::position.gt(key)))
+        .select(diesel::dsl::min(todos::position))
+        .first(conn)
+        .await
+}
+
+/// The largest position of `list` strictly before `key`.
+pub async fn position_before(
+    conn: &mut Conn,
+    list: Uuid,
+    key: &str,
+) -> QueryResult<Option<String>> {
+    todos::table
+        .filter(todos::list_id.eq(list).and(todos::position.lt(key)))
+        .select(diesel::dsl::max(todos::position))
+        .first(conn)
+        .await
+}
+
+/// Every todo of `list` in manual order (for rebalancing its keys).
+pub async fn in_order(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
+    todos::table
+        .filter(todos::list_id.eq(list))
+        .order((todos::position.asc(), todos::id.asc()))
+        .select(TodoRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// Sets a todo's position only (rebalancing: the order does not change).
+pub async fn set_position(
+    conn: &mut Conn,
+    id: Uuid,
+    position: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<TodoRow> {
+    diesel::update(todos::table.find(id))
+        .set((
+            todos::position.eq(position),
+            todos::updated_at.eq(at),
+            todos::version.eq(todos::version + 1),
+        ))
+        .returning(TodoRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The todos of `scope` matching `filter`, as a boxed query to add to.
+fn filtered<'a>(scope: Scope, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, Pg> {
+    let mut query = match scope {
+        Scope::List(list) => todos::table.filter(todos::list_id.eq(list)).into_boxed(),
+        Scope::MemberOf(user) => todos::table
+            .filter(
+                todos::list_id.eq_any(
+                    list_members::table
+                        .filter(list_members::user_id.eq(user))
+                        .select(list_members::list_id),
+                ),
+            )
+            .into_boxed(),
+    };
     if let Some(completed) = filter.completed {
         query = query.filter(todos::completed.eq(completed));
     }
@@ -222,21 +346,21 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-/// One page of `owner`'s todos: up to `first + 1` rows (the extra one tells
-/// whether there is a next page), strictly after the cursor, by keyset.
+/// One page of the todos of `scope`: up to `first + 1` rows (the extra one
+/// tells whether there is a next page), strictly after the cursor, by keyset.
 pub async fn list_page(
     conn: &mut Conn,
-    owner: Uuid,
+    scope: Scope,
     filter: &TodoFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<TodoRow>> {
-    use todos::{created_at, due_at, id, updated_at};
-    let mut query = filtered(owner, filter);
+    use todos::{created_at, due_at, id, position, updated_at};
+    let mut query = filtered(scope, filter);
     let after = page.after.as_ref();
     query = match page.order {
         TodoOrder::CreatedAtDesc => {
             if let Some(Cursor {
-                key: Some(k),
+                key: Some(Key::At(k)),
                 id: i,
                 ..
             }) = after
@@ -247,7 +371,7 @@ pub async fn list_page(
         }
         TodoOrder::CreatedAtAsc => {
             if let Some(Cursor {
-                key: Some(k),
+                key: Some(Key::At(k)),
                 id: i,
                 ..
             }) = after
@@ -258,7 +382,7 @@ pub async fn list_page(
         }
         TodoOrder::UpdatedAtDesc => {
             if let Some(Cursor {
-                key: Some(k),
+                key: Some(Key::At(k)),
                 id: i,
                 ..
             }) = after
@@ -271,7 +395,7 @@ pub async fn list_page(
             // Todos without a due time come last, ordered by id.
             match after {
                 Some(Cursor {
-                    key: Some(k),
+                    key: Some(Key::At(k)),
                     id: i,
                     ..
                 }) => {
@@ -287,9 +411,24 @@ pub async fn list_page(
                 }) => {
                     query = query.filter(due_at.is_null().and(id.gt(i)));
                 }
-                None => {}
+                _ => {}
             }
             query.order((due_at.asc().nulls_last(), id.asc()))
+        }
+        TodoOrder::Position => {
+            if let Some(Cursor {
+                key: Some(Key::Position(k)),
+                id: i,
+                ..
+            }) = after
+            {
+                query = query.filter(
+                    position
+                        .gt(k.clone())
+                        .or(position.eq(k.clone()).and(id.gt(i))),
+                );
+            }
+            query.order((position.asc(), id.asc()))
         }
     };
     query
@@ -299,15 +438,15 @@ pub async fn list_page(
         .await
 }
 
-/// How many of `owner`'s todos match `filter`.
-pub async fn count(conn: &mut Conn, owner: Uuid, filter: &TodoFilter) -> QueryResult<i64> {
-    filtered(owner, filter).count().get_result(conn).await
+/// How many todos of `scope` match `filter`.
+pub async fn count(conn: &mut Conn, scope: Scope, filter: &TodoFilter) -> QueryResult<i64> {
+    filtered(scope, filter).count().get_result(conn).await
 }
 
-/// `owner`'s todo counts: (total, completed), in one scan.
-pub async fn counts(conn: &mut Conn, owner: Uuid) -> QueryResult<(i64, i64)> {
+/// The todo counts of `list`: (total, completed), in one scan.
+pub async fn counts(conn: &mut Conn, list: Uuid) -> QueryResult<(i64, i64)> {
     todos::table
-        .filter(todos::owner_id.eq(owner))
+        .filter(todos::list_id.eq(list))
         .select(sql::<(BigInt, BigInt)>(
             "count(*), count(*) FILTER (WHERE completed)",
         ))

@@ -16,6 +16,8 @@ pub enum TodoOrder {
     DueAtAsc,
     /// Most recently changed first.
     UpdatedAtDesc,
+    /// The list's manual order (position keys ascending, then id).
+    Position,
 }
 
 impl TodoOrder {
@@ -28,9 +30,10 @@ impl TodoOrder {
             Some("CREATED_AT_ASC") => Ok(Self::CreatedAtAsc),
             Some("DUE_AT_ASC") => Ok(Self::DueAtAsc),
             Some("UPDATED_AT_DESC") => Ok(Self::UpdatedAtDesc),
+            Some("POSITION") => Ok(Self::Position),
             Some(_) => Err(TodoError::invalid(
                 "orderBy",
-                "must be CREATED_AT_DESC, CREATED_AT_ASC, DUE_AT_ASC or UPDATED_AT_DESC",
+                "must be CREATED_AT_DESC, CREATED_AT_ASC, DUE_AT_ASC, UPDATED_AT_DESC or POSITION",
             )),
         }
     }
@@ -42,6 +45,7 @@ impl TodoOrder {
             Self::CreatedAtAsc => "ca",
             Self::DueAtAsc => "da",
             Self::UpdatedAtDesc => "ud",
+            Self::Position => "po",
         }
     }
 
@@ -52,6 +56,7 @@ impl TodoOrder {
             Self::CreatedAtAsc,
             Self::DueAtAsc,
             Self::UpdatedAtDesc,
+            Self::Position,
         ]
         .into_iter()
         .find(|o| o.key() == key)
@@ -69,6 +74,7 @@ mod tests {
             TodoOrder::CreatedAtAsc,
             TodoOrder::DueAtAsc,
             TodoOrder::UpdatedAtDesc,
+            TodoOrder::Position,
         ] {
             assert_eq!(TodoOrder::from_key(o.key()), Some(o));
         }

@@ -1,7 +1,13 @@
 //! Todo use cases on parsed input, shared by GraphQL and the REST facade.
-//! Every function takes the caller's user id and touches only their todos.
-//! Writes run in a transaction, so whatever a change implies (events, jobs)
-//! commits with it or not at all.
+//! Every function takes the caller's user id and touches only todos of
+//! lists the caller is a member of, within the caller's role there.
+//! Writes run in a transaction, so whatever a change implies (events for
+//! every member of the list, jobs) commits with it or not at all.
+//!
+//! Lock order, the same in every write: the list's row (KEY SHARE, through
+//! [`guard::enter`]), then the todo's row. A todo write first reads the
+//! todo's list without a lock, enters that list, then locks the todo and
+//! checks it is still there (a concurrent move would have taken it away).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel_async::AsyncConnection;
@@ -9,15 +15,26 @@ use uuid::Uuid;
 
 use super::{
     TodoError,
-    domain::{NewTodo, PageRequest, Patch, TodoFilter, TodoOrder, TodoPatch},
+    domain::{NewTodo, PageRequest, Patch, Scope, TodoFilter, TodoOrder, TodoPatch},
     model::{self, NewTodoRow, TodoChanges, TodoRow},
 };
 use crate::{
     cache::reads::ReadCache,
-    db::Db,
-    events::{self, EventKind, EventService, service::TodoSnapshot},
+    db::{Conn, Db},
+    events::{
+        EventKind, EventService,
+        service::{self as events, Recorded, TodoSnapshot, todo_changes},
+    },
     jobs::{self, queue::Job},
+    lists::{
+        access::{Action, Denied},
+        guard::{self, Audience, Refused},
+        position::{self, PositionKey},
+    },
 };
+
+mod moves;
+pub use moves::{MoveTodo, Placement};
 
 /// A first page as cached.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -53,6 +70,32 @@ pub struct Page {
     pub order: TodoOrder,
     /// How many todos match the filter across all pages, when asked for.
     pub total: Option<i64>,
+}
+
+/// Enters the list of todo `id` for `action` and locks the todo: its
+/// audience and its current row. A todo of a list the caller is not a
+/// member of is `NotFound`.
+async fn enter_todo(
+    conn: &mut Conn,
+    actor: Uuid,
+    id: Uuid,
+    action: Action,
+) -> Result<(Audience, TodoRow), TodoError> {
+    // A concurrent move may take the todo to another list between reading
+    // its list and locking it; then try again (twice is plenty).
+    for _ in 0..3 {
+        let list = model::list_of(conn, id).await?.ok_or(TodoError::NotFound)?;
+        let audience = guard::enter(conn, list, actor, action)
+            .await
+            .map_err(|e| match e {
+                Refused::Denied(Denied::Missing) => TodoError::NotFound,
+                other => other.into(),
+            })?;
+        if let Some(row) = model::lock_in_list(conn, list, id).await? {
+            return Ok((audience, row));
+        }
+    }
+    Err(TodoError::NotFound)
 }
 
 /// The caller's todo counts.
@@ -125,41 +168,46 @@ impl TodoService {
         }
     }
 
-    /// One of `owner`'s todos.
-    pub async fn get(&self, owner: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
+    /// A todo of any list `viewer` is a member of.
+    pub async fn get(&self, viewer: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
-        model::find_owned(&mut conn, owner, id)
+        model::find_visible(&mut conn, viewer, id)
             .await?
             .ok_or(TodoError::NotFound)
     }
 
-    /// A page of `owner`'s todos matching `filter`.
-    /// `version` is the owner's data version (`users.event_seq` as loaded
-    /// for this request), which keys the read cache. With `with_total`, the
-    /// page also carries the filter's total count (a first page and its
-    /// total are cached as one entry: one round trip).
+    /// A page of the todos of `scope` matching `filter`, as `viewer` reads
+    /// them (a `Scope::List` must be one the caller checked `viewer` may
+    /// read). `version` is the viewer's data version (`users.event_seq` as
+    /// loaded for this request): every change to a list moves the version
+    /// of each of its members in the same transaction, so it keys the read
+    /// cache, for shared lists too. With `with_total`, the page also carries
+    /// the filter's total count (a first page and its total are cached as
+    /// one entry: one round trip).
     pub async fn list(
         &self,
-        owner: Uuid,
+        viewer: Uuid,
         version: i64,
+        scope: Scope,
         filter: &TodoFilter,
         page: &PageRequest,
         with_total: bool,
     ) -> Result<Page, TodoError> {
         // Only first pages are cached: they are what every app loads.
-        let scope = match page.after {
-            None => self.cache.scope(owner, version),
+        let cache = match page.after {
+            None => self.cache.scope(viewer, version),
             Some(_) => None,
         };
         let name = format!(
-            "page:{}:{}:{}:{}",
+            "page:{}:{}:{}:{}:{}",
+            scope.key(),
             page.order.key(),
             page.first,
             u8::from(with_total),
             filter_key(filter)
         );
-        if let Some(scope) = &scope
-            && let Some(cached) = self.cache.get::<CachedPage>(scope, &name).await
+        if let Some(cache) = &cache
+            && let Some(cached) = self.cache.get::<CachedPage>(cache, &name).await
         {
             return Ok(Page {
                 rows: cached.rows.into_iter().map(TodoRow::from).collect(),
@@ -170,22 +218,22 @@ impl TodoService {
             });
         }
         let mut conn = self.db.conn().await?;
-        let mut rows = model::list_page(&mut conn, owner, filter, page).await?;
+        let mut rows = model::list_page(&mut conn, scope, filter, page).await?;
         let total = match with_total {
-            true => Some(model::count(&mut conn, owner, filter).await?),
+            true => Some(model::count(&mut conn, scope, filter).await?),
             false => None,
         };
         drop(conn);
         let first = usize::try_from(page.first).unwrap_or(0);
         let has_next_page = rows.len() > first;
         rows.truncate(first);
-        if let Some(scope) = &scope {
+        if let Some(cache) = &cache {
             let cached = CachedPage {
                 rows: rows.iter().map(TodoSnapshot::from).collect(),
                 has_next_page,
                 total,
             };
-            self.cache.put(scope, &name, &cached).await;
+            self.cache.put(cache, &name, &cached).await;
         }
         Ok(Page {
             rows,
@@ -196,34 +244,41 @@ impl TodoService {
         })
     }
 
-    /// How many of `owner`'s todos match `filter`.
+    /// How many todos of `scope` match `filter` (see [`Self::list`]).
     pub async fn count(
         &self,
-        owner: Uuid,
+        viewer: Uuid,
         version: i64,
+        scope: Scope,
         filter: &TodoFilter,
     ) -> Result<i64, TodoError> {
-        let scope = self.cache.scope(owner, version);
-        let name = format!("count:{}", filter_key(filter));
-        if let Some(scope) = &scope
-            && let Some(n) = self.cache.get::<i64>(scope, &name).await
+        let cache = self.cache.scope(viewer, version);
+        let name = format!("count:{}:{}", scope.key(), filter_key(filter));
+        if let Some(cache) = &cache
+            && let Some(n) = self.cache.get::<i64>(cache, &name).await
         {
             return Ok(n);
         }
         let mut conn = self.db.conn().await?;
-        let n = model::count(&mut conn, owner, filter).await?;
+        let n = model::count(&mut conn, scope, filter).await?;
         drop(conn);
-        if let Some(scope) = &scope {
-            self.cache.put(scope, &name, &n).await;
+        if let Some(cache) = &cache {
+            self.cache.put(cache, &name, &n).await;
         }
         Ok(n)
     }
 
-    /// `owner`'s counts by state.
-    pub async fn counts(&self, owner: Uuid, version: i64) -> Result<Counts, TodoError> {
-        let scope = self.cache.scope(owner, version);
+    /// The counts by state of `list` (one `viewer` may read).
+    pub async fn counts(
+        &self,
+        viewer: Uuid,
+        version: i64,
+        list: Uuid,
+    ) -> Result<Counts, TodoError> {
+        let scope = self.cache.scope(viewer, version);
+        let name = format!("counts:{}", list.simple());
         if let Some(scope) = &scope
-            && let Some((total, completed)) = self.cache.get::<(i64, i64)>(scope, "counts").await
+            && let Some((total, completed)) = self.cache.get::<(i64, i64)>(scope, &name).await
         {
             return Ok(Counts {
                 total,
@@ -232,10 +287,10 @@ impl TodoService {
             });
         }
         let mut conn = self.db.conn().await?;
-        let (total, completed) = model::counts(&mut conn, owner).await?;
+        let (total, completed) = model::counts(&mut conn, list).await?;
         drop(conn);
         if let Some(scope) = &scope {
-            self.cache.put(scope, "counts", &(total, completed)).await;
+            self.cache.put(scope, &name, &(total, completed)).await;
         }
         Ok(Counts {
             total,
@@ -244,18 +299,31 @@ impl TodoService {
         })
     }
 
-    /// Creates a todo.
-    #[tracing::instrument(skip_all, fields(user.id = %owner))]
-    pub async fn create(&self, owner: Uuid, todo: NewTodo) -> Result<TodoRow, TodoError> {
+    /// Creates a todo in `list` (OWNER or EDITOR), first in its manual
+    /// order.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn create(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        todo: NewTodo,
+    ) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
         let at = now();
         let (row, events) = conn
             .transaction::<_, TodoError, _>(async |conn| {
+                let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
+                // Two todos created at once may get the same key: ties are
+                // broken by id, so the order stays total.
+                let first = model::first_position(conn, list).await?;
+                let position = first_key_before(first.as_deref())?;
                 let row = model::insert(
                     conn,
                     &NewTodoRow {
                         id: Uuid::now_v7(),
-                        owner_id: owner,
+                        owner_id: actor,
+                        list_id: list,
+                        position: position.as_str(),
                         title: todo.title.as_str(),
                         description: todo.description.as_ref().map(|d| d.as_str()),
                         due_at: todo.due_at,
@@ -264,39 +332,41 @@ impl TodoService {
                     },
                 )
                 .await?;
-                let events = events::service::record(
+                let events = events::record(
                     conn,
-                    owner,
-                    EventKind::Created,
-                    std::slice::from_ref(&row),
+                    todo_changes(
+                        &audience.users(),
+                        EventKind::Created,
+                        list,
+                        std::slice::from_ref(&row),
+                    ),
                 )
                 .await?;
                 schedule_reminder(conn, &row, self.reminder_lead).await?;
                 Ok((row, events))
             })
             .await?;
-        // Cached reads need no invalidation: the change moved the user's
-        // data version in the same transaction.
+        // Cached reads need no invalidation: the change moved every
+        // member's data version in the same transaction.
         self.events.publish(&mut conn, events).await;
         Ok(row)
     }
 
-    /// Applies a partial update. With `expected_version` set and not current,
-    /// fails with `VersionConflict` and changes nothing. A patch that changes
-    /// nothing leaves the version as it is.
-    #[tracing::instrument(skip_all, fields(user.id = %owner, todo.id = %id))]
+    /// Applies a partial update (OWNER or EDITOR of the todo's list). With
+    /// `expected_version` set and not current, fails with
+    /// `VersionConflict` and changes nothing. A patch that changes nothing
+    /// leaves the version as it is.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, todo.id = %id))]
     pub async fn update(
         &self,
-        owner: Uuid,
+        actor: Uuid,
         id: Uuid,
         patch: TodoPatch,
     ) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
         let (row, events) = conn
             .transaction::<_, TodoError, _>(async |conn| {
-                let current = model::lock_owned(conn, owner, id)
-                    .await?
-                    .ok_or(TodoError::NotFound)?;
+                let (audience, current) = enter_todo(conn, actor, id, Action::WriteTodos).await?;
                 if let Some(expected) = patch.expected_version
                     && expected != current.version
                 {
@@ -326,7 +396,7 @@ impl TodoService {
                     && completed == current.completed
                     && due_at == current.due_at;
                 if unchanged {
-                    return Ok((current, events::service::Recorded::default()));
+                    return Ok((current, Recorded::default()));
                 }
                 let at = now();
                 let completed_at = match (current.completed, completed) {
@@ -348,11 +418,14 @@ impl TodoService {
                     },
                 )
                 .await?;
-                let events = events::service::record(
+                let events = events::record(
                     conn,
-                    owner,
-                    EventKind::Updated,
-                    std::slice::from_ref(&row),
+                    todo_changes(
+                        &audience.users(),
+                        EventKind::Updated,
+                        row.list_id,
+                        std::slice::from_ref(&row),
+                    ),
                 )
                 .await?;
                 // A new due time reschedules the reminder; completing cancels it.
@@ -363,74 +436,95 @@ impl TodoService {
                 Ok((row, events))
             })
             .await?;
-        // Cached reads need no invalidation: the change moved the user's
-        // data version in the same transaction.
         self.events.publish(&mut conn, events).await;
         Ok(row)
     }
 
-    /// Deletes one todo, returning its id.
-    #[tracing::instrument(skip_all, fields(user.id = %owner, todo.id = %id))]
-    pub async fn delete(&self, owner: Uuid, id: Uuid) -> Result<Uuid, TodoError> {
+    /// Deletes one todo (OWNER or EDITOR of its list), returning its id.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, todo.id = %id))]
+    pub async fn delete(&self, actor: Uuid, id: Uuid) -> Result<Uuid, TodoError> {
         let mut conn = self.db.conn().await?;
         let events = conn
             .transaction::<_, TodoError, _>(async |conn| {
-                let row = model::delete_owned(conn, owner, id)
+                let (audience, current) = enter_todo(conn, actor, id, Action::WriteTodos).await?;
+                let row = model::delete_in_list(conn, current.list_id, id)
                     .await?
                     .ok_or(TodoError::NotFound)?;
                 jobs::queue::cancel_reminders(conn, &[row.id]).await?;
-                Ok(events::service::record(conn, owner, EventKind::Deleted, &[row]).await?)
+                Ok(events::record(
+                    conn,
+                    todo_changes(&audience.users(), EventKind::Deleted, row.list_id, &[row]),
+                )
+                .await?)
             })
             .await?;
-        // Cached reads need no invalidation: the change moved the user's
-        // data version in the same transaction.
         self.events.publish(&mut conn, events).await;
         Ok(id)
     }
 
-    /// Marks every todo completed (or active); returns how many changed.
-    #[tracing::instrument(skip_all, fields(user.id = %owner))]
+    /// Marks every todo of `list` completed (or active); returns how many
+    /// changed.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
     pub async fn set_all_completed(
         &self,
-        owner: Uuid,
+        actor: Uuid,
+        list: Uuid,
         completed: bool,
     ) -> Result<usize, TodoError> {
         let mut conn = self.db.conn().await?;
         let at = now();
-        let events = conn
+        let (changed, events) = conn
             .transaction::<_, TodoError, _>(async |conn| {
-                let rows = model::set_all_completed(conn, owner, completed, at).await?;
+                let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
+                let rows = model::set_all_completed(conn, list, completed, at).await?;
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 jobs::queue::cancel_reminders(conn, &ids).await?;
                 for row in &rows {
                     schedule_reminder(conn, row, self.reminder_lead).await?;
                 }
-                Ok(events::service::record(conn, owner, EventKind::Updated, &rows).await?)
+                let events = events::record(
+                    conn,
+                    todo_changes(&audience.users(), EventKind::Updated, list, &rows),
+                )
+                .await?;
+                Ok((rows.len(), events))
             })
             .await?;
-        let changed = events.len();
-        // Cached reads need no invalidation: the change moved the user's
-        // data version in the same transaction.
         self.events.publish(&mut conn, events).await;
         Ok(changed)
     }
 
-    /// Deletes the completed todos (or all of them); returns how many.
-    #[tracing::instrument(skip_all, fields(user.id = %owner))]
-    pub async fn delete_many(&self, owner: Uuid, only_completed: bool) -> Result<usize, TodoError> {
+    /// Deletes the completed todos of `list` (or all of them); returns how
+    /// many.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn delete_many(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        only_completed: bool,
+    ) -> Result<usize, TodoError> {
         let mut conn = self.db.conn().await?;
-        let events = conn
+        let (deleted, events) = conn
             .transaction::<_, TodoError, _>(async |conn| {
-                let rows = model::delete_many(conn, owner, only_completed).await?;
+                let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
+                let rows = model::delete_many(conn, list, only_completed).await?;
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 jobs::queue::cancel_reminders(conn, &ids).await?;
-                Ok(events::service::record(conn, owner, EventKind::Deleted, &rows).await?)
+                let events = events::record(
+                    conn,
+                    todo_changes(&audience.users(), EventKind::Deleted, list, &rows),
+                )
+                .await?;
+                Ok((rows.len(), events))
             })
             .await?;
-        let deleted = events.len();
-        // Cached reads need no invalidation: the change moved the user's
-        // data version in the same transaction.
         self.events.publish(&mut conn, events).await;
         Ok(deleted)
     }
+}
+
+/// The key that puts a todo before `first` (the list's first key, if any).
+fn first_key_before(first: Option<&str>) -> Result<PositionKey, TodoError> {
+    let first = first.map(PositionKey::parse).transpose()?;
+    Ok(position::key_between(None, first.as_ref())?)
 }

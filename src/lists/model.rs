@@ -1,0 +1,337 @@
+//! Diesel rows and queries for lists, their members and invitations.
+//! Queries that decide access return the caller's membership; the decision
+//! itself is [`super::access::authorize`]'s.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::access::Role;
+use crate::{
+    db::Conn,
+    schema::{list_members, lists, users},
+};
+
+/// A list row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
+#[diesel(table_name = lists, check_for_backend(diesel::pg::Pg))]
+pub struct ListRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The OWNER.
+    pub owner_id: Uuid,
+    /// Version.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A membership row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
+#[diesel(table_name = list_members, check_for_backend(diesel::pg::Pg))]
+pub struct MemberRow {
+    /// The list.
+    pub list_id: Uuid,
+    /// The member.
+    pub user_id: Uuid,
+    /// `OWNER`, `EDITOR` or `VIEWER`.
+    pub role: String,
+    /// The list's place in the member's sidebar.
+    pub position: String,
+    /// Joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+impl MemberRow {
+    /// The role.
+    pub fn role(&self) -> Role {
+        Role::from_db(&self.role)
+    }
+}
+
+/// A list as one member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The list.
+    pub list: ListRow,
+    /// The member's row.
+    pub member: MemberRow,
+}
+
+/// A member with the account details collaborators see.
+#[derive(Debug, Clone, Queryable, PartialEq, Eq)]
+pub struct MemberWithUser {
+    /// The membership.
+    pub member: MemberRow,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: Option<String>,
+}
+
+/// The members of a list who see its changes: `(user, role)` in user-id
+/// order (the order events are inserted in). Takes a KEY SHARE lock on the
+/// list row until the transaction ends: concurrent todo writes do not
+/// block each other, but a membership change (which locks the row FOR
+/// UPDATE) waits for them and they for it, so no event of a list is ever
+/// written for someone who was removed before it committed. Empty when
+/// the list does not exist.
+pub async fn lock_audience(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<(Uuid, Role)>> {
+    let rows: Vec<(Uuid, String)> = lists::table
+        .inner_join(list_members::table)
+        .filter(lists::id.eq(list))
+        .select((list_members::user_id, list_members::role))
+        .order(list_members::user_id.asc())
+        .for_key_share()
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, role)| (user, Role::from_db(&role)))
+        .collect())
+}
+
+/// Locks a list row against membership changes, deletion and todo writes
+/// (FOR UPDATE), returning it.
+pub async fn lock_exclusive(conn: &mut Conn, list: Uuid) -> QueryResult<Option<ListRow>> {
+    lists::table
+        .find(list)
+        .select(ListRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks a list row for a change of the row itself (FOR NO KEY UPDATE:
+/// todo writes go on).
+pub async fn lock_for_rename(conn: &mut Conn, list: Uuid) -> QueryResult<Option<ListRow>> {
+    lists::table
+        .find(list)
+        .select(ListRow::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The memberships of `user` among `lists_` (missing ones absent).
+pub async fn memberships(
+    conn: &mut Conn,
+    user: Uuid,
+    lists_: &[Uuid],
+) -> QueryResult<Vec<Membership>> {
+    let rows: Vec<(ListRow, MemberRow)> = lists::table
+        .inner_join(list_members::table)
+        .filter(list_members::user_id.eq(user))
+        .filter(lists::id.eq_any(lists_))
+        .select((ListRow::as_select(), MemberRow::as_select()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(list, member)| Membership { list, member })
+        .collect())
+}
+
+/// Memberships for several (user, list) pairs at once (the DataLoader's
+/// batch): one query.
+pub async fn memberships_for(
+    conn: &mut Conn,
+    pairs: &[(Uuid, Uuid)],
+) -> QueryResult<Vec<Membership>> {
+    let users_: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
+    let lists_: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
+    let rows: Vec<(ListRow, MemberRow)> = lists::table
+        .inner_join(list_members::table)
+        .filter(list_members::user_id.eq_any(users_))
+        .filter(lists::id.eq_any(lists_))
+        .select((ListRow::as_select(), MemberRow::as_select()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(l, m)| pairs.contains(&(m.user_id, l.id)))
+        .map(|(list, member)| Membership { list, member })
+        .collect())
+}
+
+/// Every membership of `user` (at most the per-user limit of lists).
+pub async fn memberships_of(conn: &mut Conn, user: Uuid) -> QueryResult<Vec<Membership>> {
+    let rows: Vec<(ListRow, MemberRow)> = lists::table
+        .inner_join(list_members::table)
+        .filter(list_members::user_id.eq(user))
+        .select((ListRow::as_select(), MemberRow::as_select()))
+        .order((list_members::position.asc(), lists::id.asc()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(list, member)| Membership { list, member })
+        .collect())
+}
+
+/// How many lists `user` is a member of.
+pub async fn count_memberships(conn: &mut Conn, user: Uuid) -> QueryResult<i64> {
+    list_members::table
+        .filter(list_members::user_id.eq(user))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// The members of several lists with their account details, in join order.
+pub async fn members_of(conn: &mut Conn, lists_: &[Uuid]) -> QueryResult<Vec<MemberWithUser>> {
+    list_members::table
+        .inner_join(users::table)
+        .filter(list_members::list_id.eq_any(lists_))
+        .order((list_members::joined_at.asc(), list_members::user_id.asc()))
+        .select((MemberRow::as_select(), users::email, users::display_name))
+        .load(conn)
+        .await
+}
+
+/// The last sidebar position of `user`'s lists.
+pub async fn last_position(conn: &mut Conn, user: Uuid) -> QueryResult<Option<String>> {
+    list_members::table
+        .filter(list_members::user_id.eq(user))
+        .select(diesel::dsl::max(list_members::position))
+        .first(conn)
+        .await
+}
+
+/// Inserts a list.
+pub async fn insert_list(conn: &mut Conn, list: &ListRow) -> QueryResult<ListRow> {
+    diesel::insert_into(lists::table)
+        .values(list)
+        .returning(ListRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Inserts a membership.
+pub async fn insert_member(conn: &mut Conn, member: &MemberRow) -> QueryResult<MemberRow> {
+    diesel::insert_into(list_members::table)
+        .values(member)
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Renames a list, bumping its version.
+pub async fn rename(
+    conn: &mut Conn,
+    list: Uuid,
+    name: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<ListRow> {
+    diesel::update(lists::table.find(list))
+        .set((
+            lists::name.eq(name),
+            lists::updated_at.eq(at),
+            lists::version.eq(lists::version + 1),
+        ))
+        .returning(ListRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Bumps a list's version (its members changed).
+pub async fn touch(conn: &mut Conn, list: Uuid, at: DateTime<Utc>) -> QueryResult<ListRow> {
+    diesel::update(lists::table.find(list))
+        .set((
+            lists::updated_at.eq(at),
+            lists::version.eq(lists::version + 1),
+        ))
+        .returning(ListRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Sets the owner column (the OWNER member changes in the same transaction).
+pub async fn set_owner(
+    conn: &mut Conn,
+    list: Uuid,
+    owner: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<ListRow> {
+    diesel::update(lists::table.find(list))
+        .set((
+            lists::owner_id.eq(owner),
+            lists::updated_at.eq(at),
+            lists::version.eq(lists::version + 1),
+        ))
+        .returning(ListRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Moves a list in one member's sidebar.
+pub async fn set_member_position(
+    conn: &mut Conn,
+    list: Uuid,
+    user: Uuid,
+    position: &str,
+) -> QueryResult<Option<MemberRow>> {
+    diesel::update(list_members::table.find((list, user)))
+        .set(list_members::position.eq(position))
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Changes a member's role.
+pub async fn set_role(
+    conn: &mut Conn,
+    list: Uuid,
+    user: Uuid,
+    role: Role,
+) -> QueryResult<Option<MemberRow>> {
+    diesel::update(list_members::table.find((list, user)))
+        .set(list_members::role.eq(role.as_str()))
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Removes a member; whether there was one.
+pub async fn delete_member(conn: &mut Conn, list: Uuid, user: Uuid) -> QueryResult<bool> {
+    let n = diesel::delete(list_members::table.find((list, user)))
+        .execute(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Deletes a list (its todos, members and invitations go with it).
+pub async fn delete_list(conn: &mut Conn, list: Uuid) -> QueryResult<bool> {
+    let n = diesel::delete(lists::table.find(list))
+        .execute(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// The membership row of `user` in `list`.
+pub async fn member(conn: &mut Conn, list: Uuid, user: Uuid) -> QueryResult<Option<MemberRow>> {
+    list_members::table
+        .find((list, user))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The default list of `user`.
+pub async fn default_list_of(conn: &mut Conn, user: Uuid) -> QueryResult<Uuid> {
+    users::table
+        .find(user)
+        .select(users::default_list_id)
+        .first(conn)
+        .await
+}

@@ -1,0 +1,427 @@
+//! List use cases on parsed input: creating, renaming, arranging and
+//! deleting lists, and their members (roles, leaving, transfer). Every
+//! write runs in one transaction with the events it produces: each member
+//! gets a list event in their own feed (`LIST_GRANTED`, `LIST_UPDATED`,
+//! `LIST_REVOKED`), carrying the list as that member sees it.
+//!
+//! Membership changes lock the list row FOR UPDATE: they wait for todo
+//! writes in flight (which hold it KEY SHARE, see [`super::guard`]) and
+//! those wait for them, so a removed member never receives an event of a
+//! write that committed after the removal.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::{
+    ListError,
+    access::{Action, Role, authorize},
+    domain::{ListName, MAX_LISTS_PER_USER, grantable},
+    guard,
+    model::{self, ListRow, MemberRow, MemberWithUser, Membership},
+    position::{self, PositionKey},
+};
+use crate::{
+    db::{Conn, Db},
+    events::{
+        EventService,
+        service::{
+            self as events, Change, ListAction, ListEvent, ListSnapshot, Recorded, event_time,
+        },
+    },
+};
+
+/// Lists.
+#[derive(Clone)]
+pub struct ListService {
+    db: Db,
+    events: EventService,
+}
+
+/// Now, at the database's precision.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The list event `action` for each of `members`, as each sees `list`.
+fn list_changes(list: &ListRow, members: &[MemberRow], action: ListAction) -> Vec<Change> {
+    let occurred_at = event_time();
+    members
+        .iter()
+        .map(|m| {
+            Change::List(ListEvent {
+                user_id: m.user_id,
+                seq: 0,
+                action,
+                list_id: list.id,
+                snapshot: (action != ListAction::Revoked).then(|| ListSnapshot {
+                    id: list.id,
+                    name: list.name.clone(),
+                    owner_id: list.owner_id,
+                    role: m.role.clone(),
+                    position: m.position.clone(),
+                    version: list.version,
+                    created_at: list.created_at,
+                    updated_at: list.updated_at,
+                }),
+                occurred_at,
+            })
+        })
+        .collect()
+}
+
+/// `LIST_REVOKED` for `users` (who are no longer members).
+fn revoked(list: Uuid, users: &[Uuid]) -> Vec<Change> {
+    let occurred_at = event_time();
+    users
+        .iter()
+        .map(|u| {
+            Change::List(ListEvent {
+                user_id: *u,
+                seq: 0,
+                action: ListAction::Revoked,
+                list_id: list,
+                snapshot: None,
+                occurred_at,
+            })
+        })
+        .collect()
+}
+
+/// The current members of `list` as rows.
+async fn member_rows(conn: &mut Conn, list: Uuid) -> Result<Vec<MemberRow>, ListError> {
+    Ok(model::members_of(conn, &[list])
+        .await?
+        .into_iter()
+        .map(|m| m.member)
+        .collect())
+}
+
+/// Locks `list` FOR UPDATE and checks `actor` may do `action`: the list and
+/// its members before the change.
+async fn enter_exclusive(
+    conn: &mut Conn,
+    list: Uuid,
+    actor: Uuid,
+    action: Action,
+) -> Result<(ListRow, Vec<MemberRow>, Role), ListError> {
+    let row = model::lock_exclusive(conn, list)
+        .await?
+        .ok_or(ListError::NotFound("list"))?;
+    let members = member_rows(conn, list).await?;
+    let role = members
+        .iter()
+        .find(|m| m.user_id == actor)
+        .map(MemberRow::role);
+    let role = authorize(role, action)?;
+    Ok((row, members, role))
+}
+
+/// Whether `list` is its owner's default list.
+async fn is_default(conn: &mut Conn, list: &ListRow) -> Result<bool, ListError> {
+    Ok(model::default_list_of(conn, list.owner_id).await? == list.id)
+}
+
+impl ListService {
+    /// The service over `db`, recording every change as events.
+    pub fn new(db: Db, events: EventService) -> Self {
+        Self { db, events }
+    }
+
+    /// Every list `user` is a member of, in sidebar order (the caller puts
+    /// the default list first).
+    pub async fn memberships_of(&self, user: Uuid) -> Result<Vec<Membership>, ListError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::memberships_of(&mut conn, user).await?)
+    }
+
+    /// The memberships for (user, list) pairs, in one query.
+    pub async fn memberships_for(
+        &self,
+        pairs: &[(Uuid, Uuid)],
+    ) -> Result<Vec<Membership>, ListError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::memberships_for(&mut conn, pairs).await?)
+    }
+
+    /// The members of several lists, in one query.
+    pub async fn members_of(&self, lists: &[Uuid]) -> Result<Vec<MemberWithUser>, ListError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::members_of(&mut conn, lists).await?)
+    }
+
+    async fn commit<T>(&self, conn: &mut Conn, outcome: (T, Recorded)) -> T {
+        let (value, recorded) = outcome;
+        self.events.publish(conn, recorded).await;
+        value
+    }
+
+    /// A new list owned by `actor`, after its other lists.
+    #[tracing::instrument(skip_all, fields(user.id = %actor))]
+    pub async fn create(&self, actor: Uuid, name: ListName) -> Result<Membership, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                if model::count_memberships(conn, actor).await? >= MAX_LISTS_PER_USER {
+                    return Err(ListError::invalid(
+                        "name",
+                        format!("a user may be a member of at most {MAX_LISTS_PER_USER} lists"),
+                    ));
+                }
+                let last = model::last_position(conn, actor).await?;
+                let last = last.as_deref().map(PositionKey::parse).transpose()?;
+                let position = position::key_between(last.as_ref(), None)?;
+                let at = now();
+                let list = model::insert_list(
+                    conn,
+                    &ListRow {
+                        id: Uuid::now_v7(),
+                        name: name.as_str().to_owned(),
+                        owner_id: actor,
+                        version: 1,
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )
+                .await?;
+                let member = model::insert_member(
+                    conn,
+                    &MemberRow {
+                        list_id: list.id,
+                        user_id: actor,
+                        role: Role::Owner.as_str().to_owned(),
+                        position: position.into_string(),
+                        joined_at: at,
+                    },
+                )
+                .await?;
+                let recorded = events::record(
+                    conn,
+                    list_changes(&list, std::slice::from_ref(&member), ListAction::Granted),
+                )
+                .await?;
+                Ok((Membership { list, member }, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+
+    /// Renames `list` (OWNER or EDITOR) and/or moves it in the caller's own
+    /// sidebar (any member: seen by the caller alone, the list's version
+    /// unchanged).
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn update(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        name: Option<ListName>,
+        position: Option<PositionKey>,
+        expected_version: Option<i32>,
+    ) -> Result<Membership, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                let action = match name {
+                    Some(_) => Action::Rename,
+                    None => Action::Arrange,
+                };
+                guard::enter(conn, list, actor, action).await?;
+                let mut row = model::lock_for_rename(conn, list)
+                    .await?
+                    .ok_or(ListError::NotFound("list"))?;
+                if let Some(expected) = expected_version
+                    && expected != row.version
+                {
+                    return Err(ListError::VersionConflict {
+                        expected,
+                        actual: row.version,
+                    });
+                }
+                let mut recorded = Recorded::default();
+                if let Some(position) = &position {
+                    let member = model::set_member_position(conn, list, actor, position.as_str())
+                        .await?
+                        .ok_or(ListError::NotFound("list"))?;
+                    if name.is_none() {
+                        recorded.merge(
+                            events::record(
+                                conn,
+                                list_changes(&row, &[member], ListAction::Updated),
+                            )
+                            .await?,
+                        );
+                    }
+                }
+                if let Some(name) = &name
+                    && name.as_str() != row.name
+                {
+                    row = model::rename(conn, list, name.as_str(), now()).await?;
+                    let members = member_rows(conn, list).await?;
+                    recorded.merge(
+                        events::record(conn, list_changes(&row, &members, ListAction::Updated))
+                            .await?,
+                    );
+                } else if name.is_some() && position.is_some() {
+                    let member = model::member(conn, list, actor).await?;
+                    recorded.merge(
+                        events::record(
+                            conn,
+                            list_changes(&row, member.as_slice(), ListAction::Updated),
+                        )
+                        .await?,
+                    );
+                }
+                let member = model::member(conn, list, actor)
+                    .await?
+                    .ok_or(ListError::NotFound("list"))?;
+                Ok((Membership { list: row, member }, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+
+    /// Deletes `list` with its todos (OWNER only; not a default list).
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn delete(&self, actor: Uuid, list: Uuid) -> Result<Uuid, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                let (row, members, _) = enter_exclusive(conn, list, actor, Action::Delete).await?;
+                if is_default(conn, &row).await? {
+                    return Err(ListError::invalid("id", "a default list cannot be deleted"));
+                }
+                model::delete_list(conn, list).await?;
+                let users: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
+                let recorded = events::record(conn, revoked(list, &users)).await?;
+                Ok((list, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+
+    /// Gives member `user` of `list` another role (OWNER only; EDITOR or
+    /// VIEWER).
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn change_role(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        user: Uuid,
+        role: Role,
+    ) -> Result<MemberWithUser, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                let (_, members, _) =
+                    enter_exclusive(conn, list, actor, Action::ManageMembers).await?;
+                let role = grantable(role, "role")?;
+                let target = members
+                    .iter()
+                    .find(|m| m.user_id == user)
+                    .ok_or(ListError::NotFound("member"))?;
+                if target.role() == Role::Owner {
+                    return Err(ListError::invalid(
+                        "userId",
+                        "the OWNER's role changes only by transferList",
+                    ));
+                }
+                let mut recorded = Recorded::default();
+                if target.role() != role {
+                    model::set_role(conn, list, user, role).await?;
+                    let row = model::touch(conn, list, now()).await?;
+                    let members = member_rows(conn, list).await?;
+                    recorded =
+                        events::record(conn, list_changes(&row, &members, ListAction::Updated))
+                            .await?;
+                }
+                let member = model::members_of(conn, &[list])
+                    .await?
+                    .into_iter()
+                    .find(|m| m.member.user_id == user)
+                    .ok_or(ListError::NotFound("member"))?;
+                Ok((member, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+
+    /// Removes `user` from `list`: the OWNER removes anyone else; any other
+    /// member may remove itself. Whether a member was removed.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn remove_member(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        user: Uuid,
+    ) -> Result<bool, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                let action = match user == actor {
+                    true => Action::Leave,
+                    false => Action::ManageMembers,
+                };
+                let (_, members, role) = enter_exclusive(conn, list, actor, action).await?;
+                if user == actor && role == Role::Owner {
+                    return Err(ListError::invalid(
+                        "userId",
+                        "the OWNER cannot leave the list (transferList first)",
+                    ));
+                }
+                if !members.iter().any(|m| m.user_id == user) {
+                    return Ok((false, Recorded::default()));
+                }
+                model::delete_member(conn, list, user).await?;
+                let row = model::touch(conn, list, now()).await?;
+                let rest = member_rows(conn, list).await?;
+                let mut changes = revoked(list, &[user]);
+                changes.extend(list_changes(&row, &rest, ListAction::Updated));
+                let recorded = events::record(conn, changes).await?;
+                Ok((true, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+
+    /// Makes member `user` the OWNER of `list`; the caller (the OWNER)
+    /// becomes an EDITOR. Not for a default list.
+    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
+    pub async fn transfer(
+        &self,
+        actor: Uuid,
+        list: Uuid,
+        user: Uuid,
+    ) -> Result<Membership, ListError> {
+        let mut conn = self.db.conn().await?;
+        let outcome = conn
+            .transaction::<_, ListError, _>(async |conn| {
+                let (row, members, _) =
+                    enter_exclusive(conn, list, actor, Action::Transfer).await?;
+                if is_default(conn, &row).await? {
+                    return Err(ListError::invalid(
+                        "listId",
+                        "a default list cannot be transferred",
+                    ));
+                }
+                if user == actor {
+                    return Err(ListError::invalid("userId", "is already the OWNER"));
+                }
+                if !members.iter().any(|m| m.user_id == user) {
+                    return Err(ListError::NotFound("member"));
+                }
+                // Demote first: at most one OWNER at any moment.
+                model::set_role(conn, list, actor, Role::Editor).await?;
+                model::set_role(conn, list, user, Role::Owner).await?;
+                let row = model::set_owner(conn, list, user, now()).await?;
+                let members = member_rows(conn, list).await?;
+                let recorded =
+                    events::record(conn, list_changes(&row, &members, ListAction::Updated)).await?;
+                let member = model::member(conn, list, actor)
+                    .await?
+                    .ok_or(ListError::NotFound("list"))?;
+                Ok((Membership { list: row, member }, recorded))
+            })
+            .await?;
+        Ok(self.commit(&mut conn, outcome).await)
+    }
+}
