@@ -2,7 +2,7 @@
 # The whole test suite, against throwaway PostgreSQL and Redis servers that
 # this script starts on free ports and removes again, whatever happens.
 #
-#   ./scripts/test.sh [extra cargo-nextest arguments]
+#   ./scripts/test.sh [extra cargo-nextest arguments]   # cargo test's without nextest
 #   ./scripts/test.sh --exec COMMAND [ARGS...]   # any command, same services
 #
 # Before the tests it runs the offline delivery checks
@@ -140,29 +140,13 @@ if [ "$exec_only" = 0 ]; then
 fi
 
 # --- 4. Tests ---------------------------------------------------------------
+# Every test can share a process with every other (each app has its own
+# telemetry pipeline), so cargo test runs the same suite nextest does.
 if [ "${1:-}" = "--exec" ]; then
   shift
   "$@"
 elif cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else
-  # Without nextest every test of a binary shares one process, but the
-  # OpenTelemetry tests (tests/api/telemetry.rs) each install the
-  # process-global pipeline. The list of those is read from the test binary
-  # itself, so a new one runs too: everything else in one process, then each
-  # of them in a process of its own.
-  mapfile -t otel_tests < <(cargo test --test api -- --list --format terse telemetry:: 2>/dev/null |
-    sed -n 's/^\(telemetry::[A-Za-z0-9_:]*\): test$/\1/p')
-  if [ ${#otel_tests[@]} -eq 0 ]; then
-    echo "found no tests in tests/api/telemetry.rs: the list is read wrongly" >&2
-    exit 1
-  fi
-  skips=()
-  for t in "${otel_tests[@]}"; do skips+=(--skip "$t"); done
-  status=0
-  cargo test --workspace --no-fail-fast "$@" -- --exact "${skips[@]}" || status=$?
-  for t in "${otel_tests[@]}"; do
-    cargo test --test api -- --exact "$t" || status=$?
-  done
-  exit "$status"
+  cargo test --workspace --no-fail-fast "$@"
 fi

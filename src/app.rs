@@ -20,6 +20,7 @@ use crate::{
     jobs::{email::Mailer, handlers::JobContext, worker::WorkerPool},
     lists::ListService,
     rate_limit::RateLimiter,
+    telemetry::{Metrics, Telemetry},
     todos::TodoService,
 };
 
@@ -36,10 +37,18 @@ pub struct App {
 
 impl App {
     /// Migrates the database at `database_url`, builds the pools and
-    /// services, and binds the listener (port 0 picks a free port).
-    pub async fn build(config: Config, database_url: &str) -> anyhow::Result<Self> {
+    /// services, and binds the listener (port 0 picks a free port). The
+    /// app records into `telemetry`'s instruments (the app's own: nothing
+    /// is fetched from a global); its spans go to the subscriber of the
+    /// threads it runs on.
+    pub async fn build(
+        config: Config,
+        database_url: &str,
+        telemetry: &Telemetry,
+    ) -> anyhow::Result<Self> {
         let address = SocketAddr::new(config.host, config.port);
-        let (state, shutdown, workers) = assemble(config, database_url).await?;
+        let metrics = telemetry.metrics().clone();
+        let (state, shutdown, workers) = assemble(config, database_url, metrics).await?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address} (HOST/PORT)"))?;
@@ -120,34 +129,37 @@ async fn prune_events(events: EventService) {
 }
 
 /// Migrates the database and builds the pools, services, schema and (when
-/// `JOBS_IN_PROCESS`) the worker pool: everything but the listener.
+/// `JOBS_IN_PROCESS`) the worker pool: everything but the listener. Each
+/// component that records metrics gets a clone of `metrics`.
 async fn assemble(
     config: Config,
     database_url: &str,
+    metrics: Metrics,
 ) -> anyhow::Result<(AppState, watch::Sender<bool>, Option<WorkerPool>)> {
     let applied = db::migrate(database_url).await?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    let db = Db::connect(database_url, &config.database);
+    let db = Db::connect(database_url, &config.database, metrics.clone());
     let redis = config
         .redis
         .url
         .as_ref()
-        .map(|url| Redis::connect(url.expose(), &config.redis.key_prefix))
+        .map(|url| Redis::connect(url.expose(), &config.redis.key_prefix, metrics.clone()))
         .transpose()
         .context("REDIS_URL")?;
     let tokens = AccessTokens::new(
         config.auth.jwt_secret.expose().as_bytes(),
         config.auth.access_token_ttl,
     );
-    let limiter = RateLimiter::new(redis.clone(), config.cache.timeout);
+    let limiter = RateLimiter::new(redis.clone(), config.cache.timeout, metrics.clone());
     let auth = AuthService::new(
         db.clone(),
         tokens,
         config.auth.refresh_token_ttl,
         limiter.clone(),
         config.auth.limits.clone(),
+        metrics.clone(),
     );
     let buffer = config.events.subscription_buffer;
     let bus = match &config.redis.url {
@@ -159,11 +171,12 @@ async fn assemble(
         .context("REDIS_URL")?,
         None => EventBus::local(buffer),
     };
-    let events = EventService::new(db.clone(), bus, config.events.retention);
+    let events = EventService::new(db.clone(), bus, config.events.retention, metrics.clone());
     let cache = ReadCache::new(
         redis.clone().filter(|_| config.cache.enabled),
         config.cache.ttl,
         config.cache.timeout,
+        metrics.clone(),
     );
     let todos = TodoService::new(
         db.clone(),
@@ -184,10 +197,10 @@ async fn assemble(
             limiter,
             budget_per_minute: config.graphql.user_budget_per_minute,
             record_document: !config.is_production(),
+            metrics: metrics.clone(),
         },
     );
-    if crate::telemetry::exporting_metrics() {
-        let metrics = crate::telemetry::metrics::get();
+    if metrics.exporting() {
         let pool = db.clone();
         metrics.observe_pool("postgres", config.database.pool_size, move || {
             pool.pool_state()
@@ -210,10 +223,11 @@ async fn assemble(
                 mailer,
             },
             config.jobs.clone(),
+            metrics.clone(),
         )
     });
     let limits = Limits::from_config(&config.graphql);
-    let persisted = PersistedQueries::new(redis.clone(), config.cache.timeout);
+    let persisted = PersistedQueries::new(redis.clone(), config.cache.timeout, metrics.clone());
     let gateway = Gateway::new(
         schema.clone(),
         (auth.clone(), lists.clone()),
@@ -238,16 +252,23 @@ async fn assemble(
             cache,
             shutdown: shutdown_rx,
             ws_connections: Arc::default(),
+            metrics,
         },
         shutdown,
         workers,
     ))
 }
 
-/// Runs only the job workers (`todoql worker`) until SIGINT or SIGTERM.
-pub async fn run_workers(mut config: Config, database_url: &str) -> anyhow::Result<()> {
+/// Runs only the job workers (`todoql worker`) until SIGINT or SIGTERM,
+/// recording into `telemetry`'s instruments.
+pub async fn run_workers(
+    mut config: Config,
+    database_url: &str,
+    telemetry: &Telemetry,
+) -> anyhow::Result<()> {
     config.jobs.in_process = true;
-    let (_state, shutdown, workers) = assemble(config, database_url).await?;
+    let metrics = telemetry.metrics().clone();
+    let (_state, shutdown, workers) = assemble(config, database_url, metrics).await?;
     let Some(pool) = workers else {
         return Ok(());
     };

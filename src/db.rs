@@ -19,7 +19,7 @@ use diesel_async::{
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
-use crate::config::DatabaseConfig;
+use crate::{config::DatabaseConfig, telemetry::Metrics};
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -145,12 +145,14 @@ impl Instrumentation for StatementInstrumentation {
 pub struct Db {
     pool: Pool,
     stats: Arc<QueryStats>,
+    metrics: Metrics,
 }
 
 impl Db {
     /// Builds the pool without waiting for PostgreSQL, so the server can
-    /// start (and report not ready) while the database is down.
-    pub fn connect(url: &str, config: &DatabaseConfig) -> Self {
+    /// start (and report not ready) while the database is down. Checkout
+    /// waits are recorded in `metrics`.
+    pub fn connect(url: &str, config: &DatabaseConfig, metrics: Metrics) -> Self {
         let stats = Arc::new(QueryStats::default());
         let mut manager_config = ManagerConfig::<Conn>::default();
         // The pool drops connections whose socket closed; a per-checkout
@@ -174,14 +176,18 @@ impl Db {
             .connection_timeout(config.connect_timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Self { pool, stats }
+        Self {
+            pool,
+            stats,
+            metrics,
+        }
     }
 
     /// Checks a connection out of the pool.
     pub async fn conn(&self) -> Result<PooledConn, DbError> {
         let started = std::time::Instant::now();
         let conn = self.pool.get_owned().await;
-        crate::telemetry::metrics::get().pool_wait("postgres", started.elapsed());
+        self.metrics.pool_wait("postgres", started.elapsed());
         Ok(conn?)
     }
 

@@ -8,6 +8,7 @@ use todoql::{
     app::{App, shutdown_signal},
     config::Config,
     devdb::LocalPostgres,
+    telemetry::Telemetry,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -116,22 +117,27 @@ async fn run(command: DatabaseCommand) -> anyhow::Result<()> {
              tokens will not survive a restart"
         );
     }
-    let result = on_database(command, config).await;
+    let result = on_database(command, config, &telemetry).await;
     // Export what is buffered; blocking, so off the runtime's workers.
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     result
 }
 
 /// Runs `command` on `DATABASE_URL`, or on a local PostgreSQL started for
-/// it and stopped afterwards, whatever the outcome.
-async fn on_database(command: DatabaseCommand, config: Config) -> anyhow::Result<()> {
+/// it and stopped afterwards, whatever the outcome. The app (or workers)
+/// record into `telemetry`.
+async fn on_database(
+    command: DatabaseCommand,
+    config: Config,
+    telemetry: &Telemetry,
+) -> anyhow::Result<()> {
     let (url, local) = database(&config).await?;
     let result = match command {
-        DatabaseCommand::Serve => serve(config, &url).await,
+        DatabaseCommand::Serve => serve(config, &url, telemetry).await,
         DatabaseCommand::Migrate => todoql::db::migrate(&url).await.map(|applied| {
             println!("applied {} migration(s)", applied.len());
         }),
-        DatabaseCommand::Worker => todoql::app::run_workers(config, &url).await,
+        DatabaseCommand::Worker => todoql::app::run_workers(config, &url, telemetry).await,
         DatabaseCommand::Jobs { command } => jobs(command, &url).await,
     };
     if let Some(local) = local {
@@ -184,8 +190,8 @@ async fn jobs(command: JobsCommand, url: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, url: &str) -> anyhow::Result<()> {
-    let app = App::build(config, url).await?;
+async fn serve(config: Config, url: &str, telemetry: &Telemetry) -> anyhow::Result<()> {
+    let app = App::build(config, url, telemetry).await?;
     let state = app.state();
     let host = state.config.host;
     tracing::info!(

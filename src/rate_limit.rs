@@ -10,7 +10,7 @@ use std::{
 
 use tracing::Instrument;
 
-use crate::cache::Redis;
+use crate::{cache::Redis, telemetry::Metrics};
 
 /// A refusal: try again after this long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,15 +32,18 @@ pub struct RateLimiter {
     redis: Option<Redis>,
     timeout: Duration,
     local: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+    metrics: Metrics,
 }
 
 impl RateLimiter {
-    /// Counters in `redis` when given, else in memory.
-    pub fn new(redis: Option<Redis>, timeout: Duration) -> Self {
+    /// Counters in `redis` when given, else in memory; refusals are
+    /// counted in `metrics`.
+    pub fn new(redis: Option<Redis>, timeout: Duration, metrics: Metrics) -> Self {
         Self {
             redis,
             timeout,
             local: Arc::default(),
+            metrics,
         }
     }
 
@@ -115,7 +118,7 @@ impl RateLimiter {
     ) -> Result<(), Limited> {
         let (count, left) = self.add(key, amount, window).await;
         if count > limit {
-            crate::telemetry::metrics::get().rate_limited(limit_name(key));
+            self.metrics.rate_limited(limit_name(key));
             Err(Limited { retry_after: left })
         } else {
             Ok(())
@@ -176,7 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn local_windows_count_refuse_and_reset() {
-        let limiter = RateLimiter::new(None, Duration::from_millis(50));
+        let limiter = RateLimiter::new(None, Duration::from_millis(50), Metrics::noop());
         let window = Duration::from_secs(60);
         for _ in 0..3 {
             assert!(limiter.check("k", 1, 3, window).await.is_ok());
@@ -193,7 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn local_windows_expire() {
-        let limiter = RateLimiter::new(None, Duration::from_millis(50));
+        let limiter = RateLimiter::new(None, Duration::from_millis(50), Metrics::noop());
         let window = Duration::from_millis(30);
         assert!(limiter.check("e", 2, 1, window).await.is_err());
         tokio::time::sleep(Duration::from_millis(40)).await;

@@ -18,6 +18,7 @@ use crate::{
     db::Db,
     events::EventService,
     graphql::{AppSchema, admission::Gateway, limits::Limits},
+    telemetry::Metrics,
     todos::TodoService,
 };
 
@@ -50,4 +51,6 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Open WebSocket connections per user on this instance.
     pub ws_connections: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// This app's metric instruments (from its own meter provider).
+    pub metrics: Metrics,
 }

@@ -19,6 +19,7 @@ use crate::{
     db::{Conn, Db},
     jobs::{self, queue::Job},
     rate_limit::{Limited, RateLimiter},
+    telemetry::Metrics,
 };
 
 impl From<Limited> for AuthError {
@@ -50,6 +51,7 @@ pub struct AuthService {
     refresh_ttl: Duration,
     limiter: RateLimiter,
     limits: AuthLimits,
+    metrics: Metrics,
 }
 
 /// What a refresh-token exchange found, decided inside its transaction.
@@ -64,13 +66,14 @@ enum Exchange {
 
 impl AuthService {
     /// The service over `db`, signing with `tokens`, limiting attempts
-    /// with `limiter`.
+    /// with `limiter`, counting failed logins in `metrics`.
     pub fn new(
         db: Db,
         tokens: AccessTokens,
         refresh_ttl: Duration,
         limiter: RateLimiter,
         limits: AuthLimits,
+        metrics: Metrics,
     ) -> Self {
         Self {
             db,
@@ -78,6 +81,7 @@ impl AuthService {
             refresh_ttl,
             limiter,
             limits,
+            metrics,
         }
     }
 
@@ -155,7 +159,7 @@ impl AuthService {
             let (failures, left) = self.limiter.peek(key, window).await;
             if failures >= max {
                 tracing::info!("login refused: too many failures");
-                crate::telemetry::metrics::get().rate_limited("login");
+                self.metrics.rate_limited("login");
                 return Err(Limited { retry_after: left }.into());
             }
         }
@@ -183,7 +187,7 @@ impl AuthService {
     }
 
     async fn count_failure(&self, account_key: &str, address_key: &str) {
-        crate::telemetry::metrics::get().login_failed();
+        self.metrics.login_failed();
         let window = self.limits.login_window;
         self.limiter.add(account_key, 1, window).await;
         self.limiter.add(address_key, 1, window).await;

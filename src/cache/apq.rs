@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::Redis;
+use crate::telemetry::Metrics;
 
 /// Entries the in-process LRU keeps.
 const LRU_CAPACITY: usize = 1_000;
@@ -32,6 +33,7 @@ pub struct PersistedQueries {
     redis: Option<Redis>,
     timeout: Duration,
     lru: Arc<Mutex<Lru>>,
+    metrics: Metrics,
 }
 
 #[derive(Default)]
@@ -68,18 +70,19 @@ impl Lru {
 }
 
 impl PersistedQueries {
-    /// A store over `redis` (when given).
-    pub fn new(redis: Option<Redis>, timeout: Duration) -> Self {
+    /// A store over `redis` (when given), counting lookups in `metrics`.
+    pub fn new(redis: Option<Redis>, timeout: Duration, metrics: Metrics) -> Self {
         Self {
             redis,
             timeout,
             lru: Arc::default(),
+            metrics,
         }
     }
 
     /// The query registered under `hash`.
     pub async fn get(&self, hash: &str) -> Option<Arc<str>> {
-        let metrics = crate::telemetry::metrics::get();
+        let metrics = &self.metrics;
         if let Some(query) = self.lru.lock().ok()?.get(hash) {
             metrics.cache("apq", "hit");
             return Some(query);
@@ -163,7 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn lru_keeps_recent_entries() {
-        let store = PersistedQueries::new(None, Duration::from_millis(50));
+        let store = PersistedQueries::new(None, Duration::from_millis(50), Metrics::noop());
         store.put("a", "{ a }").await;
         assert_eq!(store.get("a").await.as_deref(), Some("{ a }"));
         assert_eq!(store.get("b").await, None);

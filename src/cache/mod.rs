@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
 
+use crate::telemetry::Metrics;
+
 /// Connections in each process's Redis pool.
 pub const REDIS_POOL_SIZE: u32 = 16;
 
@@ -17,12 +19,14 @@ pub const REDIS_POOL_SIZE: u32 = 16;
 pub struct Redis {
     pool: bb8::Pool<RedisConnectionManager>,
     prefix: String,
+    metrics: Metrics,
 }
 
 impl Redis {
     /// Builds the pool without waiting for Redis, so the server starts (and
-    /// reports not ready) while Redis is down.
-    pub fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+    /// reports not ready) while Redis is down. Checkout waits are recorded
+    /// in `metrics`.
+    pub fn connect(url: &str, prefix: &str, metrics: Metrics) -> anyhow::Result<Self> {
         let manager = RedisConnectionManager::new(url)?;
         let pool = bb8::Pool::builder()
             .max_size(REDIS_POOL_SIZE)
@@ -31,6 +35,7 @@ impl Redis {
         Ok(Self {
             pool,
             prefix: prefix.to_owned(),
+            metrics,
         })
     }
 
@@ -41,7 +46,7 @@ impl Redis {
     {
         let started = std::time::Instant::now();
         let conn = self.pool.get().await;
-        crate::telemetry::metrics::get().pool_wait("redis", started.elapsed());
+        self.metrics.pool_wait("redis", started.elapsed());
         conn
     }
 

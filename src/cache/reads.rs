@@ -27,6 +27,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Redis;
+use crate::telemetry::Metrics;
 
 /// Hit, miss and error counts.
 #[derive(Debug, Default)]
@@ -60,6 +61,7 @@ pub struct ReadCache {
     ttl: Duration,
     timeout: Duration,
     stats: Arc<CacheStats>,
+    metrics: Metrics,
 }
 
 /// A user's cache namespace at one data version.
@@ -69,13 +71,15 @@ pub struct Scope {
 }
 
 impl ReadCache {
-    /// A cache over `redis` (`None` disables it).
-    pub fn new(redis: Option<Redis>, ttl: Duration, timeout: Duration) -> Self {
+    /// A cache over `redis` (`None` disables it), counting lookups in
+    /// `metrics`.
+    pub fn new(redis: Option<Redis>, ttl: Duration, timeout: Duration, metrics: Metrics) -> Self {
         Self {
             redis,
             ttl,
             timeout,
             stats: Arc::default(),
+            metrics,
         }
     }
 
@@ -118,7 +122,7 @@ impl ReadCache {
     pub async fn get<T: DeserializeOwned>(&self, scope: &Scope, name: &str) -> Option<T> {
         let redis = self.redis.as_ref()?;
         let key = format!("{}{name}", scope.prefix);
-        let metrics = crate::telemetry::metrics::get();
+        let metrics = &self.metrics;
         let Some(raw) = self
             .call("GET", async {
                 let mut conn = redis.conn().await?;

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     db::{Conn, Db},
-    telemetry::metrics,
+    telemetry::Metrics,
     todos::model::TodoRow,
 };
 
@@ -161,12 +161,19 @@ pub struct EventService {
     db: Db,
     bus: EventBus,
     retention: Duration,
+    metrics: Metrics,
 }
 
 impl EventService {
-    /// The service over `db` and `bus`, keeping events for `retention`.
-    pub fn new(db: Db, bus: EventBus, retention: Duration) -> Self {
-        Self { db, bus, retention }
+    /// The service over `db` and `bus`, keeping events for `retention`,
+    /// counting deliveries in `metrics`.
+    pub fn new(db: Db, bus: EventBus, retention: Duration, metrics: Metrics) -> Self {
+        Self {
+            db,
+            bus,
+            retention,
+            metrics,
+        }
     }
 
     /// The bus (for publishing after commit).
@@ -276,7 +283,7 @@ impl EventService {
                 let full = batch.len() as i64 == BATCH;
                 for event in batch {
                     last = event.seq();
-                    metrics::get().event_delivered(None);
+                    this.metrics.event_delivered(None);
                     yield Arc::new(event);
                 }
                 if !full {
@@ -299,7 +306,7 @@ impl EventService {
                             last = event.seq();
                             // Live: the time since the change committed.
                             let lag = (Utc::now() - event.occurred_at()).to_std().ok();
-                            metrics::get().event_delivered(lag);
+                            this.metrics.event_delivered(lag);
                             yield Arc::new(event.clone());
                         }
                         gap
@@ -319,7 +326,7 @@ impl EventService {
                         let full = batch.len() as i64 == BATCH;
                         for event in batch {
                             last = event.seq();
-                            metrics::get().event_delivered(None);
+                            this.metrics.event_delivered(None);
                             yield Arc::new(event);
                         }
                         if !full {

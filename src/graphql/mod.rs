@@ -67,6 +67,8 @@ pub struct SchemaOptions {
     pub budget_per_minute: u64,
     /// Whether operation spans carry the document text (development).
     pub record_document: bool,
+    /// Where the operation metrics are recorded.
+    pub metrics: crate::telemetry::Metrics,
 }
 
 /// The per-user operation budget, charged with each document's complexity.
@@ -101,6 +103,7 @@ pub fn build_schema(
     // response it sees already carries every error code.
     .extension(telemetry::OperationTelemetry {
         record_document: options.record_document,
+        metrics: options.metrics,
     })
     .extension(ErrorCodes)
     .extension(order::SelectionOrder);

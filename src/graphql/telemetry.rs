@@ -29,13 +29,15 @@ use opentelemetry::trace::TraceContextExt;
 use tracing::{Instrument, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::telemetry::metrics;
+use crate::telemetry::Metrics;
 
 /// The extension factory.
 pub struct OperationTelemetry {
     /// Whether the document text goes on the span (development only: it
     /// may hold personal data in literals).
     pub record_document: bool,
+    /// The app's instruments.
+    pub metrics: Metrics,
 }
 
 impl ExtensionFactory for OperationTelemetry {
@@ -56,6 +58,7 @@ impl ExtensionFactory for OperationTelemetry {
                 started: Instant::now(),
                 subscribed: false,
                 finished: false,
+                metrics: self.metrics.clone(),
             })),
         })
     }
@@ -71,6 +74,7 @@ struct OperationState {
     subscribed: bool,
     /// Counted in `graphql.operations` already.
     finished: bool,
+    metrics: Metrics,
 }
 
 impl OperationState {
@@ -96,7 +100,7 @@ impl OperationState {
         }
         let elapsed =
             (self.kind != Some(OperationType::Subscription)).then(|| self.started.elapsed());
-        metrics::get().graphql_operation(
+        self.metrics.graphql_operation(
             self.kind_name(),
             self.name.as_deref(),
             code.as_deref(),
@@ -222,8 +226,9 @@ impl Extension for OperationExtension {
             if s.kind == Some(OperationType::Subscription) && !s.subscribed {
                 s.subscribed = true;
                 s.finished = true;
-                metrics::get().subscription(1);
-                metrics::get().graphql_operation("subscription", s.name.as_deref(), None, None);
+                s.metrics.subscription(1);
+                s.metrics
+                    .graphql_operation("subscription", s.name.as_deref(), None, None);
             }
         });
         Ok(result)
@@ -296,8 +301,10 @@ impl Stream for OperationStream<'_> {
 
 impl Drop for OperationStream<'_> {
     fn drop(&mut self) {
-        if self.state.lock().is_ok_and(|s| s.subscribed) {
-            metrics::get().subscription(-1);
+        if let Ok(s) = self.state.lock()
+            && s.subscribed
+        {
+            s.metrics.subscription(-1);
         }
     }
 }

@@ -60,7 +60,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         // Router layers run after routing, so the span and metrics know the
         // matched route; outside the panic catcher, so they see its 500.
-        .layer(axum::middleware::from_fn(telemetry::trace))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::trace,
+        ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }

@@ -6,14 +6,14 @@
 use std::{net::SocketAddr, time::Instant};
 
 use axum::{
-    extract::{ConnectInfo, MatchedPath, Request},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::{Method, header},
     middleware::Next,
     response::Response,
 };
 use tracing::{Instrument, field::Empty};
 
-use crate::telemetry;
+use crate::telemetry::{self, Metrics};
 
 /// The method as the conventions name it: one of the standard ones, else
 /// `_OTHER` (so a client cannot mint label values).
@@ -34,16 +34,17 @@ fn method_name(method: &Method) -> &'static str {
 
 /// Decrements `http.server.active_requests` however the request ends
 /// (including a client that hangs up and drops the future).
-struct Active(&'static str);
+struct Active(&'static str, Metrics);
 
 impl Drop for Active {
     fn drop(&mut self) {
-        telemetry::metrics::get().http_active(self.0, -1);
+        self.1.http_active(self.0, -1);
     }
 }
 
-/// Middleware: wraps the request in its server span and records its metrics.
-pub async fn trace(request: Request, next: Next) -> Response {
+/// Middleware: wraps the request in its server span and records its
+/// metrics in the app's instruments (the middleware's state).
+pub async fn trace(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let method = method_name(request.method());
     let route = request
         .extensions()
@@ -79,9 +80,8 @@ pub async fn trace(request: Request, next: Next) -> Response {
     );
     telemetry::continue_trace(&span, headers);
 
-    let metrics = telemetry::metrics::get();
     metrics.http_active(method, 1);
-    let _active = Active(method);
+    let _active = Active(method, metrics.clone());
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();

@@ -17,7 +17,7 @@ use super::{
     model::{self, CHANNEL, JobRow},
     queue::Job,
 };
-use crate::{config::JobsConfig, db::Db};
+use crate::{config::JobsConfig, db::Db, telemetry::Metrics};
 
 /// The delay before retry number `attempt` (1-based): exponential, capped,
 /// with jitter so that jobs failing together do not retry together.
@@ -40,11 +40,19 @@ pub struct WorkerPool {
     ctx: JobContext,
     config: JobsConfig,
     name: String,
+    metrics: Metrics,
 }
 
 impl WorkerPool {
-    /// A pool; `database_url` is used for the `LISTEN` connection.
-    pub fn new(db: Db, database_url: String, ctx: JobContext, config: JobsConfig) -> Self {
+    /// A pool; `database_url` is used for the `LISTEN` connection; job
+    /// outcomes are counted in `metrics`.
+    pub fn new(
+        db: Db,
+        database_url: String,
+        ctx: JobContext,
+        config: JobsConfig,
+        metrics: Metrics,
+    ) -> Self {
         let name = format!(
             "{}-{}",
             std::process::id(),
@@ -56,6 +64,7 @@ impl WorkerPool {
             ctx,
             config,
             name,
+            metrics,
         }
     }
 
@@ -74,6 +83,7 @@ impl WorkerPool {
                 config: self.config.clone(),
                 wake: wake.clone(),
                 shutdown: shutdown.clone(),
+                metrics: self.metrics.clone(),
             };
             workers.spawn(worker.run());
         }
@@ -91,6 +101,7 @@ struct Worker {
     config: JobsConfig,
     wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
+    metrics: Metrics,
 }
 
 impl Worker {
@@ -204,7 +215,7 @@ impl Worker {
             (Err(_), true) => "dead",
             (Err(_), false) => "retried",
         };
-        crate::telemetry::metrics::get().job_finished(&row.kind, outcome, elapsed);
+        self.metrics.job_finished(&row.kind, outcome, elapsed);
         let outcome = async {
             let mut conn = self.db.conn().await?;
             let held = match &result {
@@ -238,7 +249,7 @@ impl Worker {
     }
 
     async fn dead(&self, row: &JobRow, error: &str) {
-        crate::telemetry::metrics::get().job_finished(&row.kind, "dead", Duration::ZERO);
+        self.metrics.job_finished(&row.kind, "dead", Duration::ZERO);
         if let Ok(mut conn) = self.db.conn().await
             && let Err(e) = model::fail(&mut conn, row.id, &self.name, error, None).await
         {

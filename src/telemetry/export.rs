@@ -2,10 +2,13 @@
 //! metric exporters over gRPC or HTTP/protobuf, and the wrappers that count
 //! what a failed export drops.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use anyhow::Context as _;
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, metrics::Counter};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{
     Resource,
@@ -14,10 +17,29 @@ use opentelemetry_sdk::{
     trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter},
 };
 
-use super::{
-    config::{OtlpProtocol, TelemetryConfig},
-    metrics,
-};
+use super::config::{OtlpProtocol, TelemetryConfig};
+
+/// Where the counting exporters record what they lose
+/// (`todoql.telemetry.dropped`). The counter comes from the pipeline's own
+/// meter provider, which contains the metric exporter, so it is handed over
+/// once that provider is built ([`Dropped::count_with`]). It holds the
+/// counter alone, not the whole `Metrics`: the meter would make the
+/// provider own itself through its exporter.
+#[derive(Clone, Debug, Default)]
+pub struct Dropped(Arc<OnceLock<Counter<u64>>>);
+
+impl Dropped {
+    /// Counts into `counter` from now on.
+    pub fn count_with(&self, counter: Counter<u64>) {
+        let _ = self.0.set(counter);
+    }
+
+    fn add(&self, items: u64, signal: &'static str) {
+        if let Some(counter) = self.0.get() {
+            counter.add(items, &[KeyValue::new("signal", signal)]);
+        }
+    }
+}
 
 /// `service.*` attributes plus `OTEL_RESOURCE_ATTRIBUTES`; every process
 /// gets its own `service.instance.id` so instances stay apart in metrics.
@@ -63,12 +85,13 @@ pub fn tracer_provider(
     config: &TelemetryConfig,
     url: &str,
     resource: Resource,
+    dropped: Dropped,
 ) -> anyhow::Result<SdkTracerProvider> {
     let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, config, url)
         .context("building the OTLP span exporter")?;
     // Bounded queue (OTEL_BSP_MAX_QUEUE_SIZE, default 2048) drained by the
     // SDK's own thread: a request only ever does a non-blocking enqueue.
-    let processor = BatchSpanProcessor::builder(CountingSpanExporter(exporter)).build();
+    let processor = BatchSpanProcessor::builder(CountingSpanExporter(exporter, dropped)).build();
     let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
         config.traces_sample_ratio,
     )));
@@ -84,10 +107,11 @@ pub fn meter_provider(
     config: &TelemetryConfig,
     url: &str,
     resource: Resource,
+    dropped: Dropped,
 ) -> anyhow::Result<SdkMeterProvider> {
     let exporter = otlp_exporter!(opentelemetry_otlp::MetricExporter, config, url)
         .context("building the OTLP metric exporter")?;
-    let reader = PeriodicReader::builder(CountingMetricExporter(exporter))
+    let reader = PeriodicReader::builder(CountingMetricExporter(exporter, dropped))
         .with_interval(config.metric_export_interval)
         .build();
     Ok(SdkMeterProvider::builder()
@@ -98,14 +122,14 @@ pub fn meter_provider(
 
 /// A span exporter that counts the spans of failed exports as dropped.
 #[derive(Debug)]
-struct CountingSpanExporter<E>(E);
+struct CountingSpanExporter<E>(E, Dropped);
 
 impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
         let result = self.0.export(batch).await;
         if result.is_err() {
-            metrics::get().telemetry_dropped(n, "traces");
+            self.1.add(n, "traces");
         }
         result
     }
@@ -124,7 +148,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
 }
 
 /// A metric exporter that counts failed exports' data points as dropped.
-struct CountingMetricExporter<E>(E);
+struct CountingMetricExporter<E>(E, Dropped);
 
 impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
     async fn export(
@@ -134,7 +158,7 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
         let result = self.0.export(metrics).await;
         if result.is_err() {
             let points: usize = metrics.scope_metrics().flat_map(|s| s.metrics()).count();
-            metrics::get().telemetry_dropped(points as u64, "metrics");
+            self.1.add(points as u64, "metrics");
         }
         result
     }

@@ -1,10 +1,13 @@
 //! Log line formats that carry the OpenTelemetry trace and span ids of the
 //! span an event was written in, so a log line leads to its trace.
 
-use std::{fmt, sync::OnceLock};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use opentelemetry::trace::TraceContextExt;
-use tracing::{Dispatch, Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber, dispatcher::WeakDispatch};
 use tracing_subscriber::{
     fmt::{
         FmtContext, FormatEvent, FormatFields,
@@ -13,43 +16,53 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-/// The global dispatcher, once installed with the OpenTelemetry layer: the
-/// layer's span contexts are reached through it (a formatter runs inside
-/// event dispatch, where the current dispatcher cannot be looked up).
-static DISPATCH: OnceLock<Dispatch> = OnceLock::new();
+/// The dispatcher the formatter's subscriber became: the OpenTelemetry
+/// layer's span contexts are reached through it, and a formatter runs
+/// inside event dispatch, where the current dispatcher cannot be looked up.
+/// Filled once the dispatcher is built; weak, since that dispatcher owns
+/// the formatter. Each app's subscriber has its own (no global).
+#[derive(Clone, Default)]
+pub struct DispatchSlot(Arc<OnceLock<WeakDispatch>>);
 
-/// Remembers the installed dispatcher; call after installing it.
-pub fn remember_dispatch() {
-    tracing::dispatcher::get_default(|d| {
-        let _ = DISPATCH.set(d.clone());
-    });
+impl DispatchSlot {
+    /// Remembers `dispatch`, the subscriber holding the formatter.
+    pub fn fill(&self, dispatch: &Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
+
+    fn get(&self) -> Option<Dispatch> {
+        self.0.get()?.upgrade()
+    }
 }
 
 /// Wraps a `tracing-subscriber` format, adding `trace_id` and `span_id`.
 pub struct WithTraceIds<F> {
     inner: F,
     json: bool,
+    dispatch: DispatchSlot,
 }
 
 impl WithTraceIds<format::Format<format::Json>> {
     /// One JSON object per line (production).
-    pub fn json() -> Self {
+    pub fn json(dispatch: DispatchSlot) -> Self {
         Self {
             inner: format::format()
                 .json()
                 .with_current_span(true)
                 .with_span_list(false),
             json: true,
+            dispatch,
         }
     }
 }
 
 impl WithTraceIds<format::Format<format::Full>> {
     /// The readable format (development).
-    pub fn text() -> Self {
+    pub fn text(dispatch: DispatchSlot) -> Self {
         Self {
             inner: format::format(),
             json: false,
+            dispatch,
         }
     }
 }
@@ -68,9 +81,9 @@ where
     ) -> fmt::Result {
         let ids = ctx
             .lookup_current()
-            .zip(DISPATCH.get())
+            .zip(self.dispatch.get())
             .and_then(|(span, dispatch)| {
-                let cx = tracing_opentelemetry::get_otel_context(&span.id(), dispatch)?;
+                let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
                 let span_context = cx.span().span_context().clone();
                 span_context
                     .is_valid()

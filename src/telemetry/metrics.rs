@@ -3,18 +3,21 @@
 //! and under `todoql.*` otherwise. Durations are histograms in seconds with
 //! explicit buckets (the SDK's defaults are meant for milliseconds).
 //!
-//! Instruments come from the global meter provider the first time
-//! [`get`] is called, so [`super::init`] must run first; without an OTLP
-//! endpoint they are no-ops that cost a few nanoseconds.
+//! There is no global: each app's pipeline ([`super::Telemetry`]) builds one
+//! [`Metrics`] from its own meter provider, the app keeps it in `AppState`
+//! and hands a clone (an `Arc`) to every service and component that
+//! records. Two apps in one process (the integration tests) therefore
+//! record into their own exporters. Without an OTLP metrics endpoint the
+//! instruments come from a no-op provider and cost a few nanoseconds.
 //!
 //! The README's metric table lists each instrument with the Prometheus
 //! series it becomes after OTLP ingestion.
 
-use std::{sync::LazyLock, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use opentelemetry::{
     KeyValue,
-    metrics::{Counter, Histogram, Meter, UpDownCounter},
+    metrics::{Counter, Histogram, Meter, MeterProvider, UpDownCounter},
 };
 
 /// Histogram bucket bounds in seconds, from the HTTP semantic conventions.
@@ -28,8 +31,14 @@ pub const FAST_BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
-/// Every instrument the service records.
-pub struct Metrics {
+/// Every instrument the service records; cloning shares them.
+#[derive(Clone)]
+pub struct Metrics(Arc<Instruments>);
+
+/// The instruments of one meter.
+struct Instruments {
+    /// Whether a real meter provider (one that exports) made them.
+    exporting: bool,
     meter: Meter,
     http_duration: Histogram<f64>,
     http_active: UpDownCounter<i64>,
@@ -48,14 +57,6 @@ pub struct Metrics {
     dropped: Counter<u64>,
 }
 
-static METRICS: LazyLock<Metrics> =
-    LazyLock::new(|| Metrics::new(opentelemetry::global::meter("todoql")));
-
-/// The instruments.
-pub fn get() -> &'static Metrics {
-    &METRICS
-}
-
 fn seconds(
     meter: &Meter,
     name: &'static str,
@@ -71,8 +72,39 @@ fn seconds(
 }
 
 impl Metrics {
-    fn new(meter: Meter) -> Self {
+    /// The instruments of `provider`'s `todoql` meter; `exporting` says
+    /// whether that provider exports (pool gauges are only registered then).
+    pub fn new(provider: &impl MeterProvider, exporting: bool) -> Self {
+        Self(Arc::new(Instruments::new(
+            provider.meter("todoql"),
+            exporting,
+        )))
+    }
+
+    /// Instruments that record nothing (no metrics endpoint; unit tests).
+    pub fn noop() -> Self {
+        Self::new(
+            &opentelemetry::metrics::noop::NoopMeterProvider::new(),
+            false,
+        )
+    }
+
+    /// Whether the instruments are exported.
+    pub fn exporting(&self) -> bool {
+        self.0.exporting
+    }
+
+    /// The `todoql.telemetry.dropped` counter, for the exporters that count
+    /// what they lose (see `export`).
+    pub(super) fn dropped(&self) -> Counter<u64> {
+        self.0.dropped.clone()
+    }
+}
+
+impl Instruments {
+    fn new(meter: Meter, exporting: bool) -> Self {
         Self {
+            exporting,
             http_duration: seconds(
                 &meter,
                 "http.server.request.duration",
@@ -156,7 +188,9 @@ impl Metrics {
             meter,
         }
     }
+}
 
+impl Metrics {
     /// One finished HTTP request. `route` is the matched route template
     /// (never the raw path, which would explode cardinality).
     pub fn http_request(
@@ -177,13 +211,14 @@ impl Metrics {
         if status >= 500 {
             attributes.push(KeyValue::new("error.type", status.to_string()));
         }
-        self.http_duration
+        self.0
+            .http_duration
             .record(elapsed.as_secs_f64(), &attributes);
     }
 
     /// An HTTP request started (`+1`) or ended (`-1`).
     pub fn http_active(&self, method: &'static str, delta: i64) {
-        self.http_active.add(
+        self.0.http_active.add(
             delta,
             &[
                 KeyValue::new("http.request.method", method),
@@ -206,38 +241,40 @@ impl Metrics {
             attributes.push(KeyValue::new("graphql.operation.name", truncate(name)));
         }
         if let Some(elapsed) = elapsed {
-            self.graphql_duration
+            self.0
+                .graphql_duration
                 .record(elapsed.as_secs_f64(), &attributes);
         }
         if let Some(code) = error_code {
             attributes.push(KeyValue::new("error.type", truncate(code)));
         }
-        self.graphql_operations.add(1, &attributes);
+        self.0.graphql_operations.add(1, &attributes);
     }
 
     /// A WebSocket connection opened (`+1`) or closed (`-1`).
     pub fn ws_connection(&self, protocol: &'static str, delta: i64) {
-        self.ws_connections
+        self.0
+            .ws_connections
             .add(delta, &[KeyValue::new("network.protocol.name", protocol)]);
     }
 
     /// A subscription started (`+1`) or ended (`-1`).
     pub fn subscription(&self, delta: i64) {
-        self.subscriptions.add(delta, &[]);
+        self.0.subscriptions.add(delta, &[]);
     }
 
     /// An event was handed to a subscriber's socket `lag` after its commit.
     pub fn event_delivered(&self, lag: Option<Duration>) {
-        self.events_delivered.add(1, &[]);
+        self.0.events_delivered.add(1, &[]);
         if let Some(lag) = lag {
-            self.delivery_lag.record(lag.as_secs_f64(), &[]);
+            self.0.delivery_lag.record(lag.as_secs_f64(), &[]);
         }
     }
 
     /// A cache lookup: `cache` is `reads` or `apq`, `result` is `hit`,
     /// `miss` or `error`.
     pub fn cache(&self, cache: &'static str, result: &'static str) {
-        self.cache_requests.add(
+        self.0.cache_requests.add(
             1,
             &[
                 KeyValue::new("cache.name", cache),
@@ -248,7 +285,7 @@ impl Metrics {
 
     /// How long a checkout from pool `pool` (`postgres`, `redis`) waited.
     pub fn pool_wait(&self, pool: &'static str, waited: Duration) {
-        self.pool_wait.record(
+        self.0.pool_wait.record(
             waited.as_secs_f64(),
             &[KeyValue::new("db.client.connection.pool.name", pool)],
         );
@@ -256,12 +293,12 @@ impl Metrics {
 
     /// A login failed on credentials.
     pub fn login_failed(&self) {
-        self.login_failures.add(1, &[]);
+        self.0.login_failures.add(1, &[]);
     }
 
     /// A rate limit refused a request.
     pub fn rate_limited(&self, limit: &str) {
-        self.rate_limit_refusals.add(
+        self.0.rate_limit_refusals.add(
             1,
             &[KeyValue::new("todoql.rate_limit.name", truncate(limit))],
         );
@@ -270,15 +307,12 @@ impl Metrics {
     /// A job attempt ended: `outcome` is `succeeded`, `retried` or `dead`.
     pub fn job_finished(&self, kind: &str, outcome: &'static str, elapsed: Duration) {
         let kind = KeyValue::new("todoql.job.kind", truncate(kind));
-        self.jobs_duration
+        self.0
+            .jobs_duration
             .record(elapsed.as_secs_f64(), std::slice::from_ref(&kind));
-        self.jobs_completed
+        self.0
+            .jobs_completed
             .add(1, &[kind, KeyValue::new("todoql.job.outcome", outcome)]);
-    }
-
-    /// Telemetry lost to a failed export.
-    pub fn telemetry_dropped(&self, items: u64, signal: &'static str) {
-        self.dropped.add(items, &[KeyValue::new("signal", signal)]);
     }
 
     /// Reports a connection pool's size on every collection:
@@ -292,7 +326,8 @@ impl Metrics {
     ) {
         let name = KeyValue::new("db.client.connection.pool.name", pool);
         let count_name = name.clone();
-        self.meter
+        self.0
+            .meter
             .i64_observable_up_down_counter("db.client.connection.count")
             .with_unit("{connection}")
             .with_description("Connections in the pool, by state.")
@@ -314,7 +349,8 @@ impl Metrics {
                 );
             })
             .build();
-        self.meter
+        self.0
+            .meter
             .i64_observable_up_down_counter("db.client.connection.max")
             .with_unit("{connection}")
             .with_description("The most connections the pool may hold.")

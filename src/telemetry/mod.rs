@@ -7,6 +7,16 @@
 //! signal-specific endpoint) is set; otherwise nothing is exported and
 //! instruments are no-ops.
 //!
+//! A [`Telemetry`] is one app's pipeline: its tracer and meter providers,
+//! the [`Metrics`] made from that meter provider (the app keeps them in
+//! `AppState` and hands them to what records), and the `tracing` subscriber
+//! ([`Telemetry::dispatch`]) that exports spans through that tracer.
+//! Building one touches no process-global state. The binary installs its
+//! one app's subscriber as the global default ([`init`]); the integration
+//! tests run each exporting app on a runtime whose threads use that app's
+//! subscriber, so several pipelines live in one process. Whether spans are
+//! exported ([`exporting_traces`]) is asked of the current subscriber.
+//!
 //! Export never sits on a request's path: spans queue in a bounded buffer
 //! drained by the SDK's own thread, metrics are collected by a periodic
 //! reader on its own thread, and what a down or slow collector makes us drop
@@ -19,45 +29,144 @@ pub mod metrics;
 mod propagation;
 
 pub use config::{OtlpProtocol, TelemetryConfig};
-use export::{meter_provider, resource, tracer_provider};
+use export::{Dropped, meter_provider, resource, tracer_provider};
+pub use metrics::Metrics;
 pub use propagation::{continue_trace, current_traceparent, link_to};
 
-use std::{
-    io::IsTerminal,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use std::io::IsTerminal;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{
     metrics::SdkMeterProvider, propagation::TraceContextPropagator, trace::SdkTracerProvider,
 };
+use tracing::Dispatch;
 use tracing_subscriber::{EnvFilter, prelude::*};
 
-/// Whether spans are exported; instrumentation that costs something per call
-/// (a span per SQL statement or Redis command) is skipped otherwise.
-static EXPORTING_TRACES: AtomicBool = AtomicBool::new(false);
+/// Marks a subscriber that exports spans; [`exporting_traces`] looks for
+/// it in the current one. It does nothing itself.
+struct ExportsSpans;
 
-/// Whether spans are being exported.
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ExportsSpans {}
+
+/// Whether the current subscriber (this app's) exports spans;
+/// instrumentation that costs something per call (a span per SQL statement
+/// or Redis command) is skipped otherwise. A thread-local lookup and a few
+/// type id comparisons.
 pub fn exporting_traces() -> bool {
-    EXPORTING_TRACES.load(Ordering::Relaxed)
+    tracing::dispatcher::get_default(Dispatch::is::<ExportsSpans>)
 }
 
-/// Whether metrics are exported (pool gauges are only registered then).
-static EXPORTING_METRICS: AtomicBool = AtomicBool::new(false);
-
-/// Whether metrics are being exported.
-pub fn exporting_metrics() -> bool {
-    EXPORTING_METRICS.load(Ordering::Relaxed)
+/// Where a subscriber's log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logs {
+    /// Nowhere (test apps, unless `TEST_LOG` is set).
+    Off,
+    /// Stdout, readable (development).
+    Text,
+    /// Stdout, one JSON object per line (production).
+    Json,
 }
 
-/// The installed pipeline; flush or shut it down before the process ends.
-#[must_use = "dropping the guard does not flush; call `shutdown`"]
+/// One app's pipeline; flush or shut it down before the app ends.
+#[must_use = "dropping the pipeline does not flush; call `shutdown`"]
 pub struct Telemetry {
     tracer: Option<SdkTracerProvider>,
     meter: Option<SdkMeterProvider>,
+    metrics: Metrics,
 }
 
 impl Telemetry {
+    /// Builds the exporters `config` asks for and the instruments over
+    /// them, touching no process-global state. Call it inside the Tokio
+    /// runtime (the gRPC exporter's channel runs on it).
+    pub fn new(config: &TelemetryConfig) -> anyhow::Result<Self> {
+        let resource = resource(config);
+        let dropped = Dropped::default();
+        let tracer = match config.traces_url() {
+            None => None,
+            Some(url) => Some(tracer_provider(
+                config,
+                &url,
+                resource.clone(),
+                dropped.clone(),
+            )?),
+        };
+        let meter = match config.metrics_url() {
+            None => None,
+            Some(url) => Some(meter_provider(config, &url, resource, dropped.clone())?),
+        };
+        let metrics = match &meter {
+            Some(provider) => Metrics::new(provider, true),
+            None => Metrics::noop(),
+        };
+        dropped.count_with(metrics.dropped());
+        Ok(Self {
+            tracer,
+            meter,
+            metrics,
+        })
+    }
+
+    /// A pipeline that exports nothing (its instruments are no-ops).
+    pub fn disabled() -> Self {
+        Self {
+            tracer: None,
+            meter: None,
+            metrics: Metrics::noop(),
+        }
+    }
+
+    /// The instruments, made from this pipeline's meter provider.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Whether anything (spans or metrics) is exported.
+    pub fn exports(&self) -> bool {
+        self.tracer.is_some() || self.meter.is_some()
+    }
+
+    /// The `tracing` subscriber recording into this pipeline: the
+    /// `RUST_LOG` filter, span export through this pipeline's tracer (when
+    /// configured), and log lines as `logs` says. Install it globally
+    /// ([`init`]) or as the default of the threads that run the app.
+    pub fn dispatch(&self, logs: Logs) -> Dispatch {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            // The exporter's own HTTP/2 and gRPC stacks stay quiet unless asked.
+            EnvFilter::new("info,h2=warn,hyper=warn,tonic=warn,tower=warn,opentelemetry=warn")
+        });
+        let otel_layer = self.tracer.as_ref().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("todoql"))
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+        });
+        let marker = self.tracer.as_ref().map(|_| ExportsSpans);
+        let slot = logfmt::DispatchSlot::default();
+        let fmt_layer = match logs {
+            Logs::Off => None,
+            Logs::Text => Some(log_layer(
+                false,
+                std::io::stdout,
+                std::io::stdout().is_terminal(),
+                slot.clone(),
+            )),
+            Logs::Json => Some(log_layer(true, std::io::stdout, false, slot.clone())),
+        };
+        let dispatch = Dispatch::new(
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(otel_layer)
+                .with(marker)
+                .with(fmt_layer),
+        );
+        if self.tracer.is_some() {
+            slot.fill(&dispatch);
+        }
+        dispatch
+    }
+
     /// Exports everything recorded so far (blocking; tests and shutdown).
     pub fn flush(&self) {
         if let Some(tracer) = &self.tracer
@@ -74,13 +183,13 @@ impl Telemetry {
 
     /// Flushes and stops the exporters. Blocking: call it from a blocking
     /// thread inside the runtime (gRPC export runs on the runtime).
-    pub fn shutdown(self) {
-        if let Some(tracer) = self.tracer
+    pub fn shutdown(&self) {
+        if let Some(tracer) = &self.tracer
             && let Err(e) = tracer.shutdown()
         {
             eprintln!("telemetry: shutting down the tracer: {e}");
         }
-        if let Some(meter) = self.meter
+        if let Some(meter) = &self.meter
             && let Err(e) = meter.shutdown()
         {
             eprintln!("telemetry: shutting down the meter: {e}");
@@ -88,63 +197,20 @@ impl Telemetry {
     }
 }
 
-/// Installs logging and, when an endpoint is configured, OTLP export of
-/// spans and metrics. Call it inside the Tokio runtime (the gRPC exporter
-/// captures it). A second call in one process only returns a guard with
-/// nothing to flush (tests).
+/// The binary's telemetry: builds the pipeline of `config` and installs its
+/// subscriber (logs on stdout) as the process's global default, which the
+/// one app of the process records into. Call it inside the Tokio runtime.
+/// When a global subscriber exists already (a test harness), that one is
+/// kept and the returned pipeline exports nothing.
 pub fn init(config: &TelemetryConfig, production: bool) -> anyhow::Result<Telemetry> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let resource = resource(config);
-    let tracer = match config.traces_url() {
-        None => None,
-        Some(url) => Some(tracer_provider(config, &url, resource.clone())?),
-    };
-    let meter = match config.metrics_url() {
-        None => None,
-        Some(url) => Some(meter_provider(config, &url, resource)?),
-    };
-
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // The exporter's own HTTP/2 and gRPC stacks stay quiet unless asked.
-        EnvFilter::new("info,h2=warn,hyper=warn,tonic=warn,tower=warn,opentelemetry=warn")
-    });
-    let otel_layer = tracer.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("todoql"))
-            .with_location(false)
-            .with_threads(false)
-            .with_target(false)
-    });
-    let fmt_layer = log_layer(production, std::io::stdout, std::io::stdout().is_terminal());
-    let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(otel_layer)
-        .with(fmt_layer)
-        .try_init()
-        .is_ok();
-    if !installed {
-        // Someone (a test harness) was first: keep theirs, export nothing.
-        if let Some(tracer) = tracer {
-            let _ = tracer.shutdown();
-        }
-        if let Some(meter) = meter {
-            let _ = meter.shutdown();
-        }
-        return Ok(Telemetry {
-            tracer: None,
-            meter: None,
-        });
+    let telemetry = Telemetry::new(config)?;
+    let logs = if production { Logs::Json } else { Logs::Text };
+    if telemetry.dispatch(logs).try_init().is_err() {
+        telemetry.shutdown();
+        return Ok(Telemetry::disabled());
     }
-    if let Some(provider) = &tracer {
-        opentelemetry::global::set_tracer_provider(provider.clone());
-        EXPORTING_TRACES.store(true, Ordering::Relaxed);
-        logfmt::remember_dispatch();
-    }
-    if let Some(provider) = &meter {
-        opentelemetry::global::set_meter_provider(provider.clone());
-        EXPORTING_METRICS.store(true, Ordering::Relaxed);
-    }
-    Ok(Telemetry { tracer, meter })
+    Ok(telemetry)
 }
 
 /// The log layer: JSON lines in production, readable text otherwise, both
@@ -153,6 +219,7 @@ fn log_layer<S, W>(
     production: bool,
     writer: W,
     ansi: bool,
+    dispatch: logfmt::DispatchSlot,
 ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -164,13 +231,13 @@ where
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(writer)
-            .event_format(logfmt::WithTraceIds::json())
+            .event_format(logfmt::WithTraceIds::json(dispatch))
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
             .with_writer(writer)
-            .event_format(logfmt::WithTraceIds::text())
+            .event_format(logfmt::WithTraceIds::text(dispatch))
             .boxed()
     }
 }
@@ -217,8 +284,12 @@ mod tests {
     fn log_in_span(production: bool) -> String {
         let captured = Captured::default();
         let sink = captured.clone();
-        let subscriber =
-            tracing_subscriber::registry().with(log_layer(production, move || sink.clone(), false));
+        let subscriber = tracing_subscriber::registry().with(log_layer(
+            production,
+            move || sink.clone(),
+            false,
+            Default::default(),
+        ));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
                 "HTTP request",

@@ -5,8 +5,10 @@
 //! names, units and buckets; a collector that hangs neither slows requests
 //! nor goes unnoticed.
 //!
-//! The pipeline is process-global, so each test installs it first thing;
-//! cargo-nextest runs every test in a process of its own.
+//! Each test's app has a pipeline of its own (`TestApp::spawn_exporting`:
+//! its own providers and instruments, its own `tracing` subscriber on the
+//! threads of its own runtime), so these tests run beside every other test
+//! in one process.
 
 use std::{
     sync::{
@@ -134,10 +136,10 @@ impl Collector {
     }
 }
 
-/// Installs the pipeline, exporting to `url`; metrics are pushed when the
+/// The pipeline of an app exporting to `url`; metrics are pushed when the
 /// test flushes.
-fn install(url: &str, export_timeout: Duration) -> Arc<Telemetry> {
-    let config = TelemetryConfig {
+fn exporting_to(url: &str, export_timeout: Duration) -> TelemetryConfig {
+    TelemetryConfig {
         endpoint: Some(url.to_owned()),
         protocol: OtlpProtocol::Grpc,
         service_name: "todoql-test".into(),
@@ -145,8 +147,7 @@ fn install(url: &str, export_timeout: Duration) -> Arc<Telemetry> {
         metric_export_interval: Duration::from_secs(3600),
         export_timeout,
         ..TelemetryConfig::default()
-    };
-    Arc::new(todoql::telemetry::init(&config, false).expect("telemetry"))
+    }
 }
 
 /// Exports everything pending (blocking, so on a blocking thread).
@@ -242,9 +243,12 @@ async fn post_graphql(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graphql_request_is_traced_and_measured_over_otlp() {
     let (collector, url) = Collector::start().await;
-    let telemetry = install(&url, Duration::from_secs(5));
-    let app =
-        TestApp::spawn_with(&[("JOBS_IN_PROCESS", "true"), ("LOGIN_MAX_FAILURES", "1")]).await;
+    let app = TestApp::spawn_exporting(
+        exporting_to(&url, Duration::from_secs(5)),
+        &[("JOBS_IN_PROCESS", "true"), ("LOGIN_MAX_FAILURES", "1")],
+    )
+    .await;
+    let telemetry = app.telemetry.clone();
 
     // A caller with a trace of its own registers.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -605,8 +609,8 @@ async fn latencies(app: &TestApp, token: &str, n: usize) -> Vec<Duration> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_collector_neither_slows_requests_nor_goes_unnoticed() {
     let (collector, url) = Collector::start().await;
-    let telemetry = install(&url, Duration::from_millis(1500));
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_exporting(exporting_to(&url, Duration::from_millis(1500)), &[]).await;
+    let telemetry = app.telemetry.clone();
     let user = app.register("slowcollector").await;
     app.create_todo(&user, json!({ "title": "one" })).await;
     latencies(&app, &user.access_token, 10).await; // warm-up
@@ -661,4 +665,57 @@ async fn a_hanging_collector_neither_slows_requests_nor_goes_unnoticed() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.stop().await.unwrap();
+}
+
+/// An exporting app beside a plain one in the same process: each records
+/// into its own pipeline, and the plain app reaching a span first (on a
+/// thread without a subscriber) does not switch that span off for the
+/// exporting one (`tracing-core` caches each span's interest process-wide).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exporting_app_beside_a_plain_one_exports_only_its_own() {
+    let (collector, url) = Collector::start().await;
+    let exporting = TestApp::spawn_exporting(exporting_to(&url, Duration::from_secs(5)), &[]).await;
+    let plain = TestApp::spawn().await;
+    let query = json!({ "query": "query Typename { __typename }" });
+    for _ in 0..3 {
+        let body = post_graphql(&plain, None, None, query.clone()).await;
+        assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    }
+
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let traceparent = format!("00-{trace_id}-b7ad6b7169203331-01");
+    let body = post_graphql(&exporting, None, Some(&traceparent), query).await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    flush(&exporting.telemetry).await;
+
+    let spans = collector.spans();
+    assert!(
+        spans
+            .iter()
+            .any(|(_, s)| s.name == "POST /graphql" && hex(&s.trace_id) == trace_id),
+        "no HTTP span in the caller's trace: {:?}",
+        spans.iter().map(|(_, s)| &s.name).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|(_, s)| s.name == "POST /graphql")
+            .count(),
+        1,
+        "the plain app's requests are not exported"
+    );
+    let requests = collector
+        .metric("http.server.request.duration")
+        .expect("http.server.request.duration was not exported");
+    assert_eq!(
+        histogram_count(
+            &requests,
+            &DURATION_BUCKETS,
+            &[("http.request.method", "POST"), ("http.route", "/graphql")],
+        ),
+        1,
+        "only the exporting app's request is measured"
+    );
+    plain.stop().await.unwrap();
+    exporting.stop().await.unwrap();
 }

@@ -143,7 +143,7 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let _open = OpenConnection::new(self.protocol);
+        let _open = OpenConnection::new(self.protocol, &self.state.metrics);
         let (mut sink, mut source) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
         let writer = tokio::spawn(async move {

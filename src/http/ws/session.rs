@@ -98,19 +98,19 @@ impl Drop for Slot {
 }
 
 /// Counts the socket in `todoql.websocket.connections` while it lives.
-pub struct OpenConnection(&'static str);
+pub struct OpenConnection(&'static str, crate::telemetry::Metrics);
 
 impl OpenConnection {
-    /// Counts a socket of `protocol`.
-    pub fn new(protocol: Protocol) -> Self {
+    /// Counts a socket of `protocol` in `metrics`.
+    pub fn new(protocol: Protocol, metrics: &crate::telemetry::Metrics) -> Self {
         let name = protocol.name();
-        crate::telemetry::metrics::get().ws_connection(name, 1);
-        Self(name)
+        metrics.ws_connection(name, 1);
+        Self(name, metrics.clone())
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        crate::telemetry::metrics::get().ws_connection(self.0, -1);
+        self.1.ws_connection(self.0, -1);
     }
 }
