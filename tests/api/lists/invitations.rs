@@ -263,7 +263,8 @@ async fn accepting_checks_the_address_first_then_its_verification() {
     assert_eq!(lists[1]["role"], "EDITOR");
     assert!(app.invitations_of(&bob).await.is_empty());
     assert!(pending_emails(&app, &alice, &list).await.is_empty());
-    // Accepted once; then it is no longer pending.
+    // Accepted once; then it is no longer pending. contract-silent: an
+    // invitation that is not pending is NOT_FOUND to accept.
     let body = app.accept_invitation(&bob, id).await;
     assert_refused(&body, "NOT_FOUND", "accepting twice");
 

@@ -98,6 +98,8 @@ async fn at_most_fifty_members_per_list() {
     assert_eq!(members, 50);
 
     // A 51st, invited while there was room, cannot join now.
+    // contract-silent: the limit is enforced when joining (whatever
+    // inviteToList does on a full list, which this does not test).
     let late = app.register("late").await;
     app.verify_email_in_db(&late).await;
     let invitation = Uuid::new_v4();

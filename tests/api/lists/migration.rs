@@ -98,8 +98,8 @@ fn old_users() -> Vec<OldUser> {
                 ("oldest", "2025-01-01T10:00:00Z", true),
                 ("middle", "2025-03-01T10:00:00Z", false),
                 ("newest", "2025-06-01T10:00:00Z", false),
-                // Two at the same instant: ordered by id, as the old
-                // keyset order did (created_at DESC, id DESC).
+                // Two at the same instant: contract-silent, ordered as the
+                // old keyset order did (created_at DESC, id DESC).
                 ("twin one", "2025-02-01T10:00:00Z", false),
                 ("twin two", "2025-02-01T10:00:00Z", true),
             ],
