@@ -65,6 +65,11 @@ impl UserObject {
         self.user.created_at
     }
 
+    /// True once the owner of the address proved it (verifyEmail).
+    async fn email_verified(&self) -> bool {
+        self.user.email_verified()
+    }
+
     /// How many todos the user has, by state.
     async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
         self.authorize(ctx).await?;

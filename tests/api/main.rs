@@ -26,3 +26,4 @@ mod schema;
 mod subscriptions;
 mod telemetry;
 mod todos;
+mod verification;
