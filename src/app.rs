@@ -221,6 +221,7 @@ async fn assemble(
                 auth: auth.clone(),
                 todos: todos.clone(),
                 mailer,
+                app_url: config.mail.app_url.clone(),
             },
             config.jobs.clone(),
             metrics.clone(),

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Conflict,
     /// Too many requests.
     RateLimited,
+    /// The caller's email address is not verified (invitations).
+    EmailNotVerified,
     /// The document is not valid against the schema.
     GraphqlValidationFailed,
     /// The document does not parse.
@@ -57,12 +59,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the README's order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
         Self::BadUserInput,
         Self::Conflict,
+        Self::EmailNotVerified,
         Self::GraphqlValidationFailed,
         Self::GraphqlParseFailed,
         Self::RateLimited,
@@ -86,6 +89,7 @@ impl ErrorCode {
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
@@ -104,7 +108,7 @@ impl ErrorCode {
     pub fn http_status(self) -> StatusCode {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadUserInput => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict => StatusCode::CONFLICT,

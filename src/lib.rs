@@ -3,8 +3,8 @@
 //! `docs/architecture.md`.
 //!
 //! Features (each with its model, service and GraphQL layer):
-//! - [`auth`][]: accounts, passwords, access and refresh tokens, the one
-//!   authentication path;
+//! - [`auth`][]: accounts, passwords, access and refresh tokens, email
+//!   verification, the one authentication path;
 //! - [`todos`][]: todos, keyset pagination, optimistic concurrency;
 //! - [`events`][]: the event log and real-time fan-out behind subscriptions;
 //! - [`jobs`][]: the durable job queue, workers and email;

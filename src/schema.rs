@@ -20,6 +20,8 @@ diesel::table! {
         event_seq -> Int8,
         /// The user's default list (made with the account).
         default_list_id -> Uuid,
+        /// When the owner proved the address is theirs; null: unverified.
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -213,11 +215,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Email verification codes, stored hashed: one row per email asked for.
+    email_verification_codes (id) {
+        /// Id.
+        id -> Uuid,
+        /// The account.
+        user_id -> Uuid,
+        /// SHA-256 of the code; null until the email job mints it.
+        code_hash -> Nullable<Bytea>,
+        /// Asked for (the hourly limit counts these).
+        created_at -> Timestamptz,
+        /// Expiry.
+        expires_at -> Timestamptz,
+        /// Set once used.
+        used_at -> Nullable<Timestamptz>,
+        /// Set once replaced by a newer code, or another code was used.
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(todos -> users (owner_id));
 diesel::joinable!(todos -> lists (list_id));
 diesel::joinable!(list_members -> lists (list_id));
 diesel::joinable!(list_members -> users (user_id));
 diesel::joinable!(list_invitations -> lists (list_id));
+diesel::joinable!(email_verification_codes -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(todo_events -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -230,5 +253,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     todo_events,
     jobs,
-    password_resets
+    password_resets,
+    email_verification_codes
 );

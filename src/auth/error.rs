@@ -34,6 +34,24 @@ pub enum AuthError {
     /// The password-reset token is unknown, used or expired.
     #[error("the reset token is invalid, used or expired")]
     InvalidResetToken,
+    /// The email verification code is wrong, used, expired or replaced.
+    #[error(
+        "the verification code is wrong, used or expired: check it, or ask for a new one (resendVerification)"
+    )]
+    InvalidVerificationCode,
+    /// The account asked for too many verification emails this hour.
+    #[error(
+        "at most {max} verification emails per hour: try again in {retry_after_secs} s, or use the code already sent"
+    )]
+    VerificationEmailLimit {
+        /// The hourly limit.
+        max: i64,
+        /// Seconds until the oldest email of the hour leaves the window.
+        retry_after_secs: u64,
+    },
+    /// The caller has not proved that its email address is theirs.
+    #[error("verify your email address first (verifyEmail, with the code emailed to you)")]
+    EmailNotVerified,
     /// Too many attempts; try again after this many seconds.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited {
@@ -58,14 +76,17 @@ impl From<diesel::result::Error> for AuthError {
 impl ClientError for AuthError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Invalid { .. } => ErrorCode::BadUserInput,
+            Self::Invalid { .. } | Self::InvalidVerificationCode => ErrorCode::BadUserInput,
             Self::EmailTaken => ErrorCode::Conflict,
             Self::InvalidCredentials
             | Self::MissingToken
             | Self::InvalidToken
             | Self::InvalidRefreshToken
             | Self::InvalidResetToken => ErrorCode::Unauthenticated,
-            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::RateLimited { .. } | Self::VerificationEmailLimit { .. } => {
+                ErrorCode::RateLimited
+            }
+            Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::Internal(_) | Self::Db(_) => ErrorCode::InternalServerError,
         }
     }
@@ -73,13 +94,17 @@ impl ClientError for AuthError {
     fn field(&self) -> Option<&'static str> {
         match self {
             Self::Invalid { field, .. } => Some(field),
+            Self::InvalidVerificationCode => Some("code"),
             _ => None,
         }
     }
 
     fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
         match self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs }
+            | Self::VerificationEmailLimit {
+                retry_after_secs, ..
+            } => {
                 vec![("retryAfter", (*retry_after_secs).into())]
             }
             _ => Vec::new(),

@@ -1,5 +1,7 @@
 //! GraphQL types and resolvers for accounts and sessions: `me`, `register`,
-//! `login`, `refreshToken`, `logout`, and the `User` type.
+//! `login`, `refreshToken`, `logout`, password reset and email
+//! verification (`verifyEmail`, `resendVerification`). The `User` type
+//! they return is `graphql::objects::UserObject`.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
@@ -152,6 +154,30 @@ impl AuthMutation {
             .await
             .gql()?
             .into())
+    }
+
+    /// Proves the caller owns its email with the code from the verification email (sent at
+    /// registration, and again by resendVerification; single use, valid 48 hours; a resend
+    /// cancels the codes sent before). A wrong, used or expired code: BAD_USER_INPUT. A caller
+    /// that is already verified gets the user, unchanged, whatever the code.
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> async_graphql::Result<UserObject> {
+        let caller = viewer(ctx).await?;
+        let auth = ctx.data::<AuthService>()?;
+        let user = auth.verify_email(caller.id, &code).await.gql()?;
+        Ok(UserObject::caller(user))
+    }
+
+    /// Sends a new verification email with a new code; false when already verified (whatever
+    /// the limit). RATE_LIMITED past 5 verification emails per account per hour, the one sent
+    /// at registration included.
+    async fn resend_verification(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let caller = viewer(ctx).await?;
+        let auth = ctx.data::<AuthService>()?;
+        auth.resend_verification(caller.id).await.gql()
     }
 
     /// Revokes a refresh token. True when it was active.

@@ -1,9 +1,11 @@
 //! Accounts and sessions: registration, login, argon2id password hashes,
-//! JWT access tokens and rotating refresh tokens.
+//! JWT access tokens and rotating refresh tokens, email verification.
 //!
 //! `domain` parses client input, `model` holds the Diesel rows and queries,
-//! `service` the use cases, `graphql` the schema types and resolvers, and
-//! `loader` the per-request user DataLoader that removes N+1 owner queries.
+//! `service` the use cases (`verification` those of email verification,
+//! over the codes of `verification_code`), `graphql` the schema types and
+//! resolvers, and `loader` the per-request user DataLoader that removes
+//! N+1 owner queries.
 
 pub mod credentials;
 pub mod domain;
@@ -14,6 +16,8 @@ pub mod model;
 pub mod password;
 pub mod service;
 pub mod token;
+pub mod verification;
+pub mod verification_code;
 
 pub use credentials::Credentials;
 pub use error::AuthError;

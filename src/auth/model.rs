@@ -1,4 +1,5 @@
-//! Diesel rows and queries for users and refresh tokens.
+//! Diesel rows and queries for users, refresh tokens, password resets and
+//! email verification codes.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -7,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db::Conn,
-    schema::{refresh_tokens, users},
+    schema::{email_verification_codes, refresh_tokens, users},
 };
 
 diesel::define_sql_function! {
@@ -37,6 +38,15 @@ pub struct User {
     pub event_seq: i64,
     /// The user's default list.
     pub default_list_id: Uuid,
+    /// When the owner proved the address is theirs (`None`: unverified).
+    pub email_verified_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// Whether the owner proved the address is theirs.
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
 }
 
 /// A user to insert.
@@ -242,4 +252,141 @@ pub async fn revoke_all_sessions(conn: &mut Conn, user_id: Uuid) -> QueryResult<
     .set(refresh_tokens::revoked_at.eq(Utc::now()))
     .execute(conn)
     .await
+}
+
+/// The user row, locked against concurrent changes of it for the rest of
+/// the transaction (`FOR NO KEY UPDATE`: inserts of rows that reference
+/// the user, such as todos, are not blocked). `None` when the user is gone.
+pub async fn lock_user(conn: &mut Conn, user_id: Uuid) -> QueryResult<Option<User>> {
+    users::table
+        .find(user_id)
+        .select(User::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Marks the user's email verified; returns the updated row.
+pub async fn set_email_verified(
+    conn: &mut Conn,
+    user_id: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<User> {
+    diesel::update(users::table.find(user_id))
+        .set((users::email_verified_at.eq(at), users::updated_at.eq(at)))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Records that a verification email was asked for: a code row whose hash
+/// the email job fills in. Returns its id.
+pub async fn insert_verification_code(
+    conn: &mut Conn,
+    user_id: Uuid,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<Uuid> {
+    use email_verification_codes as c;
+    diesel::insert_into(c::table)
+        .values((
+            c::id.eq(Uuid::now_v7()),
+            c::user_id.eq(user_id),
+            c::created_at.eq(created_at),
+            c::expires_at.eq(expires_at),
+        ))
+        .returning(c::id)
+        .get_result(conn)
+        .await
+}
+
+/// How many verification emails the user asked for since `since`, and
+/// when the oldest of them was asked for.
+pub async fn count_verification_codes_since(
+    conn: &mut Conn,
+    user_id: Uuid,
+    since: DateTime<Utc>,
+) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    use diesel::dsl::{count_star, min};
+    use email_verification_codes as c;
+    c::table
+        .filter(c::user_id.eq(user_id).and(c::created_at.gt(since)))
+        .select((count_star(), min(c::created_at)))
+        .get_result(conn)
+        .await
+}
+
+/// Cancels the user's outstanding codes (neither used nor cancelled),
+/// except `keep`; returns how many.
+pub async fn cancel_verification_codes(
+    conn: &mut Conn,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    use email_verification_codes as c;
+    diesel::update(
+        c::table.filter(
+            c::user_id
+                .eq(user_id)
+                .and(c::used_at.is_null())
+                .and(c::cancelled_at.is_null())
+                .and(c::id.ne(keep.unwrap_or(Uuid::nil()))),
+        ),
+    )
+    .set(c::cancelled_at.eq(at))
+    .execute(conn)
+    .await
+}
+
+/// Stores the hash of a freshly minted code in an outstanding code row of
+/// the user, with its expiry; false when the row is gone, used or
+/// cancelled (the email is then stale).
+pub async fn mint_verification_code(
+    conn: &mut Conn,
+    user_id: Uuid,
+    code_id: Uuid,
+    code_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use email_verification_codes as c;
+    let n = diesel::update(
+        c::table.filter(
+            c::id
+                .eq(code_id)
+                .and(c::user_id.eq(user_id))
+                .and(c::used_at.is_null())
+                .and(c::cancelled_at.is_null()),
+        ),
+    )
+    .set((c::code_hash.eq(code_hash), c::expires_at.eq(expires_at)))
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Uses the user's outstanding, unexpired code with this hash; returns
+/// whether there was one.
+pub async fn use_verification_code(
+    conn: &mut Conn,
+    user_id: Uuid,
+    code_hash: &[u8],
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use email_verification_codes as c;
+    let n = diesel::update(
+        c::table.filter(
+            c::user_id
+                .eq(user_id)
+                .and(c::code_hash.eq(code_hash))
+                .and(c::used_at.is_null())
+                .and(c::cancelled_at.is_null())
+                .and(c::expires_at.gt(at)),
+        ),
+    )
+    .set(c::used_at.eq(at))
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
 }

@@ -13,6 +13,7 @@ use super::{
     model::{self, NewRefreshToken, NewUser, User},
     password,
     token::{self, AccessTokens, Claims, TokenError},
+    verification_code::code_expiry,
 };
 use crate::{
     config::AuthLimits,
@@ -46,7 +47,7 @@ pub struct Session {
 /// Accounts and sessions.
 #[derive(Clone)]
 pub struct AuthService {
-    db: Db,
+    pub(super) db: Db,
     tokens: AccessTokens,
     refresh_ttl: Duration,
     limiter: RateLimiter,
@@ -91,7 +92,8 @@ impl AuthService {
     }
 
     /// Creates an account and signs it in. `EmailTaken` when the address
-    /// (compared case-insensitively) already has one.
+    /// (compared case-insensitively) already has one. The welcome email
+    /// carries the first email verification code.
     #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
@@ -131,9 +133,17 @@ impl AuthService {
                     }
                     other => other.into(),
                 })?;
-                // Sent only if the account commits.
-                jobs::queue::enqueue(conn, &Job::WelcomeEmail { user_id: user.id }, None, None)
-                    .await?;
+                // The welcome email is the first verification email: its
+                // code row counts towards the hourly limit. Sent only if
+                // the account commits.
+                let now = Utc::now();
+                let code_id =
+                    model::insert_verification_code(conn, user.id, now, code_expiry(now)).await?;
+                let welcome = Job::WelcomeEmail {
+                    user_id: user.id,
+                    code_id: Some(code_id),
+                };
+                jobs::queue::enqueue(conn, &welcome, None, None).await?;
                 self.start_session(conn, user, Uuid::now_v7()).await
             })
             .await?;
@@ -372,6 +382,11 @@ impl AuthService {
     /// The shared rate limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// The app's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Users by id, for the DataLoader.

@@ -355,10 +355,14 @@ pub struct MailConfig {
     pub smtp_url: Option<Secret>,
     /// `MAIL_FROM`: the sender. Default `todoql <no-reply@todoql.local>`.
     pub from: String,
+    /// `APP_URL`: where users reach the web app, for the links in emails
+    /// (`<APP_URL>/app#verify=…`): `http(s)://host[:port]`, without a
+    /// trailing slash. Default `http://localhost:8080`.
+    pub app_url: String,
 }
 
 impl MailConfig {
-    /// Reads `SMTP_URL` (required in `production`) and `MAIL_FROM`.
+    /// Reads `SMTP_URL` (required in `production`), `MAIL_FROM` and `APP_URL`.
     pub fn from_lookup(
         var: impl Fn(&str) -> Option<String>,
         app_env: AppEnv,
@@ -372,6 +376,13 @@ impl MailConfig {
                 None => None,
             },
             from: var("MAIL_FROM").unwrap_or_else(|| "todoql <no-reply@todoql.local>".into()),
+            app_url: match var("APP_URL") {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                    url.trim().trim_end_matches('/').to_owned()
+                }
+                Some(url) => bail!("APP_URL must start with https:// or http://, got `{url}`"),
+                None => "http://localhost:8080".into(),
+            },
         })
     }
 }

@@ -450,5 +450,16 @@ mod tests {
         .unwrap();
         assert_eq!(m.smtp_url.unwrap().expose(), "smtp://mail:1025");
         assert_eq!(m.from, "me@x.io");
+        assert_eq!(m.app_url, "http://localhost:8080");
+        let m = MailConfig::from_lookup(
+            lookup(&[("APP_URL", "https://todo.example/")]),
+            AppEnv::Development,
+        )
+        .unwrap();
+        assert_eq!(m.app_url, "https://todo.example");
+        let err =
+            MailConfig::from_lookup(lookup(&[("APP_URL", "todo.example")]), AppEnv::Development)
+                .unwrap_err();
+        assert!(err.to_string().contains("APP_URL"), "{err}");
     }
 }

@@ -7,10 +7,7 @@
 //! CREATED). Events a stream does not carry are skipped, never reported
 //! as a gap, so a cursor of either resumes either.
 
-use std::sync::Arc;
-
-use async_graphql::{Context, Enum, ID, Object, Subscription};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Subscription};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
@@ -18,66 +15,10 @@ use super::{EventKind, EventService, TodoEvent, service::Change};
 use crate::{
     error::GqlResultExt,
     graphql::{
+        changes::{ChangeObject, ListEventObject, TodoEventObject},
         context::viewer,
-        lists::{ChangeObject, ListEventObject},
-        objects::TodoObject,
     },
 };
-
-/// What happened to a todo.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "TodoEventKind")]
-pub enum TodoEventKindObject {
-    /// Created.
-    Created,
-    /// Changed.
-    Updated,
-    /// Deleted.
-    Deleted,
-}
-
-/// A change to a todo of one of the caller's lists (`kind` as the stream
-/// that carries it sees it).
-pub struct TodoEventObject {
-    change: Arc<Change>,
-    event: TodoEvent,
-}
-
-#[Object(name = "TodoEvent")]
-impl TodoEventObject {
-    /// Pass as todoEvents(after:) to resume after this event.
-    async fn cursor(&self) -> String {
-        self.change.cursor()
-    }
-
-    async fn kind(&self) -> TodoEventKindObject {
-        match self.event.kind {
-            EventKind::Created => TodoEventKindObject::Created,
-            EventKind::Updated => TodoEventKindObject::Updated,
-            EventKind::Deleted => TodoEventKindObject::Deleted,
-        }
-    }
-
-    async fn todo_id(&self) -> ID {
-        ID(self.event.todo_id.to_string())
-    }
-
-    /// A snapshot of the todo as it stood right after this change; null for DELETED.
-    async fn todo(&self) -> Option<TodoObject> {
-        self.event
-            .snapshot
-            .clone()
-            .map(|snapshot| TodoObject(snapshot.into()))
-    }
-
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.event.occurred_at
-    }
-
-    async fn list_id(&self) -> ID {
-        ID(self.event.list_id.to_string())
-    }
-}
 
 /// The todo event as plain `todoEvents` shows it to a client that knows
 /// only the default list `default`: `None` when it concerns no todo of it.
@@ -167,6 +108,8 @@ impl SubscriptionRoot {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
 
     fn event(kind: EventKind, list: Uuid, from: Option<Uuid>) -> TodoEvent {

@@ -4,6 +4,7 @@
 //! selection order ([`order`]).
 
 pub mod admission;
+pub mod changes;
 pub mod context;
 pub mod limits;
 pub mod lists;

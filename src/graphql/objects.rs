@@ -1,6 +1,6 @@
 //! The GraphQL object types that cross features: `User` (an account, with
-//! its todos) and `Todo` (with its owner), and the todo connection and
-//! inputs they share. They refer to each other, so they live together here,
+//! its todos), `Todo` (with its owner and list), `TodoList` (with its
+//! todos), and the connections and inputs they share. They refer to each other, so they live together here,
 //! in the wiring layer; the features' GraphQL layers (`auth::graphql`,
 //! `todos::graphql`, `events::graphql`) return them.
 
@@ -10,11 +10,15 @@ use uuid::Uuid;
 
 use super::{
     context::{load_user, viewer},
-    lists::{CollaboratorObject, TodoListObject, membership},
+    lists::{CollaboratorObject, ListMemberObject, ListRoleObject, membership},
 };
 use crate::{
     auth::model::User,
-    error::{ErrorCode, GqlResultExt, coded},
+    error::{ErrorCode, GqlResultExt, coded, log_internal},
+    lists::{
+        loader::{ListDataLoader, Members},
+        model::{ListRow, MemberRow, Membership},
+    },
     todos::{
         TodoError, TodoService,
         domain::{PageRequest, Scope, TodoFilter, TodoOrder},
@@ -66,6 +70,11 @@ impl UserObject {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.user.created_at
+    }
+
+    /// True once the owner of the address proved it (verifyEmail).
+    async fn email_verified(&self) -> bool {
+        self.user.email_verified()
     }
 
     /// How many todos the user has, by state.
@@ -381,5 +390,160 @@ impl TodoCounts {
             active: int(c.active),
             completed: int(c.completed),
         })
+    }
+}
+
+/// A todo list as the caller sees it.
+pub struct TodoListObject {
+    /// The list.
+    pub list: ListRow,
+    /// The caller's membership.
+    pub member: MemberRow,
+    /// Whether it is the caller's default list.
+    pub is_default: bool,
+}
+
+impl TodoListObject {
+    /// The list of `membership`, seen by `viewer`.
+    pub fn new(membership: Membership, viewer: &User) -> Self {
+        Self {
+            is_default: membership.list.id == viewer.default_list_id,
+            list: membership.list,
+            member: membership.member,
+        }
+    }
+}
+
+#[Object(name = "TodoList")]
+impl TodoListObject {
+    async fn id(&self) -> ID {
+        ID(self.list.id.to_string())
+    }
+
+    /// 1 to 100 characters, trimmed.
+    async fn name(&self) -> &str {
+        &self.list.name
+    }
+
+    /// The caller's own default list: cannot be deleted, left or transferred.
+    async fn is_default(&self) -> bool {
+        self.is_default
+    }
+
+    /// The caller's role in this list.
+    async fn role(&self) -> ListRoleObject {
+        self.member.role().into()
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
+        Ok(CollaboratorObject::from_user(
+            &load_user(ctx, self.list.owner_id).await?,
+        ))
+    }
+
+    /// Every member, the owner included.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListMemberObject>> {
+        let loader = ctx.data::<ListDataLoader>()?;
+        let members = loader.load_one(self.list.id).await.map_err(|e| {
+            log_internal(e.as_ref());
+            coded(ErrorCode::InternalServerError, "Internal server error")
+        })?;
+        Ok(members
+            .unwrap_or(Members(Vec::new()))
+            .0
+            .into_iter()
+            .map(ListMemberObject)
+            .collect())
+    }
+
+    #[graphql(complexity = "2 + first.unwrap_or(20).clamp(1, 100) as usize * child_complexity")]
+    async fn todos(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TodoFilterInput>,
+        #[graphql(default_with = "Some(TodoOrderInput::Position)")] order_by: Option<
+            TodoOrderInput,
+        >,
+    ) -> async_graphql::Result<TodoConnection> {
+        let user = viewer(ctx).await?;
+        let filter = filter.unwrap_or_default();
+        todo_connection(
+            ctx,
+            user.id,
+            user.event_seq,
+            Scope::List(self.list.id),
+            first,
+            after,
+            filter,
+            order_by,
+        )
+        .await
+    }
+
+    async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
+        let user = viewer(ctx).await?;
+        TodoCounts::load(ctx, user.id, user.event_seq, self.list.id).await
+    }
+
+    /// Where the list sits among the caller's lists.
+    async fn position(&self) -> &str {
+        &self.member.position
+    }
+
+    async fn version(&self) -> i32 {
+        self.list.version
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.list.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.list.updated_at
+    }
+}
+
+/// A page of lists.
+pub struct TodoListConnection {
+    /// The lists of the page, with their cursors.
+    pub lists: Vec<(String, TodoListObject)>,
+    /// Relay page information.
+    pub page_info: PageInfo,
+    /// How many lists the caller is a member of.
+    pub total: usize,
+}
+
+/// An edge of [`TodoListConnection`].
+pub struct TodoListEdge<'a>(&'a (String, TodoListObject));
+
+#[Object(name = "TodoListEdge")]
+impl TodoListEdge<'_> {
+    async fn cursor(&self) -> &str {
+        &self.0.0
+    }
+
+    async fn node(&self) -> &TodoListObject {
+        &self.0.1
+    }
+}
+
+#[Object(name = "TodoListConnection")]
+impl TodoListConnection {
+    async fn edges(&self) -> Vec<TodoListEdge<'_>> {
+        self.lists.iter().map(TodoListEdge).collect()
+    }
+
+    async fn nodes(&self) -> Vec<&TodoListObject> {
+        self.lists.iter().map(|(_, l)| l).collect()
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    async fn total_count(&self) -> i32 {
+        i32::try_from(self.total).unwrap_or(i32::MAX)
     }
 }

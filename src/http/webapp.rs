@@ -28,6 +28,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("api.js", JS, include_bytes!("../../static/app/api.js")),
     ("store.js", JS, include_bytes!("../../static/app/store.js")),
     (
+        "verify.js",
+        JS,
+        include_bytes!("../../static/app/verify.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../static/app/icon.svg"),

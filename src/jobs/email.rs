@@ -25,8 +25,10 @@ pub struct Email {
 /// The templates, compiled in.
 #[derive(Debug, Clone, Copy)]
 pub enum Template {
-    /// After registration.
+    /// After registration, with the first email verification code.
     Welcome,
+    /// A new email verification code (`resendVerification`).
+    VerifyEmail,
     /// A password-reset code.
     PasswordReset,
     /// A todo is due soon.
@@ -40,6 +42,11 @@ impl Template {
                 "Welcome to todoql",
                 include_str!("../../templates/email/welcome.txt"),
                 include_str!("../../templates/email/welcome.html"),
+            ),
+            Self::VerifyEmail => (
+                "Verify your todoql email address",
+                include_str!("../../templates/email/verify_email.txt"),
+                include_str!("../../templates/email/verify_email.html"),
             ),
             Self::PasswordReset => (
                 "Reset your todoql password",
@@ -153,6 +160,8 @@ mod tests {
             &[
                 ("name", "<script>alert('x')</script> & co"),
                 ("email", "a@b.co"),
+                ("code", "ABCDE-FGH12"),
+                ("link", "https://t.example/app#verify=ABCDE-FGH12&x=\"y\""),
             ],
         );
         assert!(email.text.contains("Hi <script>alert('x')</script> & co,"));
@@ -162,7 +171,56 @@ mod tests {
                 .contains("Hi &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co,")
         );
         assert!(!email.html.contains("<script>"));
+        // Attribute values too.
+        assert!(
+            email
+                .html
+                .contains(r#"href="https://t.example/app#verify=ABCDE-FGH12&amp;x=&quot;y&quot;""#),
+            "{}",
+            email.html
+        );
         assert!(!email.text.contains("{{"));
         assert!(!email.html.contains("{{"));
+    }
+
+    #[test]
+    fn verification_emails_show_the_code_on_a_line_of_its_own_and_the_link() {
+        for template in [Template::Welcome, Template::VerifyEmail] {
+            let email = template.render(
+                "a@b.co",
+                &[
+                    ("name", "Ann"),
+                    ("email", "a@b.co"),
+                    ("code", "ABCDE-FGH12"),
+                    ("link", "https://t.example/app#verify=ABCDE-FGH12"),
+                ],
+            );
+            assert!(
+                email.text.lines().any(|l| l == "ABCDE-FGH12"),
+                "{template:?}: {}",
+                email.text
+            );
+            assert!(
+                email
+                    .text
+                    .lines()
+                    .any(|l| l == "https://t.example/app#verify=ABCDE-FGH12"),
+                "{template:?}: {}",
+                email.text
+            );
+            assert!(
+                email.html.contains("<code>ABCDE-FGH12</code></p>"),
+                "{template:?}"
+            );
+            assert!(
+                email
+                    .html
+                    .contains(r#"<a href="https://t.example/app#verify=ABCDE-FGH12">"#),
+                "{template:?}"
+            );
+            for part in [&email.text, &email.html] {
+                assert!(!part.contains("{{"), "{template:?}: {part}");
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::{
     queue::Job,
 };
 use crate::{
-    auth::AuthService,
+    auth::{AuthService, model::User, verification_code},
     todos::{TodoError, TodoService},
 };
 
@@ -22,6 +22,8 @@ pub struct JobContext {
     pub todos: TodoService,
     /// Outgoing email.
     pub mailer: Mailer,
+    /// Where the web app is (`APP_URL`), for links in emails.
+    pub app_url: String,
 }
 
 /// Runs one job; `attempt` counts from 1.
@@ -45,29 +47,21 @@ pub async fn handle(ctx: &JobContext, job: Job, attempt: i32) -> anyhow::Result<
             );
             Ok(())
         }
-        Job::WelcomeEmail { user_id } => {
-            let Some(user) = ctx.auth.users_by_ids(&[user_id]).await?.pop() else {
-                return Ok(()); // The account is gone: nobody to welcome.
-            };
-            let name = user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.email.clone());
-            let email =
-                Template::Welcome.render(&user.email, &[("name", &name), ("email", &user.email)]);
-            ctx.mailer
-                .send(email)
+        Job::WelcomeEmail { user_id, code_id } => {
+            verification_email(ctx, Template::Welcome, user_id, code_id)
                 .await
                 .context("sending the welcome email")
+        }
+        Job::VerificationEmail { user_id, code_id } => {
+            verification_email(ctx, Template::VerifyEmail, user_id, Some(code_id))
+                .await
+                .context("sending a verification email")
         }
         Job::PasswordResetEmail { user_id } => {
             let Some((user, token)) = ctx.auth.issue_reset_token(user_id).await? else {
                 return Ok(());
             };
-            let name = user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.email.clone());
+            let name = name_of(&user);
             let email = Template::PasswordReset.render(
                 &user.email,
                 &[("name", &name), ("email", &user.email), ("token", &token)],
@@ -94,10 +88,7 @@ pub async fn handle(ctx: &JobContext, job: Job, attempt: i32) -> anyhow::Result<
             let Some(user) = ctx.auth.users_by_ids(&[owner_id]).await?.pop() else {
                 return Ok(());
             };
-            let name = user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.email.clone());
+            let name = name_of(&user);
             let due = due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let email = Template::DueReminder.render(
                 &user.email,
@@ -109,4 +100,36 @@ pub async fn handle(ctx: &JobContext, job: Job, attempt: i32) -> anyhow::Result<
                 .context("sending a due-date reminder")
         }
     }
+}
+
+/// How emails greet the user.
+fn name_of(user: &User) -> String {
+    user.display_name
+        .clone()
+        .unwrap_or_else(|| user.email.clone())
+}
+
+/// Mints the code of the verification email `code_id` and sends it with
+/// `template`. Nothing is sent when the user is gone or already verified,
+/// or a newer code replaced this one (its own email is on its way).
+async fn verification_email(
+    ctx: &JobContext,
+    template: Template,
+    user_id: uuid::Uuid,
+    code_id: Option<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    let Some((user, code)) = ctx.auth.issue_verification_code(user_id, code_id).await? else {
+        return Ok(());
+    };
+    let link = verification_code::link(&ctx.app_url, &code);
+    let email = template.render(
+        &user.email,
+        &[
+            ("name", &name_of(&user)),
+            ("email", &user.email),
+            ("code", &code.display()),
+            ("link", &link),
+        ],
+    );
+    ctx.mailer.send(email).await
 }

@@ -23,10 +23,24 @@ pub enum Job {
         #[serde(default)]
         sleep_ms: u64,
     },
-    /// The welcome email after registration.
+    /// The welcome email after registration, which is also the first
+    /// email verification email.
     WelcomeEmail {
         /// The new account.
         user_id: Uuid,
+        /// Its verification code row (the handler mints the code). Absent
+        /// from jobs enqueued before email verification existed: the
+        /// handler then writes a row itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code_id: Option<Uuid>,
+    },
+    /// A new email verification code (`resendVerification`); the handler
+    /// mints the code, so no usable code ever sits in the queue.
+    VerificationEmail {
+        /// The account.
+        user_id: Uuid,
+        /// The code row the email is for.
+        code_id: Uuid,
     },
     /// A password-reset email (the handler mints the token, so no usable
     /// token ever sits in the queue).
@@ -53,6 +67,7 @@ impl Job {
             #[cfg(feature = "noop-job")]
             Self::Noop { .. } => "noop",
             Self::WelcomeEmail { .. } => "welcome_email",
+            Self::VerificationEmail { .. } => "verification_email",
             Self::PasswordResetEmail { .. } => "password_reset_email",
             Self::DueReminder { .. } => "due_reminder",
         }
@@ -116,6 +131,15 @@ mod tests {
             },
             Job::WelcomeEmail {
                 user_id: Uuid::now_v7(),
+                code_id: Some(Uuid::now_v7()),
+            },
+            Job::WelcomeEmail {
+                user_id: Uuid::now_v7(),
+                code_id: None,
+            },
+            Job::VerificationEmail {
+                user_id: Uuid::now_v7(),
+                code_id: Uuid::now_v7(),
             },
             Job::PasswordResetEmail {
                 user_id: Uuid::now_v7(),
@@ -131,6 +155,14 @@ mod tests {
         }
         assert!(Job::from_row("unknown", serde_json::json!({})).is_err());
         // Older payloads without optional fields still parse.
+        let user_id = Uuid::now_v7();
+        assert_eq!(
+            Job::from_row("welcome_email", serde_json::json!({ "user_id": user_id })).unwrap(),
+            Job::WelcomeEmail {
+                user_id,
+                code_id: None
+            }
+        );
         #[cfg(feature = "noop-job")]
         assert_eq!(
             Job::from_row("noop", serde_json::json!({})).unwrap(),

@@ -15,11 +15,8 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::viewer,
-        lists::{
-            ListMemberObject, ListRoleObject, TodoListConnection, TodoListObject, parse_list_id,
-            require_list,
-        },
-        objects::PageInfo,
+        lists::{ListMemberObject, ListRoleObject, parse_list_id, require_list},
+        objects::{PageInfo, TodoListConnection, TodoListObject},
     },
 };
 

@@ -24,7 +24,7 @@ export class GraphQLError extends Error {
   }
 }
 
-const AUTH_FIELDS = 'accessToken refreshToken expiresIn user { id email displayName }';
+const AUTH_FIELDS = 'accessToken refreshToken expiresIn user { id email displayName emailVerified }';
 
 let accessToken = null;
 let expiresAt = 0;

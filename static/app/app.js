@@ -1,8 +1,10 @@
 // The todoql web app: sign-in, the todo list over GraphQL, and live updates
-// from the `todoEvents` subscription over graphql-transport-ws.
+// from the `todoEvents` subscription over graphql-transport-ws. Email
+// verification (the banner, `#verify=` links) is in verify.js.
 import { createClient } from '/app/vendor/graphql-ws/client.js';
 import * as api from '/app/api.js';
 import { TodoStore } from '/app/store.js';
+import * as verification from '/app/verify.js';
 
 const PAGE_SIZE = 20;
 const TODO = 'id title completed dueAt createdAt version';
@@ -581,6 +583,7 @@ async function showSignedIn(user) {
   el.whoami.hidden = false;
   el.signOut.hidden = false;
   el.connection.hidden = false;
+  verification.signedIn(user);
   setConnection('connecting', 'Connecting…');
   startLive();
   await run(el.listError, reloadList);
@@ -597,6 +600,7 @@ function showSignedOut() {
   el.whoami.hidden = true;
   el.signOut.hidden = true;
   el.connection.hidden = true;
+  verification.signedOut();
   setMode('login');
   el.email.focus();
 }

@@ -156,6 +156,7 @@ async fn frontend_is_served_from_the_binary() {
         ("app.js", "text/javascript"),
         ("api.js", "text/javascript"),
         ("store.js", "text/javascript"),
+        ("verify.js", "text/javascript"),
         ("app.css", "text/css"),
         ("icon.svg", "image/svg+xml"),
         ("vendor/graphql-ws/client.js", "text/javascript"),
@@ -186,10 +187,29 @@ async fn frontend_is_served_from_the_binary() {
     }
 }
 
+/// A fresh email verification code for the account of `email`, as its
+/// verification email would carry it (these apps run no email workers).
+async fn verification_code(app: &TestApp, email: &str) -> String {
+    let mut conn = app.state.db.conn().await.unwrap();
+    let user = todoql::auth::model::find_by_email(&mut conn, email)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, code) = app
+        .state
+        .auth
+        .issue_verification_code(user.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    code.display()
+}
+
 /// Two browser contexts as one user, one as another; live add and complete
-/// within a second; a server restart the page recovers from. The script
-/// asks for the restart on stdout (`@@stop`, `@@restart`) and this test
-/// answers on its stdin.
+/// within a second; the email verification banner and link; a server
+/// restart the page recovers from. The script asks for the restart on
+/// stdout (`@@stop`, `@@restart`) and for a verification code
+/// (`@@code <email>`), and this test answers on its stdin.
 #[tokio::test]
 async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
     // Short-lived access tokens, so the run includes refreshes and sockets
@@ -237,6 +257,12 @@ async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
                     let on_port = [config[0], ("PORT", port.as_str())];
                     app = Some(TestApp::spawn_on(database_url.clone(), &on_port).await);
                     stdin.write_all(b"back\n").await.unwrap();
+                }
+                code if code.starts_with("@@code ") => {
+                    let email = &code["@@code ".len()..];
+                    let code = verification_code(app.as_ref().unwrap(), email).await;
+                    let reply = format!("code {code}\n");
+                    stdin.write_all(reply.as_bytes()).await.unwrap();
                 }
                 _ => last = line,
             }

@@ -27,3 +27,4 @@ mod schema;
 mod subscriptions;
 mod telemetry;
 mod todos;
+mod verification;

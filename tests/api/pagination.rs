@@ -504,14 +504,15 @@ async fn a_cursor_stays_valid_after_its_todo_is_deleted() {
         assert_eq!(got, expected, "{order}");
         // Put it back for the next order.
         app.sql(&format!(
-            "INSERT INTO todos (id, owner_id, title, due_at, created_at, updated_at, version, completed) \
-             VALUES ('{last_id}', '{}', 'todo again', {}, '{}', '{}', 1, false)",
-            alice.id,
+            "INSERT INTO todos (id, owner_id, list_id, position, title, due_at, created_at, updated_at, version, completed) \
+             SELECT '{last_id}', id, default_list_id, 'a0', 'todo again', {}, '{}', '{}', 1, false \
+             FROM users WHERE id = '{}'",
             first["nodes"][3]["dueAt"]
                 .as_str()
                 .map_or_else(|| "NULL".to_owned(), |d| format!("'{d}'")),
             first["nodes"][3]["createdAt"].as_str().unwrap(),
             first["nodes"][3]["updatedAt"].as_str().unwrap(),
+            alice.id,
         ))
         .await;
     }

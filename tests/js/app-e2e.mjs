@@ -11,11 +11,15 @@
 //                       the page is disconnected
 //   @@restart         → that instance stopped, the app restarted on the
 //                       original port; answers "back"
+//   @@code <email>    → answers "code <code>": a fresh email verification
+//                       code of that account (what its email would carry)
 //
 // Checks: two contexts signed in as one user see each other's additions and
 // completions within a second; a third user sees none of it (and pages with
-// "Load more"); editing and setting a due date; after the restart the page
-// reconnects and shows the change made while it was away.
+// "Load more"); editing and setting a due date; the email verification
+// banner (a wrong code, send again) and the `/app#verify=<code>` link opened
+// in a new tab; after the restart the page reconnects and shows the change
+// made while it was away.
 //
 // Diagnostics go to stderr; the last stdout line is a JSON summary; exit 0 on
 // success, 1 on failure.
@@ -158,7 +162,7 @@ async function signUp(page, name, email, password) {
   await page.goto(new URL('/app', base).toString());
   await page.getByRole('tab', { name: 'Create account' }).click();
   await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'My todos' }).waitFor();
@@ -166,7 +170,7 @@ async function signUp(page, name, email, password) {
 
 async function signIn(page, email, password) {
   await page.goto(new URL('/app', base).toString());
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(password);
   // Keyboard only: Enter submits.
   await page.getByLabel('Password').press('Enter');
@@ -216,6 +220,9 @@ async function run() {
   await shoot('01-sign-in', a1);
   await signUp(a1, alice.name, alice.email, alice.password);
   await live(a1);
+  // A new account is unverified: the banner asks for the emailed code.
+  await a1.getByRole('heading', { name: 'Verify your email' }).waitFor();
+  await a1.locator('#verify-email', { hasText: alice.email }).waitFor();
   await shoot('02-empty', a1);
 
   step('sign in as the same user in a second (phone-sized) context');
@@ -287,6 +294,27 @@ async function run() {
   if (bobCount !== 23) throw new Error(`after Load more: ${bobCount} todos, expected 23`);
   if (await b.getByRole('button', { name: 'Load more' }).isVisible()) throw new Error('Load more still shown after the last page');
   if ((await b.locator('#list li', { hasText: 'oat milk' }).count()) !== 0) throw new Error("Bob sees Alice's todo");
+
+  step('email verification: a wrong code, send again, then the link from the email');
+  await b.getByLabel('Verification code').fill('AAAAA-AAAAA');
+  await b.getByRole('button', { name: 'Verify', exact: true }).click();
+  await b.locator('#verify-error', { hasText: 'wrong, used or expired' }).waitFor();
+  await b.getByRole('button', { name: 'Send again' }).click();
+  await b.locator('#verify-status', { hasText: 'We sent a new code' }).waitFor();
+  await shoot('05b-verify-banner', b);
+  const code = (await ask(`code ${bob.email}`)).replace(/^code /, '');
+  // As from a mail client: a new tab of the same browser, already signed in.
+  const link = await b.context().newPage();
+  link.on('pageerror', (err) => summary.pageErrors.push(`bob-link: ${err?.stack || err?.message || String(err)}`));
+  link.on('console', (msg) => {
+    if (msg.type() === 'error') summary.consoleErrors.push(`bob-link: ${msg.text()}`);
+  });
+  await link.goto(new URL(`/app#verify=${code}`, base).toString());
+  await link.getByText('Your email address is verified.').waitFor();
+  if (!(await link.locator('#verify-banner').isHidden())) throw new Error('the banner stays after verifying');
+  if (new URL(link.url()).hash !== '') throw new Error(`the code stays in the address: ${link.url()}`);
+  await shoot('05c-verified', link);
+  await link.close();
 
   step('server restart: the page reconnects and shows what changed meanwhile');
   const away = await ask('stop');

@@ -126,6 +126,12 @@ async fn a_registration_that_fails_enqueues_no_welcome_email() {
     );
     assert_eq!(db.count("SELECT count(*) FROM jobs").await, 1);
     assert_eq!(db.count("SELECT count(*) FROM users").await, 1);
+    // And one verification code row: the welcome email's.
+    assert_eq!(
+        db.count("SELECT count(*) FROM email_verification_codes")
+            .await,
+        1
+    );
 }
 
 // --- Password reset ----------------------------------------------------------
