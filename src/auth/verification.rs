@@ -222,6 +222,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             event_seq: 0,
+            default_list_id: Uuid::now_v7(),
             email_verified_at: None,
         };
         assert!(matches!(

@@ -114,7 +114,7 @@ impl ListEventObject {
         ID(self.1.list_id.to_string())
     }
 
-    /// The list as it stood right after this change; null for ACCESS_REVOKED.
+    /// The list as it stood right after this change; null for `ACCESS_REVOKED`.
     async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TodoListObject>> {
         let Some(s) = &self.1.snapshot else {
             return Ok(None);

@@ -19,7 +19,6 @@ mod hardening;
 mod http_spec;
 mod jobs;
 mod lifecycle;
-mod lists;
 mod pagination;
 mod response_order;
 mod rest;
