@@ -48,12 +48,6 @@ impl Recorded {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
-
-    /// Adds the events of a second [`record`] call of the same transaction.
-    pub fn merge(&mut self, other: Recorded) {
-        self.events.extend(other.events);
-        self.ids.extend(other.ids);
-    }
 }
 
 /// Now, at the database's precision, so live and replayed events are equal.
@@ -94,7 +88,9 @@ pub fn todo_changes(
 }
 
 /// Records events on the caller's connection and inside the caller's
-/// transaction, so they exist exactly when the change committed.
+/// transaction, so they exist exactly when the change committed. Call it
+/// once per transaction, with every event the transaction makes: the
+/// user-id order below only holds within one call.
 ///
 /// No lock is taken here: the events get their per-user sequence numbers
 /// at COMMIT, from a deferred trigger that locks each user's row in the

@@ -15,7 +15,7 @@ use super::{
     },
 };
 use crate::{
-    auth::model::User,
+    auth::{loader::UserDataLoader, model::User},
     error::{ErrorCode, GqlResultExt, coded, log_internal},
     lists::{
         ListService,
@@ -358,25 +358,7 @@ pub async fn todo_connection(
         .list(viewer, version, scope, &filter, &page, with_total)
         .await
         .gql()?;
-    // A page across lists whose `list` is selected: load the memberships
-    // in one batch now, rather than in however many batches the
-    // DataLoader's delay window happens to cut the nodes' loads into.
-    let look = ctx.look_ahead();
-    if matches!(scope, Scope::MemberOf(_))
-        && (look.field("nodes").field("list").exists()
-            || look.field("edges").field("node").field("list").exists())
-    {
-        let mut keys: Vec<(Uuid, Uuid)> = page.rows.iter().map(|r| (viewer, r.list_id)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        ctx.data::<ListDataLoader>()?
-            .load_many(keys)
-            .await
-            .map_err(|e| {
-                log_internal(e.as_ref());
-                coded(ErrorCode::InternalServerError, "Internal server error")
-            })?;
-    }
+    prefetch(ctx, viewer, scope, &page.rows).await?;
     Ok(TodoConnection {
         viewer,
         version,
@@ -384,6 +366,47 @@ pub async fn todo_connection(
         filter,
         page,
     })
+}
+
+/// Loads, in one batch each, what the page's nodes will ask the request's
+/// DataLoaders for (`list`: memberships, for a page across lists;
+/// `owner`/`createdBy`: users). Left to the nodes, the loads arrive over
+/// time and the DataLoader's delay window may cut them into several
+/// batches (several queries) on a busy server.
+async fn prefetch(
+    ctx: &Context<'_>,
+    viewer: Uuid,
+    scope: Scope,
+    rows: &[TodoRow],
+) -> async_graphql::Result<()> {
+    let look = ctx.look_ahead();
+    let selects = |field: &str| {
+        look.field("nodes").field(field).exists()
+            || look.field("edges").field("node").field(field).exists()
+    };
+    let internal = |e: &(dyn std::error::Error + Send + Sync + 'static)| {
+        log_internal(e);
+        coded(ErrorCode::InternalServerError, "Internal server error")
+    };
+    if matches!(scope, Scope::MemberOf(_)) && selects("list") {
+        let mut keys: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (viewer, r.list_id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        ctx.data::<ListDataLoader>()?
+            .load_many(keys)
+            .await
+            .map_err(|e| internal(e.as_ref()))?;
+    }
+    if selects("owner") || selects("createdBy") {
+        let mut ids: Vec<Uuid> = rows.iter().map(|r| r.owner_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ctx.data::<UserDataLoader>()?
+            .load_many(ids)
+            .await
+            .map_err(|e| internal(e.as_ref()))?;
+    }
+    Ok(())
 }
 
 /// A user's todo counts.

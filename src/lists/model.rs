@@ -223,49 +223,23 @@ pub async fn insert_member(conn: &mut Conn, member: &MemberRow) -> QueryResult<M
         .await
 }
 
-/// Renames a list, bumping its version.
-pub async fn rename(
-    conn: &mut Conn,
-    list: Uuid,
-    name: &str,
-    at: DateTime<Utc>,
-) -> QueryResult<ListRow> {
-    diesel::update(lists::table.find(list))
-        .set((
-            lists::name.eq(name),
-            lists::updated_at.eq(at),
-            lists::version.eq(lists::version + 1),
-        ))
-        .returning(ListRow::as_returning())
-        .get_result(conn)
-        .await
+/// What a change of the list row itself sets besides its version.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = lists)]
+pub struct ListChanges<'a> {
+    /// A new name.
+    pub name: Option<&'a str>,
+    /// A new OWNER (the OWNER member changes in the same transaction).
+    pub owner_id: Option<Uuid>,
+    /// The change time.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Bumps a list's version (its members changed).
-pub async fn touch(conn: &mut Conn, list: Uuid, at: DateTime<Utc>) -> QueryResult<ListRow> {
+/// Changes a list row (its name, owner, or nothing but the fact that its
+/// members changed), bumping its version.
+pub async fn bump(conn: &mut Conn, list: Uuid, changes: &ListChanges<'_>) -> QueryResult<ListRow> {
     diesel::update(lists::table.find(list))
-        .set((
-            lists::updated_at.eq(at),
-            lists::version.eq(lists::version + 1),
-        ))
-        .returning(ListRow::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// Sets the owner column (the OWNER member changes in the same transaction).
-pub async fn set_owner(
-    conn: &mut Conn,
-    list: Uuid,
-    owner: Uuid,
-    at: DateTime<Utc>,
-) -> QueryResult<ListRow> {
-    diesel::update(lists::table.find(list))
-        .set((
-            lists::owner_id.eq(owner),
-            lists::updated_at.eq(at),
-            lists::version.eq(lists::version + 1),
-        ))
+        .set((changes, lists::version.eq(lists::version + 1)))
         .returning(ListRow::as_returning())
         .get_result(conn)
         .await

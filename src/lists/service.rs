@@ -18,7 +18,7 @@ use super::{
     access::{Action, Role, authorize},
     domain::{ListName, MAX_LISTS_PER_USER, grantable},
     guard,
-    model::{self, ListRow, MemberRow, MemberWithUser, Membership},
+    model::{self, ListChanges, ListRow, MemberRow, MemberWithUser, Membership},
     position::{self, PositionKey},
 };
 use crate::{
@@ -97,6 +97,25 @@ async fn member_rows(conn: &mut Conn, list: Uuid) -> Result<Vec<MemberRow>, List
         .into_iter()
         .map(|m| m.member)
         .collect())
+}
+
+/// Bumps `list` with `changes`: the list after the change, and the
+/// `LIST_UPDATED` events that tell every current member (each with its own
+/// view). The caller records them with the transaction's other events in
+/// one [`events::record`] call, which keeps the user-id insertion order.
+async fn bump_with_updates(
+    conn: &mut Conn,
+    list: Uuid,
+    changes: ListChanges<'_>,
+) -> Result<(ListRow, Vec<Change>), ListError> {
+    let changes = ListChanges {
+        updated_at: Some(now()),
+        ..changes
+    };
+    let row = model::bump(conn, list, &changes).await?;
+    let members = member_rows(conn, list).await?;
+    let updates = list_changes(&row, &members, ListAction::Updated);
+    Ok((row, updates))
 }
 
 /// Locks `list` FOR UPDATE and checks `actor` may do `action`: the list and
@@ -239,40 +258,36 @@ impl ListService {
                         actual: row.version,
                     });
                 }
-                let mut recorded = Recorded::default();
                 if let Some(position) = &position {
-                    let member = model::set_member_position(conn, list, actor, position.as_str())
+                    model::set_member_position(conn, list, actor, position.as_str())
                         .await?
                         .ok_or(ListError::NotFound("list"))?;
-                    if name.is_none() {
-                        recorded.merge(
-                            events::record(
-                                conn,
-                                list_changes(&row, &[member], ListAction::Updated),
-                            )
-                            .await?,
-                        );
-                    }
                 }
-                if let Some(name) = &name
-                    && name.as_str() != row.name
-                {
-                    row = model::rename(conn, list, name.as_str(), now()).await?;
-                    let members = member_rows(conn, list).await?;
-                    recorded.merge(
-                        events::record(conn, list_changes(&row, &members, ListAction::Updated))
-                            .await?,
-                    );
-                } else if name.is_some() && position.is_some() {
-                    let member = model::member(conn, list, actor).await?;
-                    recorded.merge(
-                        events::record(
+                let changes = match name.as_ref().filter(|n| n.as_str() != row.name) {
+                    // A rename: every member hears of it (the caller with its
+                    // new position, if it moved the list too).
+                    Some(name) => {
+                        let (renamed, changes) = bump_with_updates(
                             conn,
-                            list_changes(&row, member.as_slice(), ListAction::Updated),
+                            list,
+                            ListChanges {
+                                name: Some(name.as_str()),
+                                ..ListChanges::default()
+                            },
                         )
-                        .await?,
-                    );
-                }
+                        .await?;
+                        row = renamed;
+                        changes
+                    }
+                    // A move in the caller's sidebar: the caller alone hears
+                    // of it, and the list's version stays.
+                    None if position.is_some() => {
+                        let member = model::member(conn, list, actor).await?;
+                        list_changes(&row, member.as_slice(), ListAction::Updated)
+                    }
+                    None => Vec::new(),
+                };
+                let recorded = events::record(conn, changes).await?;
                 let member = model::member(conn, list, actor)
                     .await?
                     .ok_or(ListError::NotFound("list"))?;
@@ -330,11 +345,10 @@ impl ListService {
                 let mut recorded = Recorded::default();
                 if target.role() != role {
                     model::set_role(conn, list, user, role).await?;
-                    let row = model::touch(conn, list, now()).await?;
-                    let members = member_rows(conn, list).await?;
-                    recorded =
-                        events::record(conn, list_changes(&row, &members, ListAction::Updated))
-                            .await?;
+                    let updates = bump_with_updates(conn, list, ListChanges::default())
+                        .await?
+                        .1;
+                    recorded = events::record(conn, updates).await?;
                 }
                 let member = model::members_of(conn, &[list])
                     .await?
@@ -374,10 +388,12 @@ impl ListService {
                     return Ok((false, Recorded::default()));
                 }
                 model::delete_member(conn, list, user).await?;
-                let row = model::touch(conn, list, now()).await?;
-                let rest = member_rows(conn, list).await?;
                 let mut changes = revoked(list, &[user]);
-                changes.extend(list_changes(&row, &rest, ListAction::Updated));
+                changes.extend(
+                    bump_with_updates(conn, list, ListChanges::default())
+                        .await?
+                        .1,
+                );
                 let recorded = events::record(conn, changes).await?;
                 Ok((true, recorded))
             })
@@ -414,10 +430,16 @@ impl ListService {
                 // Demote first: at most one OWNER at any moment.
                 model::set_role(conn, list, actor, Role::Editor).await?;
                 model::set_role(conn, list, user, Role::Owner).await?;
-                let row = model::set_owner(conn, list, user, now()).await?;
-                let members = member_rows(conn, list).await?;
-                let recorded =
-                    events::record(conn, list_changes(&row, &members, ListAction::Updated)).await?;
+                let (row, updates) = bump_with_updates(
+                    conn,
+                    list,
+                    ListChanges {
+                        owner_id: Some(user),
+                        ..ListChanges::default()
+                    },
+                )
+                .await?;
+                let recorded = events::record(conn, updates).await?;
                 let member = model::member(conn, list, actor)
                     .await?
                     .ok_or(ListError::NotFound("list"))?;

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// A todo row.
-#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, PartialEq, Eq)]
 #[diesel(table_name = todos, check_for_backend(diesel::pg::Pg))]
 pub struct TodoRow {
     /// Id.
@@ -282,22 +282,28 @@ pub async fn in_order(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> 
         .await
 }
 
-/// Sets a todo's position only (rebalancing: the order does not change).
-pub async fn set_position(
+/// Sets the positions of todos `ids` to `keys` (pairwise), bumping their
+/// versions, in one statement: the changed rows.
+pub async fn set_positions(
     conn: &mut Conn,
-    id: Uuid,
-    position: &str,
+    ids: &[Uuid],
+    keys: &[String],
     at: DateTime<Utc>,
-) -> QueryResult<TodoRow> {
-    diesel::update(todos::table.find(id))
-        .set((
-            todos::position.eq(position),
-            todos::updated_at.eq(at),
-            todos::version.eq(todos::version + 1),
-        ))
-        .returning(TodoRow::as_returning())
-        .get_result(conn)
-        .await
+) -> QueryResult<Vec<TodoRow>> {
+    use diesel::sql_types::{Array, Text, Timestamptz};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::sql_query(
+        "UPDATE todos t SET position = v.key, updated_at = $3, version = t.version + 1 \
+         FROM unnest($1::uuid[], $2::text[]) AS v(id, key) \
+         WHERE t.id = v.id RETURNING t.*",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<Array<Text>, _>(keys)
+    .bind::<Timestamptz, _>(at)
+    .load(conn)
+    .await
 }
 
 /// The todos of `scope` matching `filter`, as a boxed query to add to.

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::{ListService, enter_exclusive, list_changes, member_rows, now};
+use super::{ListService, bump_with_updates, enter_exclusive, list_changes, member_rows, now};
 use crate::{
     auth::{domain::Email, model::User},
     events::service::{self as events, ListAction},
@@ -17,7 +17,7 @@ use crate::{
         access::{Action, Role},
         domain::{MAX_LISTS_PER_USER, MAX_MEMBERS, grantable},
         invitation::{self, InvitationRow, InvitationView},
-        model::{self, MemberRow, Membership},
+        model::{self, ListChanges, MemberRow, Membership},
         position::{self, PositionKey},
     },
 };
@@ -190,6 +190,10 @@ impl ListService {
                         format!("a user may be a member of at most {MAX_LISTS_PER_USER} lists"),
                     ));
                 }
+                // The members before the joiner hear of the join (UPDATED);
+                // the joiner, of the list (ACCESS_GRANTED).
+                let (list, mut changes) =
+                    bump_with_updates(conn, list.id, ListChanges::default()).await?;
                 let last = model::last_position(conn, user.id).await?;
                 let last = last.as_deref().map(PositionKey::parse).transpose()?;
                 let member = model::insert_member(
@@ -204,10 +208,11 @@ impl ListService {
                 )
                 .await?;
                 invitation::answer(conn, id, true, at).await?;
-                let list = model::touch(conn, list.id, at).await?;
-                let mut changes =
-                    list_changes(&list, std::slice::from_ref(&member), ListAction::Granted);
-                changes.extend(list_changes(&list, &members, ListAction::Updated));
+                changes.extend(list_changes(
+                    &list,
+                    std::slice::from_ref(&member),
+                    ListAction::Granted,
+                ));
                 let recorded = events::record(conn, changes).await?;
                 Ok((Membership { list, member }, recorded))
             })

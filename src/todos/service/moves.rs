@@ -128,16 +128,24 @@ impl TodoService {
                     ),
                     false => move_changes(&source, &target, &row, from),
                 };
-                let mut events = events::record(conn, changes).await?;
+                let mut changes = changes;
+                let mut row = row;
                 if key.as_str().len() > REBALANCE_AT {
-                    events.merge(rebalance(conn, &target, to).await?);
+                    let rebalanced = rebalance(conn, to).await?;
                     // The moved todo's key changed again.
-                    let row = model::find_in_list(conn, to, id)
-                        .await?
-                        .ok_or(TodoError::NotFound)?;
-                    return Ok((row, events));
+                    if let Some(moved) = rebalanced.iter().find(|r| r.id == id) {
+                        row = moved.clone();
+                    }
+                    changes.extend(todo_changes(
+                        &target.users(),
+                        EventKind::Updated,
+                        to,
+                        &rebalanced,
+                    ));
                 }
-                Ok((row, events))
+                // One call for the whole transaction: events inserted in
+                // user-id order (see `events::service::record`).
+                Ok((row, events::record(conn, changes).await?))
             })
             .await?;
         self.events.publish(&mut conn, events).await;
@@ -227,26 +235,18 @@ fn move_changes(source: &Audience, target: &Audience, row: &TodoRow, from: Uuid)
     changes
 }
 
-/// Gives every todo of `list` a fresh short key in the current order (one
-/// transaction; the order does not change), with an UPDATED event each.
-async fn rebalance(
-    conn: &mut crate::db::Conn,
-    audience: &Audience,
-    list: Uuid,
-) -> Result<events::Recorded, TodoError> {
+/// Gives every todo of `list` a fresh short key in the current order (the
+/// order does not change), in one statement; the rows whose key changed.
+async fn rebalance(conn: &mut crate::db::Conn, list: Uuid) -> Result<Vec<TodoRow>, TodoError> {
     let rows = model::in_order(conn, list).await?;
     let keys = position::keys_between(None, None, rows.len())?;
-    let at = now();
-    let mut changed = Vec::with_capacity(rows.len());
-    for (row, key) in rows.iter().zip(keys) {
-        if row.position != key.as_str() {
-            changed.push(model::set_position(conn, row.id, key.as_str(), at).await?);
-        }
-    }
+    let (ids, keys): (Vec<Uuid>, Vec<String>) = rows
+        .iter()
+        .zip(keys)
+        .filter(|(row, key)| row.position != key.as_str())
+        .map(|(row, key)| (row.id, key.into_string()))
+        .unzip();
+    let changed = model::set_positions(conn, &ids, &keys, now()).await?;
     tracing::info!(list.id = %list, todos = rows.len(), changed = changed.len(), "rebalanced position keys");
-    Ok(events::record(
-        conn,
-        todo_changes(&audience.users(), EventKind::Updated, list, &changed),
-    )
-    .await?)
+    Ok(changed)
 }

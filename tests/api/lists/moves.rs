@@ -451,3 +451,46 @@ async fn concurrent_moves_into_one_gap_both_land_in_a_total_order() {
         assert_eq!(walked, order, "round {round}: pages");
     }
 }
+
+#[tokio::test]
+async fn a_key_past_fifty_characters_rebalances_the_list_in_its_order() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let list = app.create_list_id(&alice, "Long keys").await;
+    for title in ["one", "two", "three"] {
+        app.create_todo_in(&alice, &list, title).await;
+    }
+    // New todos go first: three, two, one.
+    let before = app.list_todos(&alice, &list, "POSITION").await;
+    let key = |t: &Value| t["position"].as_str().unwrap().to_owned();
+    let (three, two, one) = (&before[0], &before[1], &before[2]);
+    // A client key between "two" and "one", 62 characters long.
+    let long = format!("{}{}", key(two), "V".repeat(60));
+    assert!(long.as_str() > key(two).as_str() && long.as_str() < key(one).as_str());
+    let moved = app
+        .move_todo_ok(
+            &alice,
+            three["id"].as_str().unwrap(),
+            json!({ "position": long }),
+        )
+        .await;
+    // The list's keys were made short again, in the order the move asked for.
+    let after = app.list_todos(&alice, &list, "POSITION").await;
+    let titles: Vec<String> = after
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        [&two["id"], &three["id"], &one["id"]].map(|v| v.as_str().unwrap().to_owned()),
+        "{after:?}"
+    );
+    for todo in &after {
+        assert!(key(todo).len() <= 3, "not rebalanced: {after:?}");
+        assert!(is_valid_key(&key(todo)), "{after:?}");
+    }
+    // The answer is the todo as it ended, with its rebalanced key.
+    assert_eq!(moved["position"], after[1]["position"], "{moved}");
+    // Every rebalanced todo changed version.
+    assert!(after[0]["version"].as_i64().unwrap() >= 2, "{after:?}");
+}
