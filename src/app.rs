@@ -220,6 +220,7 @@ async fn assemble(
             JobContext {
                 auth: auth.clone(),
                 todos: todos.clone(),
+                lists: lists.clone(),
                 mailer,
                 app_url: config.mail.app_url.clone(),
             },

@@ -215,6 +215,18 @@ impl Db {
     }
 }
 
+/// Takes a transaction-scoped advisory lock named `key` (hashed to 64
+/// bits): concurrent transactions taking the same key run one at a time
+/// from here to their end.
+pub async fn advisory_xact_lock(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Runs pending migrations on a fresh connection to `url`.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
     let conn = Conn::establish(url)

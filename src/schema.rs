@@ -240,6 +240,7 @@ diesel::joinable!(todos -> lists (list_id));
 diesel::joinable!(list_members -> lists (list_id));
 diesel::joinable!(list_members -> users (user_id));
 diesel::joinable!(list_invitations -> lists (list_id));
+diesel::joinable!(list_invitations -> users (invited_by));
 diesel::joinable!(email_verification_codes -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(todo_events -> users (user_id));

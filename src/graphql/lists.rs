@@ -12,6 +12,7 @@ use crate::{
     error::{ErrorCode, coded, log_internal},
     lists::{
         access::Role,
+        invitation::InvitationView,
         loader::ListDataLoader,
         model::{MemberWithUser, Membership},
     },
@@ -90,16 +91,52 @@ pub fn parse_list_id(raw: &str) -> Option<Uuid> {
     Uuid::try_parse(raw).ok()
 }
 
-/// The caller's list `id` as an object, or `NOT_FOUND` (also for lists the
-/// caller is not a member of).
-pub async fn require_list(
-    ctx: &Context<'_>,
-    user: &User,
-    id: &ID,
-) -> async_graphql::Result<Membership> {
-    let list =
-        parse_list_id(id.as_str()).ok_or_else(|| coded(ErrorCode::NotFound, "list not found"))?;
-    membership(ctx, user.id, list)
-        .await?
-        .ok_or_else(|| coded(ErrorCode::NotFound, "list not found"))
+/// What an invitee may see of the list before joining.
+#[derive(SimpleObject)]
+#[graphql(name = "ListInvitationTarget")]
+pub struct ListInvitationTargetObject {
+    id: ID,
+    name: String,
+}
+
+/// An invitation to a list.
+pub struct ListInvitationObject(pub InvitationView);
+
+#[Object(name = "ListInvitation")]
+impl ListInvitationObject {
+    async fn id(&self) -> ID {
+        ID(self.0.row.id.to_string())
+    }
+
+    async fn list(&self) -> ListInvitationTargetObject {
+        ListInvitationTargetObject {
+            id: ID(self.0.row.list_id.to_string()),
+            name: self.0.list_name.clone(),
+        }
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.row.email
+    }
+
+    async fn role(&self) -> ListRoleObject {
+        Role::from_db(&self.0.row.role).into()
+    }
+
+    async fn invited_by(&self) -> CollaboratorObject {
+        CollaboratorObject {
+            id: ID(self.0.row.invited_by.to_string()),
+            email: self.0.inviter_email.clone(),
+            display_name: self.0.inviter_name.clone(),
+        }
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.row.created_at
+    }
+
+    /// Invitations lapse after 14 days.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.row.expires_at
+    }
 }

@@ -10,12 +10,16 @@ use uuid::Uuid;
 
 use super::{
     context::{load_user, viewer},
-    lists::{CollaboratorObject, ListMemberObject, ListRoleObject, membership},
+    lists::{
+        CollaboratorObject, ListInvitationObject, ListMemberObject, ListRoleObject, membership,
+    },
 };
 use crate::{
     auth::model::User,
     error::{ErrorCode, GqlResultExt, coded, log_internal},
     lists::{
+        ListService,
+        access::Role,
         loader::{ListDataLoader, Members},
         model::{ListRow, MemberRow, Membership},
     },
@@ -354,6 +358,25 @@ pub async fn todo_connection(
         .list(viewer, version, scope, &filter, &page, with_total)
         .await
         .gql()?;
+    // A page across lists whose `list` is selected: load the memberships
+    // in one batch now, rather than in however many batches the
+    // DataLoader's delay window happens to cut the nodes' loads into.
+    let look = ctx.look_ahead();
+    if matches!(scope, Scope::MemberOf(_))
+        && (look.field("nodes").field("list").exists()
+            || look.field("edges").field("node").field("list").exists())
+    {
+        let mut keys: Vec<(Uuid, Uuid)> = page.rows.iter().map(|r| (viewer, r.list_id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        ctx.data::<ListDataLoader>()?
+            .load_many(keys)
+            .await
+            .map_err(|e| {
+                log_internal(e.as_ref());
+                coded(ErrorCode::InternalServerError, "Internal server error")
+            })?;
+    }
     Ok(TodoConnection {
         viewer,
         version,
@@ -439,6 +462,22 @@ impl TodoListObject {
         Ok(CollaboratorObject::from_user(
             &load_user(ctx, self.list.owner_id).await?,
         ))
+    }
+
+    /// Pending invitations; empty unless the caller is the OWNER.
+    async fn pending_invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ListInvitationObject>> {
+        if self.member.role() != Role::Owner {
+            return Ok(Vec::new());
+        }
+        let pending = ctx
+            .data::<ListService>()?
+            .pending_of_list(self.list.id)
+            .await
+            .gql()?;
+        Ok(pending.into_iter().map(ListInvitationObject).collect())
     }
 
     /// Every member, the owner included.

@@ -33,6 +33,8 @@ pub enum Template {
     PasswordReset,
     /// A todo is due soon.
     DueReminder,
+    /// An invitation to a list.
+    ListInvitation,
 }
 
 impl Template {
@@ -57,6 +59,11 @@ impl Template {
                 "A todo is due soon",
                 include_str!("../../templates/email/due_reminder.txt"),
                 include_str!("../../templates/email/due_reminder.html"),
+            ),
+            Self::ListInvitation => (
+                "You are invited to a shared todo list",
+                include_str!("../../templates/email/list_invitation.txt"),
+                include_str!("../../templates/email/list_invitation.html"),
             ),
         }
     }

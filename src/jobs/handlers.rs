@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     auth::{AuthService, model::User, verification_code},
+    lists::ListService,
     todos::{TodoError, TodoService},
 };
 
@@ -20,6 +21,8 @@ pub struct JobContext {
     pub auth: AuthService,
     /// Todos (reminders).
     pub todos: TodoService,
+    /// Lists (invitations).
+    pub lists: ListService,
     /// Outgoing email.
     pub mailer: Mailer,
     /// Where the web app is (`APP_URL`), for links in emails.
@@ -70,6 +73,40 @@ pub async fn handle(ctx: &JobContext, job: Job, attempt: i32) -> anyhow::Result<
                 .send(email)
                 .await
                 .context("sending the password-reset email")
+        }
+        Job::ListInvitationEmail { invitation_id } => {
+            let Some(view) = ctx.lists.invitation(invitation_id).await? else {
+                return Ok(());
+            };
+            // Answered or withdrawn meanwhile: nothing to tell.
+            if !view.row.pending(chrono::Utc::now()) {
+                return Ok(());
+            }
+            let inviter = view.inviter_name.as_deref().unwrap_or(&view.inviter_email);
+            let link = format!(
+                "{}/app#invitation={}",
+                ctx.app_url.trim_end_matches('/'),
+                view.row.id
+            );
+            let expires = view
+                .row
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let email = Template::ListInvitation.render(
+                &view.row.email,
+                &[
+                    ("inviter", inviter),
+                    ("email", &view.row.email),
+                    ("list", &view.list_name),
+                    ("role", &view.row.role),
+                    ("link", &link),
+                    ("expires_at", &expires),
+                ],
+            );
+            ctx.mailer
+                .send(email)
+                .await
+                .context("sending a list invitation")
         }
         Job::DueReminder {
             todo_id,

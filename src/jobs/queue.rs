@@ -48,6 +48,11 @@ pub enum Job {
         /// The account.
         user_id: Uuid,
     },
+    /// An invitation to a list, to the invited address.
+    ListInvitationEmail {
+        /// The invitation; nothing is sent once it is no longer pending.
+        invitation_id: Uuid,
+    },
     /// A reminder that a todo is due soon.
     DueReminder {
         /// The todo.
@@ -69,6 +74,7 @@ impl Job {
             Self::WelcomeEmail { .. } => "welcome_email",
             Self::VerificationEmail { .. } => "verification_email",
             Self::PasswordResetEmail { .. } => "password_reset_email",
+            Self::ListInvitationEmail { .. } => "list_invitation_email",
             Self::DueReminder { .. } => "due_reminder",
         }
     }
@@ -143,6 +149,9 @@ mod tests {
             },
             Job::PasswordResetEmail {
                 user_id: Uuid::now_v7(),
+            },
+            Job::ListInvitationEmail {
+                invitation_id: Uuid::now_v7(),
             },
             Job::DueReminder {
                 todo_id: Uuid::now_v7(),

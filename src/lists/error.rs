@@ -42,6 +42,10 @@ pub enum ListError {
     /// A per-user limit was reached.
     #[error("{0}")]
     RateLimited(String),
+    /// The caller's email is not verified (invitations go to whoever
+    /// proved they own the address).
+    #[error("verify your email address first (verifyEmail)")]
+    EmailNotVerified,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -99,6 +103,7 @@ impl ClientError for ListError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::VersionConflict { .. } | Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::Db(_) => ErrorCode::InternalServerError,
         }
     }

@@ -14,8 +14,8 @@ use super::{
 use crate::{
     error::GqlResultExt,
     graphql::{
-        context::viewer,
-        lists::{ListMemberObject, ListRoleObject, parse_list_id, require_list},
+        context::{changed_data, viewer},
+        lists::{ListInvitationObject, ListMemberObject, ListRoleObject, parse_list_id},
         objects::{PageInfo, TodoListConnection, TodoListObject},
     },
 };
@@ -42,8 +42,15 @@ fn list_id(raw: &ID) -> Result<Uuid, ListError> {
     parse_list_id(raw.as_str()).ok_or(ListError::NotFound("list"))
 }
 
-fn user_id(raw: &ID) -> Result<Uuid, ListError> {
-    Uuid::try_parse(raw.as_str()).map_err(|_| ListError::NotFound("member"))
+fn invitation_id(raw: &ID) -> Result<Uuid, ListError> {
+    Uuid::try_parse(raw.as_str()).map_err(|_| ListError::NotFound("invitation"))
+}
+
+/// A member id as sent. A malformed one names nobody: the nil id, which is
+/// no member, so the service answers as for any non-member (after the
+/// caller's role is checked, as the contract orders).
+fn user_id(raw: &ID) -> Uuid {
+    Uuid::try_parse(raw.as_str()).unwrap_or(Uuid::nil())
 }
 
 /// List queries.
@@ -89,6 +96,21 @@ impl ListQuery {
         })
     }
 
+    /// Invitations addressed to the caller's email that are still pending; empty until that
+    /// email is verified.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ListInvitationObject>> {
+        let user = viewer(ctx).await?;
+        let found = ctx
+            .data::<ListService>()?
+            .invitations_for(&user)
+            .await
+            .gql()?;
+        Ok(found.into_iter().map(ListInvitationObject).collect())
+    }
+
     /// One list; null when it does not exist or the caller is not a member.
     async fn list(
         &self,
@@ -124,7 +146,7 @@ impl ListMutation {
             .create(user.id, name)
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(TodoListObject::new(m, &user))
     }
 
@@ -156,7 +178,7 @@ impl ListMutation {
             .update(user.id, list, name, position, input.expected_version)
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(TodoListObject::new(m, &user))
     }
 
@@ -169,8 +191,51 @@ impl ListMutation {
             .delete(user.id, list)
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(ID(deleted.to_string()))
+    }
+
+    /// OWNER only. Invites an email address (with or without an account) as EDITOR or VIEWER
+    /// (OWNER is refused with BAD_USER_INPUT); an email is sent to it. Inviting an existing
+    /// member, or an address with a pending invitation to this list, is CONFLICT.
+    /// Rate limited per inviter (RATE_LIMITED).
+    async fn invite_to_list(
+        &self,
+        ctx: &Context<'_>,
+        list_id: ID,
+        email: String,
+        role: ListRoleObject,
+    ) -> async_graphql::Result<ListInvitationObject> {
+        let user = viewer(ctx).await?;
+        let list = self::list_id(&list_id).gql()?;
+        let view = ctx
+            .data::<ListService>()?
+            .invite(user.id, list, &email, Role::from(role))
+            .await
+            .gql()?;
+        Ok(ListInvitationObject(view))
+    }
+
+    /// The caller's email must be the invitation's (case-insensitive; otherwise NOT_FOUND,
+    /// checked first) and verified (otherwise EMAIL_NOT_VERIFIED; the answer carries neither
+    /// the list's name nor its id).
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<TodoListObject> {
+        let user = viewer(ctx).await?;
+        let id = invitation_id(&id).gql()?;
+        let m = ctx.data::<ListService>()?.accept(&user, id).await.gql()?;
+        changed_data(ctx);
+        Ok(TodoListObject::new(m, &user))
+    }
+
+    /// The invitee declines, or the list's OWNER withdraws it. True when it was pending.
+    async fn cancel_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let user = viewer(ctx).await?;
+        let id = invitation_id(&id).gql()?;
+        Ok(ctx.data::<ListService>()?.cancel(&user, id).await.gql()?)
     }
 
     /// OWNER only; role EDITOR or VIEWER (OWNER: BAD_USER_INPUT, use transferList).
@@ -183,15 +248,13 @@ impl ListMutation {
     ) -> async_graphql::Result<ListMemberObject> {
         let user = viewer(ctx).await?;
         let list = self::list_id(&list_id).gql()?;
-        // An unknown list is NOT_FOUND before a malformed user id is.
-        require_list(ctx, &user, &list_id).await?;
-        let member = self::user_id(&user_id).gql()?;
+        let member = self::user_id(&user_id);
         let m = ctx
             .data::<ListService>()?
             .change_role(user.id, list, member, Role::from(role))
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(ListMemberObject(m))
     }
 
@@ -205,16 +268,13 @@ impl ListMutation {
     ) -> async_graphql::Result<bool> {
         let user = viewer(ctx).await?;
         let list = self::list_id(&list_id).gql()?;
-        let Ok(member) = Uuid::try_parse(user_id.as_str()) else {
-            require_list(ctx, &user, &list_id).await?;
-            return Ok(false);
-        };
+        let member = self::user_id(&user_id);
         let removed = ctx
             .data::<ListService>()?
             .remove_member(user.id, list, member)
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(removed)
     }
 
@@ -227,14 +287,13 @@ impl ListMutation {
     ) -> async_graphql::Result<TodoListObject> {
         let user = viewer(ctx).await?;
         let list = self::list_id(&list_id).gql()?;
-        require_list(ctx, &user, &list_id).await?;
-        let member = self::user_id(&user_id).gql()?;
+        let member = self::user_id(&user_id);
         let m = ctx
             .data::<ListService>()?
             .transfer(user.id, list, member)
             .await
             .gql()?;
-        crate::graphql::context::changed_data(ctx);
+        changed_data(ctx);
         Ok(TodoListObject::new(m, &user))
     }
 }

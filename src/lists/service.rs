@@ -31,6 +31,8 @@ use crate::{
     },
 };
 
+mod invitations;
+
 /// Lists.
 #[derive(Clone)]
 pub struct ListService {
@@ -407,7 +409,7 @@ impl ListService {
                     return Err(ListError::invalid("userId", "is already the OWNER"));
                 }
                 if !members.iter().any(|m| m.user_id == user) {
-                    return Err(ListError::NotFound("member"));
+                    return Err(ListError::invalid("userId", "is not a member of this list"));
                 }
                 // Demote first: at most one OWNER at any moment.
                 model::set_role(conn, list, actor, Role::Editor).await?;

@@ -19,6 +19,7 @@ mod hardening;
 mod http_spec;
 mod jobs;
 mod lifecycle;
+mod lists;
 mod pagination;
 mod response_order;
 mod rest;

@@ -6,14 +6,19 @@
 //! Request helpers are methods of [`TestApp`], defined beside the kind of
 //! request they make: `graphql` (`gql*`, `data_as`), `accounts`
 //! (`register*`, `login`, `refresh`, `logout`), `todos` (`create_todo*`,
-//! `update_todo*`, `delete_todo*`, `toggle_all`, `todo_counts`) and `http`
-//! (`post_graphql`, `get_graphql`, `rest_*`, `readyz`).
+//! `update_todo*`, `delete_todo*`, `toggle_all`, `todo_counts`), `lists`
+//! (`create_list*`, `invite*`, `move_todo*`, `list_todos*`,
+//! `verify_email_in_db`) and `http` (`post_graphql`, `get_graphql`,
+//! `rest_*`, `readyz`). Position keys as clients compute them are in
+//! `fractional_index`.
 
 pub mod accounts;
 pub mod app;
 pub mod db;
+pub mod fractional_index;
 pub mod graphql;
 pub mod http;
+pub mod lists;
 pub mod process;
 pub mod redis;
 pub mod smtp_sink;
