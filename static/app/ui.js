@@ -46,14 +46,18 @@ export async function attempt(errorEl, fn, what) {
 const notice = $('notice');
 let noticeTimer = null;
 
-/** The line above the page's content (`tone` "ok" or "info"); it goes after 10 s unless `sticky`. */
+/**
+ * The toast at the bottom of the window (`tone` "ok" or "info"). It goes
+ * after 6 s ("ok") or 10 s ("info") unless `sticky`, or when clicked.
+ */
 export function notify(text, tone = 'ok', sticky = false) {
   clearTimeout(noticeTimer);
   notice.textContent = text;
   notice.dataset.tone = tone;
   notice.hidden = !text;
-  if (text && !sticky) noticeTimer = setTimeout(() => notify(''), 10_000);
+  if (text && !sticky) noticeTimer = setTimeout(() => notify(''), tone === 'ok' ? 6_000 : 10_000);
 }
+notice.addEventListener('click', () => notify(''));
 
 export const ROLE_NAMES = { OWNER: 'Owner', EDITOR: 'Editor', VIEWER: 'Viewer' };
 

@@ -165,10 +165,19 @@ async function signUpAndVerify(page, person) {
   await page.getByLabel('Verification code').fill(code);
   await page.getByRole('button', { name: 'Verify', exact: true }).click();
   await page.locator('#verify-banner').waitFor({ state: 'hidden' });
+  await dismissToast(page, 'Your email address is verified.');
 }
 
-async function addTodo(page, title) {
+/** Clicks the toast saying `text` away (unless it went by itself). */
+async function dismissToast(page, text) {
+  const toast = page.locator('#notice', { hasText: text });
+  if (await toast.isVisible()) await toast.click({ timeout: 2_000 }).catch(() => {});
+  await page.locator('#notice').waitFor({ state: 'hidden' });
+}
+
+async function addTodo(page, title, due) {
   await page.getByLabel('New todo').fill(title);
+  if (due) await page.getByLabel('Due').first().fill(due);
   await page.getByLabel('New todo').press('Enter');
   await item(page, title).waitFor();
 }
@@ -216,7 +225,10 @@ async function run() {
   await a.getByLabel('Name of the new list').press('Enter');
   await heading(a, 'Groceries').waitFor();
   if ((await sidebarLink(a, '').first().innerText()).trim() !== 'Inbox') throw new Error('the default list is not first in the sidebar');
-  for (const title of ['Coffee beans', 'Apples', 'Sourdough bread', 'Oat milk']) await addTodo(a, title);
+  for (const title of ['Coffee beans', 'Apples', 'Sourdough bread']) await addTodo(a, title);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  await addTodo(a, 'Oat milk', `${tomorrow}T09:00`);
+  await item(a, 'Oat milk').locator('.due', { hasText: 'Due tomorrow, 9:00' }).waitFor();
   await a.getByLabel('New todo').blur();
   await frame('Alice creates a list, “Groceries”. Bob is in his own Inbox.', a, b);
 
@@ -246,6 +258,7 @@ async function run() {
   );
   if (await dialog.locator('#pending-list li', { hasText: bob.email }).isVisible()) throw new Error('the invitation stays pending after Bob joined');
   await frame('Bob accepts: “Groceries” is in his sidebar, and Alice sees him join.', a, b);
+  await dismissToast(b, 'You joined “Groceries” as editor.');
   await dialog.getByRole('button', { name: 'Done' }).click();
   await dialog.waitFor({ state: 'hidden' });
 
@@ -283,6 +296,7 @@ async function run() {
   await item(b, 'Coffee beans').locator('.grip').focus();
   await b.keyboard.press('ArrowUp');
   await within(3_000, 'Bob’s keyboard move in Alice’s window', async () => (await titles(a)).join() === wanted.join());
+  await b.locator('#list .grip:focus').blur();
   await a.reload();
   await heading(a, 'Groceries').waitFor();
   await item(a, 'Apples').waitFor();
@@ -302,6 +316,8 @@ async function run() {
   await heading(a, 'Groceries for Saturday').waitFor();
   await heading(b, 'Groceries for Saturday').waitFor({ timeout: 2_000 });
   await sidebarLink(b, 'Groceries for Saturday').waitFor();
+  await a.locator('#rename-button').blur();
+  await frame('Alice renames the list; Bob’s header and sidebar follow.', a, b);
 
   step("Alice makes Bob a viewer; Bob's controls become read-only, live");
   const dialog2 = await shareDialog(a);
