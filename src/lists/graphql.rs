@@ -217,7 +217,7 @@ impl ListMutation {
     }
 
     /// The caller's email must be the invitation's (case-insensitive; otherwise NOT_FOUND,
-    /// checked first) and verified (otherwise EMAIL_NOT_VERIFIED; the answer carries neither
+    /// checked first) and verified (otherwise `EMAIL_NOT_VERIFIED`; the answer carries neither
     /// the list's name nor its id).
     async fn accept_invitation(
         &self,
@@ -235,7 +235,7 @@ impl ListMutation {
     async fn cancel_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let user = viewer(ctx).await?;
         let id = invitation_id(&id).gql()?;
-        Ok(ctx.data::<ListService>()?.cancel(&user, id).await.gql()?)
+        ctx.data::<ListService>()?.cancel(&user, id).await.gql()
     }
 
     /// OWNER only; role EDITOR or VIEWER (OWNER: BAD_USER_INPUT, use transferList).

@@ -57,23 +57,23 @@ pub struct InvitationView {
     pub inviter_name: Option<String>,
 }
 
+/// What [`views`] selects.
+type ViewColumns = (
+    diesel::dsl::AsSelect<InvitationRow, diesel::pg::Pg>,
+    lists::name,
+    users::email,
+    users::display_name,
+);
+
+/// The tables [`views`] reads.
+type ViewTables = diesel::dsl::InnerJoin<
+    diesel::dsl::InnerJoin<list_invitations::table, lists::table>,
+    users::table,
+>;
+
 /// Invitations with their list and inviter, as a boxed query to filter.
-fn views<'a>() -> diesel::dsl::IntoBoxed<
-    'a,
-    diesel::dsl::Select<
-        diesel::dsl::InnerJoin<
-            diesel::dsl::InnerJoin<list_invitations::table, lists::table>,
-            users::table,
-        >,
-        (
-            diesel::dsl::AsSelect<InvitationRow, diesel::pg::Pg>,
-            lists::name,
-            users::email,
-            users::display_name,
-        ),
-    >,
-    diesel::pg::Pg,
-> {
+fn views<'a>()
+-> diesel::dsl::IntoBoxed<'a, diesel::dsl::Select<ViewTables, ViewColumns>, diesel::pg::Pg> {
     list_invitations::table
         .inner_join(lists::table)
         .inner_join(users::table)
