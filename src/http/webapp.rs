@@ -27,6 +27,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", JS, include_bytes!("../../static/app/app.js")),
     ("api.js", JS, include_bytes!("../../static/app/api.js")),
     ("store.js", JS, include_bytes!("../../static/app/store.js")),
+    ("ui.js", JS, include_bytes!("../../static/app/ui.js")),
+    ("live.js", JS, include_bytes!("../../static/app/live.js")),
+    ("todos.js", JS, include_bytes!("../../static/app/todos.js")),
+    (
+        "reorder.js",
+        JS,
+        include_bytes!("../../static/app/reorder.js"),
+    ),
+    ("lists.js", JS, include_bytes!("../../static/app/lists.js")),
+    ("share.js", JS, include_bytes!("../../static/app/share.js")),
+    (
+        "invitations.js",
+        JS,
+        include_bytes!("../../static/app/invitations.js"),
+    ),
     (
         "verify.js",
         JS,

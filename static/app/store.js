@@ -1,43 +1,61 @@
-// The loaded part of the todo list, newest first (the server's default
-// CREATED_AT_DESC order), merged from pages, mutation results and
-// subscription events. Every todo carries a `version` that grows with each
-// change, so whichever copy arrives last, the newest one wins and a replayed
-// or duplicate event changes nothing.
+// The loaded part of one list's todos, in the list's manual order (the
+// server's POSITION order: position keys compared by bytes, ties by id),
+// merged from pages, mutation results and subscription events. Every todo
+// carries a `version` that grows with each change, so whichever copy arrives
+// last, the newest one wins and a replayed or duplicate event changes nothing.
+// The page never computes a position key: a move is shown where the user
+// dropped it (`pendingMoves`) until the server's answer brings the real key.
 
 export class TodoStore {
   constructor(onChange) {
+    this.listId = null;
     this.byId = new Map();
     this.deleted = new Set();
+    /** id → { afterId } | { beforeId }: moves sent and not yet answered. */
+    this.pendingMoves = new Map();
     this.endCursor = null;
     this.hasNextPage = false;
     this.onChange = onChange;
   }
 
-  reset() {
+  reset(listId = this.listId) {
+    this.listId = listId;
     this.byId.clear();
     this.deleted.clear();
+    this.pendingMoves.clear();
     this.endCursor = null;
     this.hasNextPage = false;
     this.onChange();
   }
 
-  /** Newest first; ties broken by id, like the server's keyset order. */
+  /** Position keys ascending by byte value (they are ASCII), ties by id. */
   static compare(a, b) {
-    if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
-    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+    if (a.position !== b.position) return a.position < b.position ? -1 : 1;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   }
 
+  /** The server's order, with unanswered moves shown where they were dropped. */
   list() {
-    return [...this.byId.values()].sort(TodoStore.compare);
+    const all = [...this.byId.values()].sort(TodoStore.compare);
+    for (const [id, to] of this.pendingMoves) {
+      const from = all.findIndex((t) => t.id === id);
+      if (from < 0) continue;
+      const [todo] = all.splice(from, 1);
+      const anchor = all.findIndex((t) => t.id === (to.afterId ?? to.beforeId));
+      if (anchor < 0) all.splice(from, 0, todo);
+      else all.splice(to.afterId ? anchor + 1 : anchor, 0, todo);
+    }
+    return all;
   }
 
-  /** The oldest loaded todo: todos older than it belong to unloaded pages. */
+  /** The last loaded todo: todos after it belong to unloaded pages. */
   boundary() {
-    const all = this.list();
-    return all[all.length - 1] ?? null;
+    let last = null;
+    for (const todo of this.byId.values()) if (!last || TodoStore.compare(todo, last) > 0) last = todo;
+    return last;
   }
 
-  /** Adds a page from the `todos` connection. */
+  /** Adds a page from a `todos` connection. */
   addPage(connection) {
     for (const todo of connection.nodes) this.put(todo, true);
     this.endCursor = connection.pageInfo.endCursor;
@@ -47,15 +65,18 @@ export class TodoStore {
 
   /**
    * Stores `todo` unless a newer copy is known or it was deleted. An unknown
-   * todo older than the loaded range is left for "load more" to bring.
+   * todo past the loaded range is left for "load more" to bring; a known one
+   * that moved past it is dropped (it comes back with its page).
    */
   put(todo, fromPage = false) {
     if (this.deleted.has(todo.id)) return false;
     const known = this.byId.get(todo.id);
     if (known && known.version >= todo.version) return false;
-    if (!known && !fromPage && this.hasNextPage) {
+    if (!fromPage && this.hasNextPage) {
       const edge = this.boundary();
-      if (edge && TodoStore.compare(todo, edge) > 0) return false;
+      if (edge && edge.id !== todo.id && TodoStore.compare(todo, edge) > 0) {
+        return known ? this.byId.delete(todo.id) : false;
+      }
     }
     this.byId.set(todo.id, todo);
     return true;
@@ -63,12 +84,21 @@ export class TodoStore {
 
   remove(id) {
     this.deleted.add(id);
+    this.pendingMoves.delete(id);
     return this.byId.delete(id);
   }
 
-  /** Applies a `todoEvents` event; returns whether anything changed. */
+  /** Applies a TodoEvent of the `changes` feed; returns whether anything changed. */
   apply(event) {
-    const changed = event.kind === 'DELETED' ? this.remove(event.todoId) : this.put(event.todo);
+    let changed;
+    if (event.listId !== this.listId) {
+      // Another list's event; a todo of ours that it names moved there.
+      changed = this.byId.delete(event.todoId);
+    } else if (event.kind === 'DELETED') {
+      changed = this.remove(event.todoId);
+    } else {
+      changed = this.put(event.todo);
+    }
     if (changed) this.onChange(event);
     return changed;
   }
@@ -76,5 +106,18 @@ export class TodoStore {
   /** A local change (mutation result) applied at once. */
   upsert(todo) {
     if (this.put(todo)) this.onChange();
+  }
+
+  /** Shows `id` right after `to.afterId` (or before `to.beforeId`) until `settle(id, to)`. */
+  showMove(id, to) {
+    this.pendingMoves.set(id, to);
+    this.onChange();
+  }
+
+  /** The move `to` of `id` was answered (a later move of it stays shown). */
+  settle(id, to) {
+    if (this.pendingMoves.get(id) !== to) return;
+    this.pendingMoves.delete(id);
+    this.onChange();
   }
 }

@@ -3,6 +3,7 @@
 // one), and the `/app#verify=<code>` link of that email, which is taken off
 // the address at once and submitted as soon as the user is signed in.
 import * as api from '/app/api.js';
+import { notify } from '/app/ui.js';
 
 /** A code from a link, kept for this tab until the user is signed in. */
 const PENDING_KEY = 'todoql.verifyCode';
@@ -11,7 +12,6 @@ const RESEND = 'mutation Resend { resendVerification }';
 
 const $ = (id) => document.getElementById(id);
 const el = {
-  notice: $('notice'),
   banner: $('verify-banner'),
   email: $('verify-email'),
   form: $('verify-form'),
@@ -23,6 +23,12 @@ const el = {
 };
 
 let user = null;
+const verifiedListeners = new Set();
+
+/** Calls `fn()` when the signed-in user has just verified their email. */
+export function onVerified(fn) {
+  verifiedListeners.add(fn);
+}
 
 function minutes(seconds) {
   const m = Math.max(1, Math.ceil(seconds / 60));
@@ -47,11 +53,6 @@ function describe(err, action) {
   }
 }
 
-function notify(text) {
-  el.notice.textContent = text;
-  el.notice.hidden = !text;
-}
-
 function render() {
   const show = Boolean(user) && !user.emailVerified;
   el.banner.hidden = !show;
@@ -65,6 +66,7 @@ function verified() {
   el.status.textContent = '';
   render();
   notify('Your email address is verified.');
+  for (const fn of verifiedListeners) fn();
 }
 
 async function submit(code) {
@@ -105,7 +107,7 @@ function takeLink() {
   if (!code.trim()) return;
   sessionStorage.setItem(PENDING_KEY, code.trim());
   if (user) submitPending();
-  else notify('Sign in to confirm your email address.');
+  else notify('Sign in to confirm your email address.', 'info', true);
 }
 
 el.form.addEventListener('submit', (e) => {
@@ -153,7 +155,7 @@ export function signedOut() {
   el.error.textContent = '';
   el.status.textContent = '';
   render();
-  if (sessionStorage.getItem(PENDING_KEY)) notify('Sign in to confirm your email address.');
+  if (sessionStorage.getItem(PENDING_KEY)) notify('Sign in to confirm your email address.', 'info', true);
   else notify('');
 }
 

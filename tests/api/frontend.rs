@@ -1,6 +1,7 @@
 //! The web app (`/app`) and client compatibility: Apollo Client and urql
 //! (`tests/js/clients/`) run against the live server, and the app runs end to end in
-//! headless Chromium (`tests/js/app-e2e.mjs`), including a server restart.
+//! headless Chromium: todos, sessions and a server restart (`tests/js/app-e2e.mjs`),
+//! and two people sharing a list (`tests/js/sharing-e2e.mjs`).
 
 use std::{process::Stdio, time::Duration};
 
@@ -10,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::{TestApp, node_script};
 
-/// Where the browser test leaves its screenshots.
+/// Where the browser tests leave their screenshots (`app/`, `sharing/`).
 const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e-screenshots");
 
 /// `node tests/js/clients/<script> <baseUrl> <token>`: runs one client
@@ -157,6 +158,13 @@ async fn frontend_is_served_from_the_binary() {
         ("api.js", "text/javascript"),
         ("store.js", "text/javascript"),
         ("verify.js", "text/javascript"),
+        ("ui.js", "text/javascript"),
+        ("live.js", "text/javascript"),
+        ("todos.js", "text/javascript"),
+        ("reorder.js", "text/javascript"),
+        ("lists.js", "text/javascript"),
+        ("share.js", "text/javascript"),
+        ("invitations.js", "text/javascript"),
         ("app.css", "text/css"),
         ("icon.svg", "image/svg+xml"),
         ("vendor/graphql-ws/client.js", "text/javascript"),
@@ -219,10 +227,11 @@ async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
     let database_url = app.as_ref().unwrap().database_url.clone();
     let address = app.as_ref().unwrap().address.clone();
     let port = address.rsplit(':').next().unwrap().to_owned();
-    let _ = std::fs::remove_dir_all(SCREENSHOTS);
+    let screenshots = format!("{SCREENSHOTS}/app");
+    let _ = std::fs::remove_dir_all(&screenshots);
     let mut child = node_script("app-e2e.mjs")
         .arg(&address)
-        .arg(SCREENSHOTS)
+        .arg(&screenshots)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -287,5 +296,70 @@ async fn frontend_e2e_in_chromium_live_updates_isolation_and_restart() {
     );
     assert!(summary["refreshes"].as_u64().unwrap() >= 1, "{summary}");
     assert!(summary["screenshots"].as_array().unwrap().len() >= 7);
+    eprintln!("{summary}");
+}
+
+/// Two people in two browser contexts share a list: Alice creates
+/// "Groceries" and invites Bob as an editor, Bob accepts from his inbox and
+/// adds a todo Alice sees within a second, Alice reorders by drag and drop
+/// (and the keyboard) and Bob sees the new order, then makes Bob a viewer
+/// (his controls turn read-only live) and removes him (the list leaves his
+/// sidebar live). Both verify their email through the page with a code the
+/// script asks for (`@@code <email>`). Leaves the walkthrough's frames in
+/// `target/e2e-screenshots/sharing/` (see `scripts/walkthrough.sh`).
+#[tokio::test]
+async fn frontend_e2e_in_chromium_lists_sharing_roles_and_reorder() {
+    let app = TestApp::spawn().await;
+    let screenshots = format!("{SCREENSHOTS}/sharing");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let mut child = node_script("sharing-e2e.mjs")
+        .arg(&app.address)
+        .arg(&screenshots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node tests/js/sharing-e2e.mjs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+
+    let mut last = String::new();
+    let drive = async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if let Some(email) = line.strip_prefix("@@code ") {
+                let reply = format!("code {}\n", verification_code(&app, email).await);
+                stdin.write_all(reply.as_bytes()).await.unwrap();
+            } else {
+                last = line;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(150), drive)
+        .await
+        .expect("sharing-e2e.mjs ran longer than 150 s");
+    let status = child.wait().await.unwrap();
+    let stderr = stderr.await.unwrap();
+    let summary: Value = serde_json::from_str(&last)
+        .unwrap_or_else(|_| panic!("no summary from sharing-e2e.mjs: {last}\n{stderr}"));
+    assert!(
+        status.success(),
+        "sharing-e2e.mjs failed: {summary}\n{stderr}"
+    );
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert_eq!(summary["blocked"], serde_json::json!([]));
+    let timing = |name: &str| summary["timings"][name].as_u64().unwrap_or(u64::MAX);
+    assert!(timing("addedSeenByOwnerMs") <= 1000, "{summary}");
+    assert!(timing("reorderSeenByOtherMs") <= 2000, "{summary}");
+    assert!(timing("readOnlySeenMs") <= 2000, "{summary}");
+    assert!(timing("removalSeenMs") <= 2000, "{summary}");
+    // Ten states, each seen from both windows, and the README's still.
+    assert_eq!(summary["screenshots"].as_array().unwrap().len(), 21);
     eprintln!("{summary}");
 }

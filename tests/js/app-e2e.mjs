@@ -161,11 +161,11 @@ async function reload(page) {
 async function signUp(page, name, email, password) {
   await page.goto(new URL('/app', base).toString());
   await page.getByRole('tab', { name: 'Create account' }).click();
-  await page.getByLabel('Name').fill(name);
+  await page.getByRole('textbox', { name: 'Name (optional)' }).fill(name);
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('heading', { name: 'My todos' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Inbox' }).waitFor();
 }
 
 async function signIn(page, email, password) {
@@ -174,7 +174,7 @@ async function signIn(page, email, password) {
   await page.getByLabel('Password').fill(password);
   // Keyboard only: Enter submits.
   await page.getByLabel('Password').press('Enter');
-  await page.getByRole('heading', { name: 'My todos' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Inbox' }).waitFor();
 }
 
 async function addTodo(page, title, due) {
@@ -352,7 +352,7 @@ async function run() {
 
   step('a reload keeps the session (refresh token in localStorage)');
   await reload(a2);
-  await a2.getByRole('heading', { name: 'My todos' }).waitFor();
+  await a2.getByRole('heading', { level: 1, name: 'Inbox' }).waitFor();
   await live(a2);
   await addTodo(a1, 'After the reload');
   await item(a2, 'After the reload').waitFor({ timeout: LIVE_WITHIN_MS + 500 });
