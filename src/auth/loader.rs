@@ -8,12 +8,17 @@ use uuid::Uuid;
 
 use super::{AuthError, AuthService, model::User};
 
-/// The per-request loader type (cached for the request's lifetime).
-pub type UserDataLoader = DataLoader<UserLoader, HashMapCache>;
+/// The per-request loader type (cached for the request's lifetime; an
+/// `Arc` so a subscription can clear it before each event).
+pub type UserDataLoader = Arc<DataLoader<UserLoader, HashMapCache>>;
 
 /// A fresh loader for one request.
 pub fn user_data_loader(auth: AuthService) -> UserDataLoader {
-    DataLoader::with_cache(UserLoader(auth), tokio::spawn, HashMapCache::default())
+    Arc::new(DataLoader::with_cache(
+        UserLoader(auth),
+        tokio::spawn,
+        HashMapCache::default(),
+    ))
 }
 
 /// Loads users by id in batches.

@@ -16,7 +16,7 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         changes::{ChangeObject, ListEventObject, TodoEventObject},
-        context::viewer,
+        context::{Loaders, viewer},
     },
 };
 
@@ -62,7 +62,9 @@ impl SubscriptionRoot {
         let default = user.default_list_id;
         let events = ctx.data::<EventService>()?;
         let stream = events.subscribe(user.id, after.as_deref()).await.gql()?;
+        let loaders = Loaders::of(ctx);
         Ok(stream.filter_map(move |item| {
+            loaders.clear();
             let shown = match item {
                 Err(e) => Some(Err(e).gql()),
                 Ok(change) => match &*change {
@@ -90,7 +92,10 @@ impl SubscriptionRoot {
         let user = viewer(ctx).await?;
         let events = ctx.data::<EventService>()?;
         let stream = events.subscribe(user.id, after.as_deref()).await.gql()?;
-        Ok(stream.map(|item| {
+        // Each event's fields (a list's counts, members) read current data.
+        let loaders = Loaders::of(ctx);
+        Ok(stream.map(move |item| {
+            loaders.clear();
             item.map(|change| match &*change {
                 Change::Todo(event) => {
                     let event = event.clone();

@@ -89,18 +89,43 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
     signed_in(credentials, row)
 }
 
+/// The request's DataLoaders, detached from its context: what a
+/// subscription keeps to forget, before each event, what it loaded for the
+/// last one (a user row's data version, memberships), so every event's
+/// fields read current data.
+#[derive(Clone)]
+pub struct Loaders {
+    users: Option<UserDataLoader>,
+    lists: Option<ListDataLoader>,
+}
+
+impl Loaders {
+    /// The request's loaders.
+    pub fn of(ctx: &Context<'_>) -> Self {
+        Self {
+            users: ctx.data::<UserDataLoader>().ok().cloned(),
+            lists: ctx.data::<ListDataLoader>().ok().cloned(),
+        }
+    }
+
+    /// Forgets everything loaded so far.
+    pub fn clear(&self) {
+        if let Some(loader) = &self.users {
+            loader.clear::<Uuid>();
+        }
+        if let Some(loader) = &self.lists {
+            loader.clear::<(Uuid, Uuid)>();
+            loader.clear::<Uuid>();
+        }
+    }
+}
+
 /// After a write: the user rows this request loaded carry the old data
 /// version, and the memberships it loaded may be stale, so later fields of
 /// the same request (`createTodo { owner { todoCounts } }`, a second
 /// mutation) must load them again.
 pub fn changed_data(ctx: &Context<'_>) {
-    if let Ok(loader) = ctx.data::<UserDataLoader>() {
-        loader.clear::<Uuid>();
-    }
-    if let Ok(loader) = ctx.data::<ListDataLoader>() {
-        loader.clear::<(Uuid, Uuid)>();
-        loader.clear::<Uuid>();
-    }
+    Loaders::of(ctx).clear();
 }
 
 /// The client's address (unspecified when the transport gave none).

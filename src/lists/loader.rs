@@ -12,12 +12,17 @@ use super::{
     model::{MemberWithUser, Membership},
 };
 
-/// The per-request loader type (cached for the request's lifetime).
-pub type ListDataLoader = DataLoader<ListLoader, HashMapCache>;
+/// The per-request loader type (cached for the request's lifetime; an
+/// `Arc` so a subscription can clear it before each event).
+pub type ListDataLoader = Arc<DataLoader<ListLoader, HashMapCache>>;
 
 /// A fresh loader for one request.
 pub fn list_data_loader(lists: ListService) -> ListDataLoader {
-    DataLoader::with_cache(ListLoader(lists), tokio::spawn, HashMapCache::default())
+    Arc::new(DataLoader::with_cache(
+        ListLoader(lists),
+        tokio::spawn,
+        HashMapCache::default(),
+    ))
 }
 
 /// Loads memberships and members in batches.

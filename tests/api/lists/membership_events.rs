@@ -311,3 +311,32 @@ async fn deleting_a_list_revokes_it_for_every_member() {
         assert!(app.get_list(&m.user, &list).await.is_null());
     }
 }
+
+#[tokio::test]
+async fn each_event_of_a_subscription_reads_the_list_as_it_is_then() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let list = app.create_list_id(&alice, "Counted").await;
+    let query = "subscription { changes {
+        __typename
+        ... on ListEvent { listId list { name todoCounts { total } members { role } } }
+        ... on TodoEvent { listId kind todoId } } }";
+    let mut feed = Feed::open(&app, &alice, query, json!({})).await;
+    let renamed = app
+        .update_list(&alice, &list, json!({ "name": "Counted 1" }))
+        .await;
+    assert!(renamed["errors"].is_null(), "{renamed}");
+    let first = feed.next().await;
+    assert_eq!(first["list"]["todoCounts"]["total"], 0, "{first}");
+    app.create_todo_in(&alice, &list, "one").await;
+    let created = feed.next().await;
+    assert_eq!(created["kind"], "CREATED", "{created}");
+    let renamed = app
+        .update_list(&alice, &list, json!({ "name": "Counted 2" }))
+        .await;
+    assert!(renamed["errors"].is_null(), "{renamed}");
+    let second = feed.next().await;
+    // Not what the subscription loaded for the first event.
+    assert_eq!(second["list"]["name"], "Counted 2", "{second}");
+    assert_eq!(second["list"]["todoCounts"]["total"], 1, "{second}");
+}
