@@ -1,8 +1,9 @@
 //! What every resolver may need from its request, whatever the feature:
 //! the caller's [`Credentials`] and address, the signed-in user
 //! ([`viewer`]), users by id through the request's DataLoader
-//! ([`load_user`]), and the marker the transports read to tell a request
-//! error from an executed operation. The transports fill it in through
+//! ([`load_user`]), the request's DataLoaders ([`Loaders`], [`prefetch`]
+//! for a page of todos), and the marker the transports read to tell a
+//! request error from an executed operation. The transports fill it in through
 //! [`prepare_request`]; features' GraphQL layers read it.
 
 use std::sync::{
@@ -20,11 +21,13 @@ use crate::{
         loader::{UserDataLoader, user_data_loader},
         model::User,
     },
+    error::log_internal,
     error::{ErrorCode, GqlResultExt, coded},
     lists::{
         ListService,
         loader::{ListDataLoader, list_data_loader},
     },
+    todos::{domain::Scope, model::TodoRow},
 };
 
 /// The client's address (after trusted proxies), for rate limits.
@@ -148,4 +151,45 @@ pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Use
             ))
         }
     }
+}
+
+/// Loads, in one batch each, what the page's nodes will ask the request's
+/// DataLoaders for (`list`: memberships, for a page across lists;
+/// `owner`/`createdBy`: users). Left to the nodes, the loads arrive over
+/// time and the DataLoader's delay window may cut them into several
+/// batches (several queries) on a busy server.
+pub async fn prefetch(
+    ctx: &Context<'_>,
+    viewer: Uuid,
+    scope: Scope,
+    rows: &[TodoRow],
+) -> async_graphql::Result<()> {
+    let look = ctx.look_ahead();
+    let selects = |field: &str| {
+        look.field("nodes").field(field).exists()
+            || look.field("edges").field("node").field(field).exists()
+    };
+    let internal = |e: &(dyn std::error::Error + Send + Sync + 'static)| {
+        log_internal(e);
+        coded(ErrorCode::InternalServerError, "Internal server error")
+    };
+    if matches!(scope, Scope::MemberOf(_)) && selects("list") {
+        let mut keys: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (viewer, r.list_id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        ctx.data::<ListDataLoader>()?
+            .load_many(keys)
+            .await
+            .map_err(|e| internal(e.as_ref()))?;
+    }
+    if selects("owner") || selects("createdBy") {
+        let mut ids: Vec<Uuid> = rows.iter().map(|r| r.owner_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ctx.data::<UserDataLoader>()?
+            .load_many(ids)
+            .await
+            .map_err(|e| internal(e.as_ref()))?;
+    }
+    Ok(())
 }

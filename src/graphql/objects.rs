@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    context::{load_user, viewer},
+    context::{load_user, prefetch, viewer},
     lists::{
         CollaboratorObject, ListInvitationObject, ListMemberObject, ListRoleObject, membership,
     },
 };
 use crate::{
-    auth::{loader::UserDataLoader, model::User},
+    auth::model::User,
     error::{ErrorCode, GqlResultExt, coded, log_internal},
     lists::{
         ListService,
@@ -366,47 +366,6 @@ pub async fn todo_connection(
         filter,
         page,
     })
-}
-
-/// Loads, in one batch each, what the page's nodes will ask the request's
-/// DataLoaders for (`list`: memberships, for a page across lists;
-/// `owner`/`createdBy`: users). Left to the nodes, the loads arrive over
-/// time and the DataLoader's delay window may cut them into several
-/// batches (several queries) on a busy server.
-async fn prefetch(
-    ctx: &Context<'_>,
-    viewer: Uuid,
-    scope: Scope,
-    rows: &[TodoRow],
-) -> async_graphql::Result<()> {
-    let look = ctx.look_ahead();
-    let selects = |field: &str| {
-        look.field("nodes").field(field).exists()
-            || look.field("edges").field("node").field(field).exists()
-    };
-    let internal = |e: &(dyn std::error::Error + Send + Sync + 'static)| {
-        log_internal(e);
-        coded(ErrorCode::InternalServerError, "Internal server error")
-    };
-    if matches!(scope, Scope::MemberOf(_)) && selects("list") {
-        let mut keys: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (viewer, r.list_id)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        ctx.data::<ListDataLoader>()?
-            .load_many(keys)
-            .await
-            .map_err(|e| internal(e.as_ref()))?;
-    }
-    if selects("owner") || selects("createdBy") {
-        let mut ids: Vec<Uuid> = rows.iter().map(|r| r.owner_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ctx.data::<UserDataLoader>()?
-            .load_many(ids)
-            .await
-            .map_err(|e| internal(e.as_ref()))?;
-    }
-    Ok(())
 }
 
 /// A user's todo counts.
