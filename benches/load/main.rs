@@ -12,7 +12,9 @@
 //!
 //! - creates a database, migrates it and seeds 100 users × 200 todos (due
 //!   dates, descriptions, a quarter completed) with deterministic ids, so
-//!   the pgbench scripts in `benches/pgbench/` can pick rows at random;
+//!   the pgbench scripts in `benches/pgbench/` can pick rows at random,
+//!   and two shared lists (10 and 50 members, memberships inserted with
+//!   SQL) for the shared-list scenarios;
 //! - starts release-built `todoql` servers as separate processes (so CPU
 //!   seconds and peak RSS from `/proc/<pid>` are the server's alone), pinned
 //!   with `taskset` to the last CPU while this load generator runs on CPU 0;
