@@ -267,6 +267,39 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }
+
+    /// The length of the server's log so far, for [`Self::log_errors`].
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    /// The distinct ERROR lines the server logged after byte `from`, with
+    /// how often each came (the text from its `error` field on; the
+    /// timestamp and trace ids differ from line to line).
+    pub fn log_errors(&self, from: u64) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for line in text.lines().filter(|l| l.contains("ERROR")) {
+            let key = line
+                .find("error=")
+                .map_or(line, |i| &line[i..])
+                .chars()
+                .take(400)
+                .collect::<String>();
+            match seen.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((key, 1)),
+            }
+        }
+        if seen.is_empty() {
+            return "no ERROR line".into();
+        }
+        seen.iter()
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
 }
 
 pub fn free_port() -> anyhow::Result<u16> {

@@ -1,5 +1,7 @@
 //! WebSocket fan-out: many `todoEvents` subscribers, mutations made over
-//! HTTP, and the latency from commit to delivery.
+//! HTTP, and the latency from commit to delivery; and the fan-out of one
+//! shared list's changes to every socket of its members (`changes`), with
+//! the latency from sending the mutation to delivery.
 
 use std::{
     sync::{
@@ -15,8 +17,10 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
+use uuid::Uuid;
+
 use crate::{
-    CREATE_MUTATION, SUBSCRIBERS, SUBSCRIPTION, Settings,
+    CHANGES_SUBSCRIPTION, CREATE_IN_LIST_MUTATION, CREATE_MUTATION, SUBSCRIPTION, Settings,
     env::{
         Env, Server, cpu_seconds, finish_perf, load_average, reset_peak_rss, start_perf, status_kb,
     },
@@ -57,7 +61,13 @@ struct Deliveries {
     pub errors: AtomicU64,
     /// Latest delivery, µs since the epoch.
     pub last_us: AtomicU64,
+    /// When the paced round's mutation was sent (µs since the epoch); 0:
+    /// latency is measured from the event's `occurredAt` instead.
+    pub sent_us: AtomicU64,
+    /// The row's latency (from `sent_us` when set, else from `occurredAt`).
     pub latency: Mutex<Option<Histogram<u64>>>,
+    /// From `occurredAt` whatever `sent_us` says (commit to delivery).
+    pub from_commit: Mutex<Option<Histogram<u64>>>,
 }
 
 fn now_us() -> u64 {
@@ -75,9 +85,9 @@ fn occurred_at_us(text: &str) -> Option<u64> {
     u64::try_from(at.timestamp_micros()).ok()
 }
 
-/// Runs one subscriber: records each delivery's latency from `occurredAt`.
-async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>) {
-    let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": SUBSCRIPTION } });
+/// Runs one subscriber of `query`: records each delivery's latency.
+async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>, query: &'static str) {
+    let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": query } });
     if socket
         .send(Message::text(subscribe.to_string()))
         .await
@@ -100,7 +110,14 @@ async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>) {
             deliveries.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        if let Some(at) = occurred_at_us(text)
+        let occurred = occurred_at_us(text);
+        if let Some(at) = occurred
+            && let Some(h) = deliveries.from_commit.lock().unwrap().as_mut()
+        {
+            let _ = h.record(received.saturating_sub(at).max(1));
+        }
+        let sent = deliveries.sent_us.load(Ordering::Relaxed);
+        if let Some(at) = if sent > 0 { Some(sent) } else { occurred }
             && let Some(h) = deliveries.latency.lock().unwrap().as_mut()
         {
             let _ = h.record(received.saturating_sub(at).max(1));
@@ -121,21 +138,26 @@ async fn wait_for(deliveries: &Deliveries, target: u64, timeout: Duration) -> bo
     true
 }
 
-/// Creates one todo for each of `users` (1-based), at most `concurrency`
-/// at a time, on `url`.
+/// Creates one todo for each of `writes` (a 1-based user, and the list:
+/// `None` for the user's default list), at most `concurrency` at a time,
+/// on `url`.
 async fn mutate_users(
     http: &reqwest::Client,
     url: &str,
     tokens: &[String],
-    users: &[u32],
+    writes: &[(u32, Option<Uuid>)],
     concurrency: usize,
     tag: &str,
 ) -> u64 {
-    let bodies = users.iter().map(|u| {
+    let bodies = writes.iter().map(|(u, list)| {
         let token = tokens[(*u - 1) as usize].clone();
-        let body =
-            json!({ "query": CREATE_MUTATION, "variables": { "t": format!("fan-out {tag}") } })
-                .to_string();
+        let body = match list {
+            None => json!({ "query": CREATE_MUTATION,
+                "variables": { "t": format!("fan-out {tag}") } }),
+            Some(list) => json!({ "query": CREATE_IN_LIST_MUTATION,
+                "variables": { "t": format!("fan-out {tag}"), "l": list.to_string() } }),
+        }
+        .to_string();
         let http = http.clone();
         let url = url.to_owned();
         async move {
@@ -188,8 +210,29 @@ pub async fn connect_many(
 
 pub struct FanOut {
     pub name: String,
+    /// The subscribers' users: `first_user` and the `users - 1` after it.
+    pub first_user: u32,
     pub users: u32,
     pub instances: usize,
+    pub subscribers: usize,
+    /// `None`: every user of a round creates a todo in its default list,
+    /// `todoEvents` subscribers, latency from `occurredAt`. `Some(list)`: a
+    /// round is ONE todo created in this shared list (whose members are the
+    /// users) by one member in turn, `changes` subscribers, and the paced
+    /// latency from sending the mutation (`occurredAt`'s in an extra).
+    pub list: Option<Uuid>,
+}
+
+impl FanOut {
+    /// One round's writes.
+    fn round(&self, round: usize) -> Vec<(u32, Option<Uuid>)> {
+        match self.list {
+            None => (self.first_user..self.first_user + self.users)
+                .map(|u| (u, None))
+                .collect(),
+            Some(list) => vec![(self.first_user + (round as u32 % self.users), Some(list))],
+        }
+    }
 }
 
 pub async fn fan_out(
@@ -204,21 +247,36 @@ pub async fn fan_out(
         .take(case.instances)
         .map(|s| s.ws_url())
         .collect();
-    let users = case.users;
-    let sockets = connect_many(&urls, tokens, SUBSCRIBERS, |i| (i as u32 % users) + 1).await?;
+    let (users, first_user) = (case.users, case.first_user);
+    let sockets = connect_many(&urls, tokens, case.subscribers, |i| {
+        first_user + (i as u32 % users)
+    })
+    .await?;
     let deliveries = Arc::new(Deliveries::default());
+    let query = match case.list {
+        None => SUBSCRIPTION,
+        Some(_) => CHANGES_SUBSCRIPTION,
+    };
     let mut tasks = Vec::new();
     for socket in sockets {
-        tasks.push(tokio::spawn(subscriber(socket, deliveries.clone())));
+        tasks.push(tokio::spawn(subscriber(socket, deliveries.clone(), query)));
     }
-    let all_users: Vec<u32> = (1..=users).collect();
     let mutation_url = servers[0].url();
-    let per_round = SUBSCRIBERS as u64;
+    // Every round's writes reach every subscriber once.
+    let per_round = case.subscribers as u64;
     // Warm-up round: also proves every subscription is live.
     let mut expected = 0;
     let mut ready = false;
     for attempt in 0..20 {
-        mutate_users(&env.http, &mutation_url, tokens, &all_users, 16, "warm-up").await;
+        mutate_users(
+            &env.http,
+            &mutation_url,
+            tokens,
+            &case.round(attempt),
+            16,
+            "warm-up",
+        )
+        .await;
         expected += per_round;
         if wait_for(&deliveries, expected, Duration::from_millis(500)).await {
             ready = true;
@@ -235,6 +293,7 @@ pub async fn fan_out(
     deliveries.count.store(0, Ordering::Relaxed);
     deliveries.errors.store(0, Ordering::Relaxed);
     *deliveries.latency.lock().unwrap() = Some(histogram());
+    *deliveries.from_commit.lock().unwrap() = Some(histogram());
 
     let pids: Vec<u32> = servers
         .iter()
@@ -250,17 +309,21 @@ pub async fn fan_out(
     for pid in &pids {
         reset_peak_rss(*pid);
     }
-    // Paced: one round (an event per user) at a time; every delivery's
-    // latency from the event's occurredAt.
+    // Paced: one round (an event per user, or the list's one change) at a
+    // time; every delivery's latency from the event's occurredAt, or from
+    // sending the list's mutation.
     let mut mutation_errors = 0;
     let mut missing = 0u64;
     let mut target = 0;
     for round in 0..settings.paced_rounds {
+        if case.list.is_some() {
+            deliveries.sent_us.store(now_us(), Ordering::Relaxed);
+        }
         mutation_errors += mutate_users(
             &env.http,
             &mutation_url,
             tokens,
-            &all_users,
+            &case.round(round),
             16,
             &round.to_string(),
         )
@@ -272,8 +335,16 @@ pub async fn fan_out(
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
+    // Burst latencies are from occurredAt (rounds overlap).
+    deliveries.sent_us.store(0, Ordering::Relaxed);
     let paced = deliveries
         .latency
+        .lock()
+        .unwrap()
+        .replace(histogram())
+        .unwrap();
+    let paced_from_commit = deliveries
+        .from_commit
         .lock()
         .unwrap()
         .replace(histogram())
@@ -281,14 +352,18 @@ pub async fn fan_out(
     let paced_count = deliveries.count.swap(0, Ordering::Relaxed);
 
     // Burst: rounds back to back from 8 concurrent writers; deliveries per
-    // second until the last one arrives.
+    // second until the last one arrives. A shared list's rounds are one
+    // write each: five times as many of them.
     let started = now_us();
-    let burst_users: Vec<u32> = (0..settings.burst_rounds)
-        .flat_map(|_| all_users.iter().copied())
-        .collect();
+    let burst_rounds = match case.list {
+        None => settings.burst_rounds,
+        Some(_) => settings.burst_rounds * 5,
+    };
+    let burst_writes: Vec<(u32, Option<Uuid>)> =
+        (0..burst_rounds).flat_map(|r| case.round(r)).collect();
     mutation_errors +=
-        mutate_users(&env.http, &mutation_url, tokens, &burst_users, 8, "burst").await;
-    let burst_target = per_round * settings.burst_rounds as u64;
+        mutate_users(&env.http, &mutation_url, tokens, &burst_writes, 8, "burst").await;
+    let burst_target = per_round * burst_rounds as u64;
     if !wait_for(&deliveries, burst_target, Duration::from_secs(30)).await {
         missing += burst_target - deliveries.count.load(Ordering::Relaxed);
     }
@@ -322,18 +397,37 @@ pub async fn fan_out(
         cpu_s_per_1k: (delivered > 0).then(|| (cpu1 - cpu0) * 1000.0 / delivered as f64),
         peak_rss_mb: Some(peak as f64 / 1024.0),
         load_1m: load_average()[0],
-        note: Some(format!(
-            "{SUBSCRIBERS} subscribers of {users} user(s) on {} instance(s); latency = delivery time - occurredAt (stamped in the transaction just before commit), paced: one event per user at a time ({} rounds); throughput: {} rounds back to back; cpu per 1,000 deliveries",
-            case.instances, settings.paced_rounds, settings.burst_rounds
-        )),
+        note: Some(match case.list {
+            None => format!(
+                "{} subscribers of {users} user(s) on {} instance(s); latency = delivery time - occurredAt (stamped in the transaction just before commit), paced: one event per user at a time ({} rounds); throughput: {} rounds back to back; cpu per 1,000 deliveries",
+                case.subscribers, case.instances, settings.paced_rounds, settings.burst_rounds
+            ),
+            Some(_) => format!(
+                "{} `changes` subscribers, {} per member of one {users}-member list, on {} instance(s); paced: ONE createTodo in the list at a time by its members in turn ({} rounds), latency = delivery time - the time the mutation was sent (from_commit_*: - occurredAt); throughput: {burst_rounds} such writes from 8 writers back to back; cpu per 1,000 deliveries",
+                case.subscribers,
+                case.subscribers / users as usize,
+                case.instances,
+                settings.paced_rounds
+            ),
+        }),
         ..Row::default()
     };
     fill_latency(&mut row, &paced);
+    if case.list.is_some() {
+        row.extra.insert(
+            "from_commit_p50_ms".into(),
+            ms(&paced_from_commit, 0.5).unwrap_or(0.0),
+        );
+        row.extra.insert(
+            "from_commit_p99_ms".into(),
+            ms(&paced_from_commit, 0.99).unwrap_or(0.0),
+        );
+    }
     row.extra
         .insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
     row.extra
         .insert("burst_p99_ms".into(), ms(&burst, 0.99).unwrap_or(0.0));
-    if case.instances == 1 {
+    if case.instances == 1 && case.list.is_none() {
         row.target = Some("paced p99 <= 20 ms".into());
         row.target_met = row.p99_ms.map(|p| p <= 20.0);
     }

@@ -12,7 +12,9 @@
 //!
 //! - creates a database, migrates it and seeds 100 users × 200 todos (due
 //!   dates, descriptions, a quarter completed) with deterministic ids, so
-//!   the pgbench scripts in `benches/pgbench/` can pick rows at random;
+//!   the pgbench scripts in `benches/pgbench/` can pick rows at random,
+//!   and two shared lists (10 and 50 members, memberships inserted with
+//!   SQL) for the shared-list scenarios;
 //! - starts release-built `todoql` servers as separate processes (so CPU
 //!   seconds and peak RSS from `/proc/<pid>` are the server's alone), pinned
 //!   with `taskset` to the last CPU while this load generator runs on CPU 0;
@@ -78,14 +80,29 @@ pub const SPREAD_CREATE_BEFORE: f64 = 930.0;
 /// Concurrent clients for `login` (argon2 saturates a core with a few).
 pub const LOGIN_CLIENTS: usize = 4;
 pub const SUBSCRIBERS: usize = 1000;
+/// The shared list read by `list(id)`: users 1..=10, owned by user 1.
+pub const SMALL_LIST_FIRST: u32 = 1;
+pub const SMALL_LIST_MEMBERS: u32 = 10;
+/// The shared list of the fan-out and the 50 writers: users 51..=100
+/// (the contract's limit of 50 members), owned by user 51.
+pub const BIG_LIST_FIRST: u32 = 51;
+pub const BIG_LIST_MEMBERS: u32 = 50;
+/// WebSockets per member in the fan-out of one list's change (a member's
+/// devices and tabs): 50 members × 10 = 500 subscribers.
+pub const SOCKETS_PER_MEMBER: usize = 10;
 pub const LIST_QUERY: &str =
     "{ todos(first: 20) { totalCount nodes { id title completed owner { email } } } }";
 pub const CREATE_MUTATION: &str =
     "mutation($t: String!) { createTodo(input: {title: $t}) { id title completed version } }";
+/// `LIST_QUERY`'s selection on one list, in its manual order.
+pub const SHARED_LIST_QUERY: &str = "query($id: ID!) { list(id: $id) { todos(first: 20, orderBy: POSITION) { totalCount nodes { id title completed owner { email } } } } }";
+pub const CREATE_IN_LIST_MUTATION: &str = "mutation($t: String!, $l: ID!) { createTodo(input: {title: $t, listId: $l}) { id title completed version } }";
 pub const UPDATE_MUTATION: &str = "mutation($id: ID!, $t: String!, $v: Int!) { updateTodo(id: $id, input: {title: $t, expectedVersion: $v}) { id version } }";
 pub const LOGIN_MUTATION: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }";
 pub const SUBSCRIPTION: &str =
     "subscription { todoEvents { cursor kind occurredAt todo { id title completed version } } }";
+/// What a lists-aware client subscribes to: every change of every list.
+pub const CHANGES_SUBSCRIPTION: &str = "subscription { changes { ... on TodoEvent { cursor kind occurredAt todo { id title completed version } } ... on ListEvent { cursor action listId occurredAt } } }";
 
 // ---------------------------------------------------------------------------
 // Settings

@@ -241,20 +241,37 @@ pub fn compare(old: &Path, new: &Path) -> anyhow::Result<()> {
                 delta(ra.cpu_s_per_1k, rb.cpu_s_per_1k, 3),
                 delta(ra.peak_rss_mb, rb.peak_rss_mb, 1),
             ),
-            None => println!("{:<44} (only in new)", rb.name),
+            None => println!(
+                "{:<44} {:>22} {:>22} {:>20} {:>16}  (only in new)",
+                rb.name,
+                delta(None, rb.throughput, 0),
+                delta(None, rb.p99_ms, 2),
+                delta(None, rb.cpu_s_per_1k, 3),
+                delta(None, rb.peak_rss_mb, 1),
+            ),
         }
-        if let Some(ra) = ra {
-            for (k, vb) in &rb.extra {
-                if let Some(va) = ra.extra.get(k) {
-                    println!("{:<44}   {k}: {}", "", delta(Some(*va), Some(*vb), 2));
-                }
+        for (k, vb) in &rb.extra {
+            match ra.and_then(|ra| ra.extra.get(k)) {
+                Some(va) => println!("{:<44}   {k}: {}", "", delta(Some(*va), Some(*vb), 2)),
+                None if ra.is_none() => println!("{:<44}   {k}: {}", "", delta(None, Some(*vb), 2)),
+                None => {}
             }
-            if ra.target_met != rb.target_met {
-                println!(
-                    "{:<44}   target: {:?} → {:?}",
-                    "", ra.target_met, rb.target_met
-                );
-            }
+        }
+        if rb.errors > 0 || ra.is_some_and(|ra| ra.errors > 0) {
+            println!(
+                "{:<44}   errors: {} → {}",
+                "",
+                ra.map_or_else(|| "-".into(), |ra| ra.errors.to_string()),
+                rb.errors
+            );
+        }
+        if let Some(ra) = ra
+            && ra.target_met != rb.target_met
+        {
+            println!(
+                "{:<44}   target: {:?} → {:?}",
+                "", ra.target_met, rb.target_met
+            );
         }
     }
     for ra in &a.rows {

@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    CLIENTS, CREATE_MUTATION, LIST_QUERY, LOGIN_CLIENTS, LOGIN_MUTATION, PASSWORD, POOL_SIZE,
-    SPREAD_CREATE_BEFORE, SUBSCRIBERS, Settings, TODOS_PER_USER, UPDATE_MUTATION, USERS, WRITERS,
+    BIG_LIST_FIRST, BIG_LIST_MEMBERS, CLIENTS, CREATE_IN_LIST_MUTATION, CREATE_MUTATION,
+    LIST_QUERY, LOGIN_CLIENTS, LOGIN_MUTATION, PASSWORD, POOL_SIZE, SHARED_LIST_QUERY,
+    SMALL_LIST_FIRST, SMALL_LIST_MEMBERS, SOCKETS_PER_MEMBER, SPREAD_CREATE_BEFORE, SUBSCRIBERS,
+    Settings, TODOS_PER_USER, UPDATE_MUTATION, USERS, WRITERS,
     env::{Env, Pinning, Proc, Server, cpu_model, free_port, load_average},
     fanout::{FanOut, fan_out},
     http_load::{Request, closed_loop, row_from_load},
@@ -24,7 +26,7 @@ use crate::{
     memory::idle_memory,
     pgbench::{pgbench, row_from_pgbench},
     report::{Report, Row, print_row, progress},
-    seed::{pg, seed, todo_id, tokens},
+    seed::{big_list, pg, seed, small_list, todo_id, tokens},
 };
 
 pub fn git_commit() -> String {
@@ -45,6 +47,25 @@ fn check_list(_: usize, v: &Value) -> Result<(), String> {
     let n = v["data"]["todos"]["nodes"].as_array().map_or(0, Vec::len);
     if n != 20 || v["data"]["todos"]["totalCount"].as_i64().unwrap_or(0) < 20 {
         return Err(format!("unexpected page: {n} nodes"));
+    }
+    Ok(())
+}
+
+fn check_shared_list(_: usize, v: &Value) -> Result<(), String> {
+    if !v["errors"].is_null() {
+        return Err(v["errors"].to_string());
+    }
+    let todos = &v["data"]["list"]["todos"];
+    let nodes = todos["nodes"].as_array().map_or(&[][..], Vec::as_slice);
+    if nodes.len() != 20 || todos["totalCount"].as_i64().unwrap_or(0) < 20 {
+        return Err(format!("unexpected page: {} nodes", nodes.len()));
+    }
+    // Todos created by several members: the owners come from one batch.
+    if nodes
+        .iter()
+        .all(|n| n["owner"]["email"] == nodes[0]["owner"]["email"])
+    {
+        return Err("every todo of the shared page has the same owner".into());
     }
     Ok(())
 }
@@ -94,7 +115,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
             .await;
     }
     let rows = result?;
-    if settings.perf.is_none() {
+    if rows.iter().any(|r| r.errors > 0) {
+        eprintln!("  rows with errors: logs kept in {}", work.display());
+    } else if settings.perf.is_none() {
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(Report {
@@ -115,6 +138,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
             "http_clients": CLIENTS,
             "login_clients": LOGIN_CLIENTS,
             "subscribers": SUBSCRIBERS,
+            "shared_lists": format!(
+                "list(id): users {SMALL_LIST_FIRST}..={} (OWNER {SMALL_LIST_FIRST}, the others EDITOR), {TODOS_PER_USER} todos by its members; 50 writers and fan-out: users {BIG_LIST_FIRST}..={} (OWNER {BIG_LIST_FIRST}), {SOCKETS_PER_MEMBER} sockets per member",
+                SMALL_LIST_FIRST + SMALL_LIST_MEMBERS - 1,
+                BIG_LIST_FIRST + BIG_LIST_MEMBERS - 1
+            ),
             "warmup_s": settings.warmup.as_secs_f64(),
             "duration_s": settings.duration.as_secs_f64(),
             "paced_rounds": settings.paced_rounds,
@@ -141,7 +169,10 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
             .map(|_| (perf_dir.as_path(), name))
     };
 
-    progress(&mut step, "seeding 100 users × 200 todos");
+    progress(
+        &mut step,
+        "seeding 100 users × 200 todos, two shared lists (10 and 50 members)",
+    );
     todoql::db::migrate(&env.database_url).await?;
     seed(&env.database_url).await?;
     let tokens = tokens()?;
@@ -251,6 +282,47 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
     row.extra.insert("vs_db".into(), t / db_list);
     row.target = Some(">= 60 % of the lower ceiling".into());
     row.target_met = Some(t / lower_list >= 0.60);
+    let list_cpu = row.cpu_s_per_1k;
+    print_row(&row);
+    rows.push(row);
+
+    // The same selection on a list shared by 10 members, in its manual
+    // order, read by its members (16 clients spread over them): the
+    // membership check (one batched query) and owners of several users.
+    let name = "list(id): shared list of 10 members, cache off";
+    progress(&mut step, name);
+    let shared_request = {
+        let tokens = tokens.clone();
+        let list = small_list().to_string();
+        move |c: usize, i: u64| {
+            let member = SMALL_LIST_FIRST as usize
+                + (c + i as usize * CLIENTS) % SMALL_LIST_MEMBERS as usize;
+            Request {
+                token: Some(tokens[member - 1].clone()),
+                body: json!({ "query": SHARED_LIST_QUERY, "variables": { "id": list } })
+                    .to_string(),
+            }
+        }
+    };
+    let r = closed_loop(
+        &env.http,
+        &off.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(off.pid()),
+        perf_for(name),
+        shared_request,
+        check_shared_list,
+    )
+    .await;
+    let mut row = row_from_load(name, "api", &r);
+    let t = row.throughput.unwrap_or(0.0);
+    row.extra.insert("vs_db".into(), t / db_list);
+    if let (Some(a), Some(b)) = (row.cpu_s_per_1k, list_cpu) {
+        // CPU per request relative to `list: cache off` of the same run.
+        row.extra.insert("cpu_vs_list".into(), a / b);
+    }
     print_row(&row);
     rows.push(row);
     off.proc.stop();
@@ -291,6 +363,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
     // realistic case: 64 clients of ONE user (a user's devices and a sync
     // burst), where every write numbers events of the same user.
     let mut spread_64 = None;
+    let mut one_user_64 = None;
     for (name, clients, one_user) in [
         ("createTodo", CLIENTS, false),
         ("createTodo: 64 clients, spread", WRITERS, false),
@@ -350,6 +423,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                 ">= 0.8x the spread figure with {WRITERS} clients, and >= {SPREAD_CREATE_BEFORE} req/s (spread, 2026-11-24)"
             ));
             row.target_met = Some(t >= 0.8 * spread && t >= SPREAD_CREATE_BEFORE);
+            one_user_64 = Some(t);
         } else {
             if clients == WRITERS {
                 spread_64 = Some(t);
@@ -459,26 +533,27 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
     rows.push(row);
 
     // Fan-out: `on` is instance A (mutations go there), `second` is B.
+    let per_user = |name: &str, users: u32, instances: usize| FanOut {
+        name: name.into(),
+        first_user: 1,
+        users,
+        instances,
+        subscribers: SUBSCRIBERS,
+        list: None,
+    };
     for case in [
+        per_user("fan-out: 1,000 subs of 1 user, 1 instance", 1, 1),
+        per_user("fan-out: 1,000 subs of 100 users, 1 instance", 100, 1),
+        per_user("fan-out: 1,000 subs of 1 user, 2 instances", 1, 2),
+        per_user("fan-out: 1,000 subs of 100 users, 2 instances", 100, 2),
+        // One change to a list of 50 members, each with 10 sockets.
         FanOut {
-            name: "fan-out: 1,000 subs of 1 user, 1 instance".into(),
-            users: 1,
+            name: "fan-out: 1 change to a 50-member list, 500 subs, 1 instance".into(),
+            first_user: BIG_LIST_FIRST,
+            users: BIG_LIST_MEMBERS,
             instances: 1,
-        },
-        FanOut {
-            name: "fan-out: 1,000 subs of 100 users, 1 instance".into(),
-            users: 100,
-            instances: 1,
-        },
-        FanOut {
-            name: "fan-out: 1,000 subs of 1 user, 2 instances".into(),
-            users: 1,
-            instances: 2,
-        },
-        FanOut {
-            name: "fan-out: 1,000 subs of 100 users, 2 instances".into(),
-            users: 100,
-            instances: 2,
+            subscribers: BIG_LIST_MEMBERS as usize * SOCKETS_PER_MEMBER,
+            list: Some(big_list()),
         },
     ] {
         progress(&mut step, &case.name);
@@ -487,6 +562,99 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         rows.push(row);
     }
     second.proc.stop();
+
+    // The 50 members of one shared list writing to it at once: each write
+    // inserts an event row per member and its commit locks all 50 user
+    // rows (user-id order) to number them; 64 clients spread over the 50.
+    // After every other write and fan-out scenario: the event rows and lock
+    // queues it leaves behind would weigh on them.
+    // Its DB ceiling: the same transaction from pgbench (a failure, e.g. a
+    // deadlock, is reported in the row rather than ending the run).
+    progress(&mut step, "DB ceiling: pgbench create-shared.sql");
+    let db_create_shared = match pgbench(env, "create-shared.sql", secs).await {
+        Ok(r) => {
+            let row = row_from_pgbench("ceiling: db createTodo, 50-member list (pgbench)", &r);
+            print_row(&row);
+            rows.push(row);
+            Some(r.tps)
+        }
+        Err(e) => {
+            let row = Row {
+                name: "ceiling: db createTodo, 50-member list (pgbench)".into(),
+                group: "ceiling".into(),
+                unit: "tx/s".into(),
+                errors: 1,
+                load_1m: load_average()[0],
+                note: Some(format!("pgbench failed: {e:#}")),
+                ..Row::default()
+            };
+            print_row(&row);
+            eprintln!("     {e:#}");
+            rows.push(row);
+            None
+        }
+    };
+
+    let name = "createTodo: 64 clients, 50 members of one list";
+    progress(&mut step, name);
+    let list_create_request = {
+        let tokens = tokens.clone();
+        let list = big_list().to_string();
+        move |c: usize, i: u64| {
+            let member = BIG_LIST_FIRST as usize + c % BIG_LIST_MEMBERS as usize;
+            Request {
+                token: Some(tokens[member - 1].clone()),
+                body: json!({ "query": CREATE_IN_LIST_MUTATION,
+                    "variables": { "t": format!("bench {c}-{i}"), "l": list } })
+                .to_string(),
+            }
+        }
+    };
+    let log_from = on.log_len();
+    let r = closed_loop(
+        &env.http,
+        &on.url(),
+        WRITERS,
+        settings.warmup,
+        settings.duration,
+        Some(on.pid()),
+        perf_for(name),
+        list_create_request,
+        |_, v: &Value| {
+            if v["errors"].is_null() && v["data"]["createTodo"]["version"] == 1 {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        },
+    )
+    .await;
+    let mut row = row_from_load(name, "api", &r);
+    let t = row.throughput.unwrap_or(0.0);
+    row.extra.insert("vs_db".into(), t / db_create);
+    if let Some(db) = db_create_shared {
+        row.extra.insert("vs_db_shared".into(), t / db);
+    }
+    if let Some(spread) = spread_64 {
+        row.extra.insert("vs_spread".into(), t / spread);
+    }
+    if let Some(one) = one_user_64 {
+        row.extra.insert("vs_one_user".into(), t / one);
+    }
+    // Every write reaches 50 members: events (rows) written per second.
+    row.extra
+        .insert("event_rows_per_s".into(), t * f64::from(BIG_LIST_MEMBERS));
+    if r.errors > 0 {
+        // What the server said about them (INTERNAL_SERVER_ERROR hides it).
+        let said = on.log_errors(log_from);
+        eprintln!("     server errors during {name}: {said}");
+        row.note = Some(format!(
+            "{}; server log: {said}",
+            row.note.unwrap_or_default()
+        ));
+    }
+    print_row(&row);
+    rows.push(row);
 
     // Last on this instance: argon2id's 19 MiB per hash, retained by the
     // allocator, would inflate every later peak RSS.
