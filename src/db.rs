@@ -219,8 +219,29 @@ impl Db {
 /// bits): concurrent transactions taking the same key run one at a time
 /// from here to their end.
 pub async fn advisory_xact_lock(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
+    advisory(
+        conn,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        key,
+    )
+    .await
+}
+
+/// The shared form of [`advisory_xact_lock`]: holders of the shared lock
+/// run side by side, and wait for (and hold off) the exclusive one. Held in
+/// the lock manager, so unlike a row lock it writes nothing to the table.
+pub async fn advisory_xact_lock_shared(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
+    advisory(
+        conn,
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+        key,
+    )
+    .await
+}
+
+async fn advisory(conn: &mut Conn, sql: &'static str, key: &str) -> diesel::QueryResult<()> {
     use diesel_async::RunQueryDsl;
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+    diesel::sql_query(sql)
         .bind::<diesel::sql_types::Text, _>(key)
         .execute(conn)
         .await

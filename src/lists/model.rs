@@ -74,20 +74,27 @@ pub struct MemberWithUser {
     pub display_name: Option<String>,
 }
 
+/// The name of the advisory lock that orders a list's todo writes (shared)
+/// against its membership changes and deletion (exclusive).
+fn audience_lock(list: Uuid) -> String {
+    format!("list-audience:{}", list.simple())
+}
+
 /// The members of a list who see its changes: `(user, role)` in user-id
-/// order (the order events are inserted in). Takes a KEY SHARE lock on the
-/// list row until the transaction ends: concurrent todo writes do not
-/// block each other, but a membership change (which locks the row FOR
-/// UPDATE) waits for them and they for it, so no event of a list is ever
-/// written for someone who was removed before it committed. Empty when
-/// the list does not exist.
+/// order. Takes the list's audience lock shared until the transaction
+/// ends: concurrent todo writes do not block each other, but a membership
+/// change (which takes it exclusive, [`lock_exclusive`]) waits for them
+/// and they for it, so no event of a list is ever written for someone
+/// removed before it committed. The members are read after the lock is
+/// granted, in a statement of their own, so they are the ones a membership
+/// change just committed (READ COMMITTED takes a snapshot per statement).
+/// Empty when the list does not exist.
 pub async fn lock_audience(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<(Uuid, Role)>> {
-    let rows: Vec<(Uuid, String)> = lists::table
-        .inner_join(list_members::table)
-        .filter(lists::id.eq(list))
+    crate::db::advisory_xact_lock_shared(conn, &audience_lock(list)).await?;
+    let rows: Vec<(Uuid, String)> = list_members::table
+        .filter(list_members::list_id.eq(list))
         .select((list_members::user_id, list_members::role))
         .order(list_members::user_id.asc())
-        .for_key_share()
         .load(conn)
         .await?;
     Ok(rows
@@ -96,9 +103,10 @@ pub async fn lock_audience(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<(Uuid
         .collect())
 }
 
-/// Locks a list row against membership changes, deletion and todo writes
-/// (FOR UPDATE), returning it.
+/// Locks a list against membership changes, deletion and todo writes (the
+/// audience lock exclusive, then the row FOR UPDATE), returning it.
 pub async fn lock_exclusive(conn: &mut Conn, list: Uuid) -> QueryResult<Option<ListRow>> {
+    crate::db::advisory_xact_lock(conn, &audience_lock(list)).await?;
     lists::table
         .find(list)
         .select(ListRow::as_select())
@@ -108,7 +116,7 @@ pub async fn lock_exclusive(conn: &mut Conn, list: Uuid) -> QueryResult<Option<L
         .optional()
 }
 
-/// Locks a list row for a change of the row itself (FOR NO KEY UPDATE:
+/// Locks a list row for a change of the row itself (FOR NO KEY UPDATE;
 /// todo writes go on).
 pub async fn lock_for_rename(conn: &mut Conn, list: Uuid) -> QueryResult<Option<ListRow>> {
     lists::table

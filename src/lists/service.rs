@@ -4,8 +4,8 @@
 //! gets a list event in their own feed (`LIST_GRANTED`, `LIST_UPDATED`,
 //! `LIST_REVOKED`), carrying the list as that member sees it.
 //!
-//! Membership changes lock the list row FOR UPDATE: they wait for todo
-//! writes in flight (which hold it KEY SHARE, see [`super::guard`]) and
+//! Membership changes take the list's audience lock exclusive: they wait
+//! for todo writes in flight (which hold it shared, see [`super::guard`]) and
 //! those wait for them, so a removed member never receives an event of a
 //! write that committed after the removal.
 
@@ -118,7 +118,7 @@ async fn bump_with_updates(
     Ok((row, updates))
 }
 
-/// Locks `list` FOR UPDATE and checks `actor` may do `action`: the list and
+/// Locks `list` (audience lock exclusive, row FOR UPDATE) and checks `actor` may do `action`: the list and
 /// its members before the change.
 async fn enter_exclusive(
     conn: &mut Conn,

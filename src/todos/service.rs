@@ -4,7 +4,7 @@
 //! Writes run in a transaction, so whatever a change implies (events for
 //! every member of the list, jobs) commits with it or not at all.
 //!
-//! Lock order, the same in every write: the list's row (KEY SHARE, through
+//! Lock order, the same in every write: the list's audience lock (shared, through
 //! [`guard::enter`]), then the todo's row. A todo write first reads the
 //! todo's list without a lock, enters that list, then locks the todo and
 //! checks it is still there (a concurrent move would have taken it away).
