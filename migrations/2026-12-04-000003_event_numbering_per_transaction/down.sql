@@ -1,3 +1,6 @@
+DROP INDEX todo_events_unnumbered_idx;
+CREATE INDEX todo_events_unnumbered_idx ON todo_events (user_id) WHERE seq IS NULL;
+
 CREATE OR REPLACE FUNCTION todo_events_number() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pending bigint;
