@@ -128,25 +128,6 @@ pub async fn lock_for_rename(conn: &mut Conn, list: Uuid) -> QueryResult<Option<
         .optional()
 }
 
-/// The memberships of `user` among `lists_` (missing ones absent).
-pub async fn memberships(
-    conn: &mut Conn,
-    user: Uuid,
-    lists_: &[Uuid],
-) -> QueryResult<Vec<Membership>> {
-    let rows: Vec<(ListRow, MemberRow)> = lists::table
-        .inner_join(list_members::table)
-        .filter(list_members::user_id.eq(user))
-        .filter(lists::id.eq_any(lists_))
-        .select((ListRow::as_select(), MemberRow::as_select()))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(list, member)| Membership { list, member })
-        .collect())
-}
-
 /// Memberships for several (user, list) pairs at once (the DataLoader's
 /// batch): one query.
 pub async fn memberships_for(
