@@ -14,6 +14,11 @@ async fn a_restore_is_created_and_emptying_the_trash_is_silent() {
     let app = TestApp::spawn().await;
     let user = app.register("trash").await;
     let mut client = subscribed(&app, &user, "s").await;
+    // The sync markers went to the trash: out of the way, silently.
+    let markers = app
+        .data_as(&user, "mutation { emptyTrash }", json!({}))
+        .await;
+    assert!(markers["emptyTrash"].as_i64().unwrap() >= 1, "{markers}");
 
     let todo = app.create_todo(&user, json!({ "title": "Alpha" })).await;
     let id = todo["id"].as_str().unwrap().to_owned();
