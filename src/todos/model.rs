@@ -18,6 +18,8 @@ use crate::{
     schema::{list_members, todos},
 };
 
+pub mod trash;
+
 /// A todo row.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, PartialEq, Eq)]
 #[diesel(table_name = todos, check_for_backend(diesel::pg::Pg))]
@@ -110,8 +112,6 @@ pub struct TodoChanges<'a> {
     /// New version.
     pub version: i32,
 }
-
-pub mod trash;
 
 /// The live todos: every query but the trash's starts here, so a trashed
 /// todo leaves reads, counts, filters and moves alike (and the partial

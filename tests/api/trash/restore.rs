@@ -195,3 +195,34 @@ async fn empty_trash_ok(app: &TestApp, user: &TestUser, list: Option<&str>) -> i
     assert!(body["errors"].is_null(), "emptyTrash failed: {body}");
     body["data"]["emptyTrash"].as_i64().unwrap()
 }
+
+#[tokio::test]
+async fn trashing_cancels_the_due_reminder_and_a_restore_schedules_it_again() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let todo = app
+        .create_todo(
+            &alice,
+            json!({ "title": "File taxes", "dueAt": "2040-04-15T12:00:00Z" }),
+        )
+        .await;
+    let id = id_of(&todo);
+    let pg = Pg::connect(&app.database_url).await;
+    let queued = format!(
+        "SELECT count(*) FROM jobs WHERE kind = 'due_reminder' AND state = 'queued'
+         AND payload ->> 'todo_id' = '{id}'"
+    );
+    assert_eq!(pg.count(&queued).await, 1);
+    app.delete_todo_ok(&alice, &id).await;
+    assert_eq!(
+        pg.count(&queued).await,
+        0,
+        "a trashed todo keeps its reminder"
+    );
+    restore_ok(&app, &alice, &id).await;
+    assert_eq!(
+        pg.count(&queued).await,
+        1,
+        "the restored todo has no reminder"
+    );
+}
