@@ -52,6 +52,14 @@ diesel::table! {
         list_id -> Uuid,
         /// Its fractional-index key in the list's manual order.
         position -> Text,
+        /// The version at which `title` last changed (field-level merge).
+        title_version -> Int4,
+        /// The version at which `description` last changed.
+        description_version -> Int4,
+        /// The version at which `completed` last changed.
+        completed_version -> Int4,
+        /// The version at which `due_at` last changed.
+        due_at_version -> Int4,
     }
 }
 

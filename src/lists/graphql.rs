@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{
     ListError, ListService,
     access::Role,
-    domain::{ListName, encode_cursor, list_page},
+    domain::{ListName, client_list_id, encode_cursor, list_page},
     position::PositionKey,
 };
 use crate::{
@@ -25,6 +25,8 @@ use crate::{
 pub struct CreateListInput {
     /// 1 to 100 characters, trimmed.
     pub name: String,
+    /// A UUID chosen by the client (v4 or v7; see sync.graphql's header).
+    pub id: Option<ID>,
 }
 
 /// Input of `updateList`.
@@ -141,9 +143,10 @@ impl ListMutation {
     ) -> async_graphql::Result<TodoListObject> {
         let user = viewer(ctx).await?;
         let name = ListName::parse(&input.name).gql()?;
+        let id = client_list_id(input.id.as_ref().map(|i| i.as_str())).gql()?;
         let m = ctx
             .data::<ListService>()?
-            .create(user.id, name)
+            .create(user.id, name, id)
             .await
             .gql()?;
         changed_data(ctx);
