@@ -38,10 +38,8 @@ impl ListName {
 /// The id a client chose for a new list, if any: a UUID of version 4 or
 /// 7 (`BAD_USER_INPUT` on `id` otherwise, see [`crate::client_id`]).
 pub fn client_list_id(raw: Option<&str>) -> Result<Option<uuid::Uuid>, ListError> {
-    raw.map(|raw| {
-        crate::client_id::parse(raw).map_err(|e| ListError::invalid("id", e.to_string()))
-    })
-    .transpose()
+    raw.map(|raw| crate::client_id::parse(raw).map_err(|e| ListError::invalid("id", e.to_string())))
+        .transpose()
 }
 
 /// A role that can be given to a member other than the owner (EDITOR or

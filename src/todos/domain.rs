@@ -492,7 +492,10 @@ mod tests {
         let stored = DateTime::parse_from_rfc3339("2030-01-01T00:00:00.123456Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(NewTodo::parse("T", None, Some(at)).unwrap().due_at, Some(stored));
+        assert_eq!(
+            NewTodo::parse("T", None, Some(at)).unwrap().due_at,
+            Some(stored)
+        );
         let patch = TodoPatch::parse(RawTodoPatch {
             due_at: Some(Some(at)),
             ..RawTodoPatch::default()

@@ -13,9 +13,7 @@ use uuid::Uuid;
 
 use super::assert_bad_input;
 use crate::support::{
-    TODO_FIELDS, TestApp, TestUser, error_code,
-    fractional_index::key_between,
-    lists::LIST_FIELDS,
+    TODO_FIELDS, TestApp, TestUser, error_code, fractional_index::key_between, lists::LIST_FIELDS,
     ws_client::WsClient,
 };
 
@@ -190,7 +188,11 @@ async fn a_repeat_with_equal_fields_answers_the_same_todo_without_a_second_event
     assert_eq!(todo_count(&app, &alice).await, 1);
 
     let events = todo_events(&app, &alice).await;
-    assert_eq!(events, vec![("CREATED".to_owned(), id.clone())], "one event");
+    assert_eq!(
+        events,
+        vec![("CREATED".to_owned(), id.clone())],
+        "one event"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +230,10 @@ async fn a_repeat_with_different_fields_is_a_conflict_with_current() {
         let body = create(&app, &alice, different.clone()).await;
         assert_eq!(error_code(&body), "CONFLICT", "{different}: {body}");
         assert!(body["data"].is_null(), "{body}");
-        assert_eq!(body["errors"][0]["extensions"]["current"], current, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["current"], current,
+            "{body}"
+        );
     }
     // Nothing changed, and the todo changed since its creation is no
     // longer what the creation made: a repeat now conflicts, with the
@@ -286,15 +291,28 @@ async fn an_id_of_someone_elses_todo_is_a_conflict_that_reveals_nothing() {
     let list = app.create_list_id(&bob, "Shared").await;
     app.invite_and_accept(&bob, &list, &alice, "EDITOR").await;
     let left = Uuid::new_v4().to_string();
-    create_ok(&app, &alice, json!({ "id": left, "title": "Left", "listId": list })).await;
+    create_ok(
+        &app,
+        &alice,
+        json!({ "id": left, "title": "Left", "listId": list }),
+    )
+    .await;
     let body = app.remove_member(&alice, &list, &alice.id).await;
     assert!(body["errors"].is_null(), "{body}");
-    let body = create(&app, &alice, json!({ "id": left, "title": "Left", "listId": list })).await;
+    let body = create(
+        &app,
+        &alice,
+        json!({ "id": left, "title": "Left", "listId": list }),
+    )
+    .await;
     // Not a member any more: the list itself is not found first.
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     let body = create(&app, &alice, json!({ "id": left, "title": "Left" })).await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
-    assert!(body["errors"][0]["extensions"]["current"].is_null(), "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["current"].is_null(),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -324,7 +342,10 @@ async fn create_list_with_an_id_repeats_conflicts_and_reveals_nothing() {
     for name in ["Trips", "Bob's"] {
         let body = create_list(&app, &bob, json!({ "id": id, "name": name })).await;
         assert_eq!(error_code(&body), "CONFLICT", "{body}");
-        assert_eq!(body["errors"][0]["message"], renamed["errors"][0]["message"]);
+        assert_eq!(
+            body["errors"][0]["message"],
+            renamed["errors"][0]["message"]
+        );
         assert!(!body.to_string().contains("Trips\""), "{body}");
     }
     assert!(!app.list_ids_of(&bob).await.contains(&id));
@@ -398,8 +419,18 @@ async fn a_long_client_position_rebalances_the_list_as_a_move_does() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     let list = app.create_list_id(&alice, "Long").await;
-    let a = create_ok(&app, &alice, json!({ "title": "a", "listId": list, "position": "a0" })).await;
-    let b = create_ok(&app, &alice, json!({ "title": "b", "listId": list, "position": "a1" })).await;
+    let a = create_ok(
+        &app,
+        &alice,
+        json!({ "title": "a", "listId": list, "position": "a0" }),
+    )
+    .await;
+    let b = create_ok(
+        &app,
+        &alice,
+        json!({ "title": "b", "listId": list, "position": "a1" }),
+    )
+    .await;
     // A valid key between a0 and a1 of more than 50 characters.
     let long = format!("a0{}V", "0".repeat(50));
     let c = create_ok(
@@ -415,7 +446,10 @@ async fn a_long_client_position_rebalances_the_list_as_a_move_does() {
         .map(|t| t["position"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(app.list_todos_titles(&alice, &list).await, ["a", "c", "b"]);
-    assert!(keys.iter().all(|k| k.len() <= 50), "not rebalanced: {keys:?}");
+    assert!(
+        keys.iter().all(|k| k.len() <= 50),
+        "not rebalanced: {keys:?}"
+    );
     assert_eq!(c["position"], keys[1].as_str(), "answered with its new key");
     assert!(a["position"].is_string() && b["position"].is_string());
 }

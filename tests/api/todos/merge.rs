@@ -44,7 +44,10 @@ async fn expected_current(app: &TestApp, user: &TestUser, id: &str) -> Value {
 fn assert_conflict_with(body: &Value, current: &Value) {
     assert_eq!(error_code(body), "CONFLICT", "{body}");
     assert!(body["data"].is_null(), "data despite the conflict: {body}");
-    assert_eq!(&body["errors"][0]["extensions"]["current"], current, "{body}");
+    assert_eq!(
+        &body["errors"][0]["extensions"]["current"], current,
+        "{body}"
+    );
 }
 
 /// A todo with every mergeable field set; returns it.
@@ -65,7 +68,11 @@ async fn disjoint_fields_from_two_devices_are_both_applied() {
 
     // The phone renames, based on version 1.
     let phone = app
-        .update_todo_ok(&alice, id, json!({ "title": "Buy oat milk", "baseVersion": 1 }))
+        .update_todo_ok(
+            &alice,
+            id,
+            json!({ "title": "Buy oat milk", "baseVersion": 1 }),
+        )
         .await;
     assert_eq!(phone["version"], 2);
     // The laptop, offline since version 1, completes it and moves the due
@@ -118,7 +125,10 @@ async fn the_same_field_is_a_conflict_with_current_and_nothing_changes() {
     assert_eq!(current["completed"], false);
     assert_eq!(current["dueAt"], todo["dueAt"]);
     assert_eq!(current["version"], 2);
-    assert_eq!(current["listId"], app.default_list_id(&alice).await.as_str());
+    assert_eq!(
+        current["listId"],
+        app.default_list_id(&alice).await.as_str()
+    );
     assert!(current["position"].as_str().is_some_and(|p| !p.is_empty()));
 
     // The laptop's input names the title (changed at version 2) and
@@ -195,7 +205,11 @@ async fn an_expected_version_conflict_carries_current_too() {
 
     // moveTodo's expectedVersion CONFLICT carries it as well.
     let body = app
-        .move_todo(&alice, id, json!({ "position": "Zz", "expectedVersion": 1 }))
+        .move_todo(
+            &alice,
+            id,
+            json!({ "position": "Zz", "expectedVersion": 1 }),
+        )
         .await;
     assert_conflict_with(&body, &current);
 }
@@ -206,7 +220,8 @@ async fn bad_bases_are_bad_user_input_and_change_nothing() {
     let alice = app.register("alice").await;
     let todo = full_todo(&app, &alice).await;
     let id = todo["id"].as_str().unwrap();
-    app.update_todo_ok(&alice, id, json!({ "title": "v2" })).await;
+    app.update_todo_ok(&alice, id, json!({ "title": "v2" }))
+        .await;
     let before = get_todo(&app, &alice, id).await;
 
     for input in [
@@ -261,7 +276,12 @@ async fn concurrent_merges_of_one_field_have_exactly_one_winner() {
         json!({ "completed": true, "baseVersion": 2 }),
         json!({ "dueAt": "2031-01-01T00:00:00Z", "baseVersion": 2 }),
     ];
-    let bodies = join_all(inputs.iter().map(|input| app.update_todo(&alice, &id, input.clone()))).await;
+    let bodies = join_all(
+        inputs
+            .iter()
+            .map(|input| app.update_todo(&alice, &id, input.clone())),
+    )
+    .await;
     for body in &bodies {
         assert!(body["errors"].is_null(), "{body}");
     }
@@ -270,7 +290,10 @@ async fn concurrent_merges_of_one_field_have_exactly_one_winner() {
     assert_eq!(todo["title"], "T");
     assert_eq!(todo["description"], "D");
     assert_eq!(todo["completed"], true);
-    assert_eq!(super::utc(&todo["dueAt"]), super::at("2031-01-01T00:00:00Z"));
+    assert_eq!(
+        super::utc(&todo["dueAt"]),
+        super::at("2031-01-01T00:00:00Z")
+    );
 }
 
 #[tokio::test]
@@ -291,7 +314,11 @@ async fn toggle_all_changes_completed_for_merges() {
 
     // The title was not touched by toggleAllTodos.
     let renamed = app
-        .update_todo_ok(&alice, &id, json!({ "title": "Water the plants", "baseVersion": 1 }))
+        .update_todo_ok(
+            &alice,
+            &id,
+            json!({ "title": "Water the plants", "baseVersion": 1 }),
+        )
         .await;
     assert_eq!(renamed["version"], 3);
     assert_eq!(renamed["completed"], true);
@@ -315,10 +342,16 @@ async fn a_move_changes_no_mergeable_field() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     let id = app.create_todo_titled(&alice, "Moved").await;
-    let moved = app.move_todo_ok(&alice, &id, json!({ "position": "Zz" })).await;
+    let moved = app
+        .move_todo_ok(&alice, &id, json!({ "position": "Zz" }))
+        .await;
     assert_eq!(moved["version"], 2);
     let merged = app
-        .update_todo_ok(&alice, &id, json!({ "title": "Still mine", "baseVersion": 1 }))
+        .update_todo_ok(
+            &alice,
+            &id,
+            json!({ "title": "Still mine", "baseVersion": 1 }),
+        )
         .await;
     assert_eq!(merged["version"], 3);
     let todo = expected_current(&app, &alice, &id).await;
@@ -343,7 +376,11 @@ async fn an_editor_change_and_the_owner_merge_in_a_shared_list() {
 
     // Alice, offline since version 1, renames: Bob's description is kept.
     let merged = app
-        .update_todo_ok(&alice, &id, json!({ "title": "Free-range eggs", "baseVersion": 1 }))
+        .update_todo_ok(
+            &alice,
+            &id,
+            json!({ "title": "Free-range eggs", "baseVersion": 1 }),
+        )
         .await;
     assert_eq!(merged["version"], 3);
     assert_eq!(merged["description"], "a dozen");
@@ -352,7 +389,11 @@ async fn an_editor_change_and_the_owner_merge_in_a_shared_list() {
     // Her offline edit of the description conflicts with Bob's, and the
     // error shows her the todo as it stands, Bob's text included.
     let body = app
-        .update_todo(&alice, &id, json!({ "description": "six", "baseVersion": 1 }))
+        .update_todo(
+            &alice,
+            &id,
+            json!({ "description": "six", "baseVersion": 1 }),
+        )
         .await;
     let current = expected_current(&app, &alice, &id).await;
     assert_eq!(current["description"], "a dozen");
@@ -374,7 +415,10 @@ async fn an_editor_change_and_the_owner_merge_in_a_shared_list() {
         .update_todo(&dave, &id, json!({ "title": "x", "baseVersion": 3 }))
         .await;
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
-    assert!(body["errors"][0]["extensions"]["current"].is_null(), "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["current"].is_null(),
+        "{body}"
+    );
     assert_eq!(expected_current(&app, &alice, &id).await, current);
 }
 
@@ -390,9 +434,7 @@ async fn rest_patch_conflicts_carry_current_and_merges_apply() {
     let current = expected_current(&app, &alice, id).await;
 
     let patch = async |input: Value| {
-        let answer = app
-            .rest_as(&alice, Method::PATCH, &path, Some(input))
-            .await;
+        let answer = app.rest_as(&alice, Method::PATCH, &path, Some(input)).await;
         (answer.status, answer.body)
     };
 
