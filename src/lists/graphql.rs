@@ -25,7 +25,8 @@ use crate::{
 pub struct CreateListInput {
     /// 1 to 100 characters, trimmed.
     pub name: String,
-    /// A UUID chosen by the client (v4 or v7; see sync.graphql's header).
+    /// A UUID (version 4 or 7) chosen by the client. Repeated with the same name: the existing
+    /// list; with another name, or someone else's id: CONFLICT.
     pub id: Option<ID>,
 }
 

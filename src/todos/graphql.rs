@@ -40,9 +40,11 @@ pub struct CreateTodoInput {
     pub due_at: Option<DateTime<Utc>>,
     /// A list of which the caller is OWNER or EDITOR; absent: the default list.
     pub list_id: Option<ID>,
-    /// A UUID chosen by the client (see the header).
+    /// A UUID (version 4 or 7) chosen by the client. Repeated with equal fields: the existing
+    /// todo, unchanged; with other fields, or someone else's id: CONFLICT.
     pub id: Option<ID>,
-    /// A position key chosen by the client (lists.graphql).
+    /// A position key chosen by the client (the format of Todo.position); BAD_USER_INPUT when
+    /// malformed; absent: first in the list.
     pub position: Option<String>,
 }
 
@@ -74,7 +76,9 @@ pub struct UpdateTodoInput {
     pub due_at: MaybeUndefined<DateTime<Utc>>,
     /// When given and not the todo's current version: CONFLICT, and nothing changes.
     pub expected_version: Option<i32>,
-    /// Field-level merge base (see the header); together with expectedVersion: BAD_USER_INPUT.
+    /// Field-level merge: applies unless a field of this input changed after this version (then
+    /// CONFLICT with extensions.current, the todo as it stands); together with expectedVersion:
+    /// BAD_USER_INPUT.
     pub base_version: Option<i32>,
 }
 
