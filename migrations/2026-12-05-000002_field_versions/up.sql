@@ -2,6 +2,11 @@
 -- which each field a client may merge last changed. A merge based on
 -- version B applies when every field of its input has `<field>_version <= B`.
 --
+-- The mergeable fields are those updateTodo takes (title, description,
+-- completed, dueAt). A todo's list and position change only through
+-- moveTodo (and rebalancing), which merges nothing: they bump `version`
+-- but need no column here.
+--
 -- New todos start at version 1 with every field "changed" at 1: the
 -- defaults cover inserts, so the insert path needs no change.
 ALTER TABLE todos
