@@ -329,11 +329,6 @@ impl TodoService {
                         current: Box::new(current.current()),
                     });
                 }
-                // Under the row lock `enter_todo` took: no write of this
-                // todo comes between the check and the write below.
-                if let Some(base) = patch.base_version {
-                    merge::check(conn, &current, base, &patch).await?;
-                }
                 let title = match &patch.title {
                     Patch::Set(t) => t.as_str(),
                     Patch::Keep => current.title.as_str(),
@@ -350,6 +345,25 @@ impl TodoService {
                     Patch::Set(d) => d,
                     Patch::Keep => current.due_at,
                 };
+                // Under the row lock `enter_todo` took: no write of this
+                // todo comes between the check and the write below. Only
+                // the input's fields whose value differs from the todo's
+                // can conflict: two devices that made the same change
+                // (both completed it) agree, as a three-way merge has it.
+                if let Some(base) = patch.base_version {
+                    let differing: Vec<&'static str> = patch
+                        .fields()
+                        .into_iter()
+                        .filter(|field| match *field {
+                            "title" => title != current.title,
+                            "description" => description != current.description.as_deref(),
+                            "completed" => completed != current.completed,
+                            "dueAt" => due_at != current.due_at,
+                            _ => true,
+                        })
+                        .collect();
+                    merge::check(conn, &current, base, &differing).await?;
+                }
                 let unchanged = title == current.title
                     && description == current.description.as_deref()
                     && completed == current.completed

@@ -12,21 +12,20 @@ use crate::{
     db::Conn,
     todos::{
         TodoError,
-        domain::TodoPatch,
         model::{self, FieldVersions, TodoRow},
     },
 };
 
-/// Checks a merge of `patch` based on version `base` into `current` (the
-/// todo as locked for this update): `BAD_USER_INPUT` for a base newer
-/// than the todo, `MergeConflict` when a field of the input changed after
-/// the base. The caller holds the todo's row lock, so the field versions
+/// Checks a merge based on version `base` into `current` (the todo as
+/// locked for this update) of an input whose fields `input` (GraphQL
+/// names) would change the todo: `BAD_USER_INPUT` for a base newer than
+/// the todo, `MergeConflict` when one of them changed after the base. The caller holds the todo's row lock, so the field versions
 /// read here are those the write will follow.
 pub(super) async fn check(
     conn: &mut Conn,
     current: &TodoRow,
     base: i32,
-    patch: &TodoPatch,
+    input: &[&'static str],
 ) -> Result<(), TodoError> {
     if base > current.version {
         return Err(TodoError::invalid(
@@ -42,7 +41,7 @@ pub(super) async fn check(
         return Ok(());
     }
     let versions = model::field_versions(conn, current.id).await?;
-    let fields = changed_since(&versions, base, &patch.fields());
+    let fields = changed_since(&versions, base, input);
     if fields.is_empty() {
         Ok(())
     } else {

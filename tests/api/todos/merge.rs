@@ -4,7 +4,8 @@
 //! todo as it stands (`extensions.current`, also on a plain
 //! `expectedVersion` CONFLICT, over GraphQL and REST), bad bases are
 //! BAD_USER_INPUT, concurrent merges of one field have one winner, and
-//! changes by `toggleAllTodos` and by an editor of a shared list count.
+//! changes by `toggleAllTodos` and by an editor of a shared list count, and
+//! two devices that made the same change agree.
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -452,4 +453,30 @@ async fn rest_patch_conflicts_carry_current_and_merges_apply() {
     assert_eq!(body["title"], "Renamed");
     assert_eq!(body["completed"], true);
     assert_eq!(body["version"], 3);
+}
+
+#[tokio::test]
+async fn two_devices_making_the_same_change_agree() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let id = app.create_todo_titled(&alice, "Buy milk").await;
+
+    // Both devices saw version 1 and both completed the todo offline.
+    let first = app
+        .update_todo_ok(&alice, &id, json!({ "completed": true, "baseVersion": 1 }))
+        .await;
+    assert_eq!(first["version"], 2);
+    // The second changes nothing: no conflict, no new version.
+    let second = app
+        .update_todo_ok(&alice, &id, json!({ "completed": true, "baseVersion": 1 }))
+        .await;
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["completed"], true);
+
+    // A value that differs from one changed after the base still conflicts.
+    let body = app
+        .update_todo(&alice, &id, json!({ "completed": false, "baseVersion": 1 }))
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    assert_eq!(get_todo(&app, &alice, &id).await["version"], 2);
 }
