@@ -28,7 +28,10 @@ use crate::{
         AuthService, Credentials,
         graphql::{AuthMutation, AuthQuery},
     },
-    events::{EventService, graphql::SubscriptionRoot},
+    events::{
+        EventService,
+        graphql::{EventQuery, SubscriptionRoot},
+    },
     lists::{
         ListService,
         graphql::{ListMutation, ListQuery},
@@ -44,7 +47,7 @@ pub use context::{ClientAddr, ExecutionMarker, prepare_request};
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery);
+pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery, EventQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
