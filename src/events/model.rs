@@ -164,23 +164,32 @@ pub struct Page {
 /// reads no event). One statement means one snapshot: the bounds and the
 /// rows agree even while commits number new events.
 ///
-/// `EXPLAIN` (PostgreSQL 16, a user with 5,000 events among 100,000):
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the generic plan, for a user with 5,000
+/// events among 100,000 (20 users with events, 2,000 users), 501 rows:
 ///
 /// ```text
-/// Nested Loop Left Join
-///   -> Index Scan using users_pkey on users u  (Index Cond: (id = $1))
-///        SubPlan 1
-///          -> Limit -> Index Only Scan using todo_events_user_seq_idx on todo_events o
-///               (Index Cond: ((user_id = u.id) AND (seq IS NOT NULL)))
-///   -> Limit
-///        -> Result  (One-Time Filter: <the cursor rule on the bounds>)
+/// Nested Loop Left Join (actual rows=501)             shared hit=169
+///   CTE b
+///     -> Index Scan using users_pkey on users u        (id = $1)
+///          InitPlan 1
+///            -> Limit -> Index Only Scan using todo_events_user_seq_idx on todo_events o
+///                 Index Cond: ((user_id = $1) AND (seq IS NOT NULL))
+///   -> CTE Scan on b (actual rows=1)
+///   -> Limit (actual rows=501)
+///        -> Result  One-Time Filter: ($2 IS NULL) OR ($2 = b.current_seq) OR (...)
 ///             -> Index Scan using todo_events_user_seq_idx on todo_events t
-///                  (Index Cond: ((user_id = $1) AND (seq > COALESCE($2, 0))))
+///                  Index Cond: ((user_id = $1) AND (seq > COALESCE($2, 0)))
+/// Execution Time: 0.4–1 ms
 /// ```
 ///
-/// Both reads of `todo_events` walk the `(user_id, seq)` index from the
-/// cursor: the page costs `limit` index entries whatever the user's
-/// history, and no sort.
+/// Both reads of `todo_events` walk the `(user_id, seq)` index: the page
+/// costs `limit` index entries from the cursor whatever the user's history,
+/// with no sort; with an expired cursor the one-time filter fails and the
+/// page's scan is never executed. `MATERIALIZED` keeps the bounds one row
+/// computed once: inlined, PostgreSQL re-ran the oldest-event subquery for
+/// every row of the page. The rows come in `seq` order from the lateral
+/// scan; they are sorted again here (no outer `ORDER BY`, which planned a
+/// Sort node) because SQL promises no order through a join.
 pub async fn page(
     conn: &mut Conn,
     user: Uuid,
@@ -189,16 +198,16 @@ pub async fn page(
 ) -> QueryResult<Page> {
     use diesel::sql_types::{BigInt, Nullable};
     let rows: Vec<PageRow> = diesel::sql_query(
-        "SELECT b.current_seq, b.oldest_seq, e.seq, e.kind, e.todo_id, e.snapshot, \
-                e.occurred_at, e.list_id, e.from_list_id \
-         FROM ( \
+        "WITH b AS MATERIALIZED ( \
            SELECT u.event_seq AS current_seq, \
                   (SELECT o.seq FROM todo_events o \
-                    WHERE o.user_id = u.id AND o.seq IS NOT NULL \
+                    WHERE o.user_id = $1 AND o.seq IS NOT NULL \
                     ORDER BY o.seq LIMIT 1) AS oldest_seq \
            FROM users u WHERE u.id = $1 \
-         ) b \
-         LEFT JOIN LATERAL ( \
+         ) \
+         SELECT b.current_seq, b.oldest_seq, e.seq, e.kind, e.todo_id, e.snapshot, \
+                e.occurred_at, e.list_id, e.from_list_id \
+         FROM b LEFT JOIN LATERAL ( \
            SELECT t.seq, t.kind, t.todo_id, t.snapshot, t.occurred_at, t.list_id, t.from_list_id \
            FROM todo_events t \
            WHERE t.user_id = $1 AND t.seq > COALESCE($2, 0) \
@@ -206,8 +215,7 @@ pub async fn page(
                   OR ($2 < b.current_seq AND b.oldest_seq <= $2 + 1)) \
            ORDER BY t.seq \
            LIMIT $3 \
-         ) e ON true \
-         ORDER BY e.seq",
+         ) e ON true",
     )
     .bind::<diesel::sql_types::Uuid, _>(user)
     .bind::<Nullable<BigInt>, _>(after)
@@ -216,7 +224,7 @@ pub async fn page(
     .await?;
     let (current, oldest) =
         <[PageRow]>::first(&rows).map_or((0, None), |r| (r.current_seq, r.oldest_seq));
-    let rows = rows
+    let mut rows = rows
         .into_iter()
         .filter_map(|r| {
             Some(EventRow {
@@ -230,7 +238,8 @@ pub async fn page(
                 from_list_id: r.from_list_id,
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    rows.sort_by_key(|r| r.seq);
     Ok(Page {
         current,
         oldest,
