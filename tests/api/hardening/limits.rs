@@ -368,8 +368,8 @@ async fn queries_past_the_timeout_are_stopped_but_mutations_always_finish() {
 // --- Batching -----------------------------------------------------------
 
 #[tokio::test]
-async fn batches_are_refused_by_default() {
-    let app = TestApp::spawn().await;
+async fn batches_are_refused_when_turned_off() {
+    let app = TestApp::spawn_with(&[("GRAPHQL_BATCH_MAX", "0")]).await;
     let user = app.register("nobatch").await;
     let batch = json!([
         { "query": CREATE_TODO, "variables": { "input": { "title": "batched" } } },
