@@ -41,6 +41,7 @@ use crate::{
     },
     state::AppState,
 };
+pub use outcome::IDEMPOTENT_REPLAYED;
 use {
     negotiate::{MediaType, Negotiated, negotiate},
     outcome::{Answer, Outcome},
