@@ -17,6 +17,7 @@ mod clients;
 mod frontend;
 mod hardening;
 mod http_spec;
+mod idempotency;
 mod jobs;
 mod lifecycle;
 mod lists;
