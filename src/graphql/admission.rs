@@ -335,11 +335,12 @@ impl Gateway {
                 Ok(Begin::Run(claim)) => {
                     let executed =
                         write_claim::scope(Some(claim.clone()), gateway.execute(admitted)).await;
+                    let retryable = retryable(&executed);
                     let rendered = render(executed);
                     let (status, media_type, body) = rendered.kept();
                     gateway
                         .idempotency
-                        .complete(&claim, status, media_type, body)
+                        .complete(&claim, (status, media_type, body), retryable)
                         .await;
                     Once::Ran(rendered)
                 }
@@ -390,6 +391,23 @@ impl Gateway {
     pub fn execute_stream(&self, admitted: Admitted) -> impl Stream<Item = Response> + use<> {
         self.schema.execute_stream(admitted.request)
     }
+}
+
+/// Whether a response says "nothing ran, try again": the per-user budget
+/// (`RATE_LIMITED`) or an internal failure. Its key is released rather
+/// than kept, unless the write was applied after all.
+fn retryable(executed: &Executed) -> bool {
+    let Executed::Response { response, .. } = executed else {
+        return true;
+    };
+    response.errors.iter().any(|e| {
+        matches!(
+            e.extensions.as_ref().and_then(|x| x.get("code")),
+            Some(async_graphql::Value::String(code))
+                if code == ErrorCode::RateLimited.as_str()
+                    || code == ErrorCode::InternalServerError.as_str()
+        )
+    })
 }
 
 /// The idempotency key of a request: the HTTP header, or

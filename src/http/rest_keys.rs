@@ -14,6 +14,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use tracing::Instrument;
+
 use super::{graphql::IDEMPOTENCY_KEY, rest::RestError};
 use crate::{
     idempotency::{Begin, Fingerprint, IdempotencyError, IdempotencyKey, KeyScope, Transport},
@@ -96,13 +98,16 @@ pub async fn once(State(state): State<AppState>, request: Request, next: Next) -
                     .get(header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("application/json");
-                keys.complete(&claim, parts.status.as_u16(), media, &bytes)
+                // Nothing ran on a refusal for load or a failure: free the key.
+                let retryable =
+                    parts.status == StatusCode::TOO_MANY_REQUESTS || parts.status.is_server_error();
+                keys.complete(&claim, (parts.status.as_u16(), media, &bytes), retryable)
                     .await;
                 Response::from_parts(parts, Body::from(bytes))
             }
         }
     };
-    tokio::spawn(run)
+    tokio::spawn(run.instrument(tracing::Span::current()))
         .await
         .unwrap_or_else(|_| RestError::idempotency(&IdempotencyError::Interrupted).into_response())
 }

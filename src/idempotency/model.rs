@@ -144,6 +144,24 @@ pub async fn complete(
     Ok(updated == 1)
 }
 
+/// Deletes the claim of the run holding `token` if its write was not
+/// applied (the key is free again); false otherwise.
+pub async fn release(
+    conn: &mut Conn,
+    (scope, key, token): (&str, &str, Uuid),
+) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        idempotency_keys::table
+            .find((scope, key))
+            .filter(idempotency_keys::token.eq(token))
+            .filter(idempotency_keys::state.eq("running"))
+            .filter(idempotency_keys::applied_at.is_null()),
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted == 1)
+}
+
 /// Deletes up to `batch` keys claimed before `cutoff`; returns how many.
 pub async fn prune(conn: &mut Conn, cutoff: DateTime<Utc>, batch: i64) -> QueryResult<usize> {
     let old = idempotency_keys::table

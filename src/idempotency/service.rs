@@ -148,20 +148,30 @@ impl IdempotencyService {
         Err(IdempotencyError::InUse)
     }
 
-    /// Stores the response of the run holding `claim`. Never fails: if it
-    /// cannot be stored, the claim stays running and the key behaves as
-    /// after a crash (see the module's documentation).
-    pub async fn complete(&self, claim: &WriteClaim, status: u16, media_type: &str, body: &[u8]) {
+    /// Stores the response (status, media type, body) of the run holding
+    /// `claim`. A `retryable` response (the budget, an internal failure)
+    /// releases the key instead, so a retry runs, unless the run's write
+    /// was applied: then it is stored like any other. Never fails: if
+    /// nothing can be written, the claim stays running and the key behaves
+    /// as after a crash (see the module's documentation).
+    pub async fn complete(
+        &self,
+        claim: &WriteClaim,
+        (status, media_type, body): (u16, &str, &[u8]),
+        retryable: bool,
+    ) {
         let done = Completion {
             status: i16::try_from(status).unwrap_or(500),
             media_type,
             body,
         };
+        let key = (claim.scope.as_str(), claim.key.as_str(), claim.token);
         let stored = async {
             let mut conn = self.db.conn().await?;
-            Ok::<_, DbError>(
-                model::complete(&mut conn, (&claim.scope, &claim.key, claim.token), &done).await?,
-            )
+            if retryable && model::release(&mut conn, key).await? {
+                return Ok(true);
+            }
+            Ok::<_, DbError>(model::complete(&mut conn, key, &done).await?)
         }
         .await;
         match stored {

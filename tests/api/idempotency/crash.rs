@@ -158,3 +158,42 @@ async fn old_keys_are_pruned() {
     let new = keyed(&app, &user, "new", &create("b")).await;
     assert_eq!(new.header(REPLAYED), Some("true"));
 }
+
+#[tokio::test]
+async fn a_refusal_for_the_budget_frees_the_key_for_a_retry() {
+    let app = TestApp::spawn_with(&[("USER_BUDGET_PER_MINUTE", "3")]).await;
+    let user = app.register("budget").await;
+    // Spend the budget, then a keyed write is refused for it.
+    let mut refused = None;
+    for i in 0..5 {
+        let answer = keyed(&app, &user, &format!("k{i}"), &create("spend")).await;
+        if answer.body.to_string().contains("RATE_LIMITED") {
+            refused = Some(i);
+            break;
+        }
+    }
+    let i = refused.expect("the budget runs out");
+    let key = format!("k{i}");
+    let count = |app: &TestApp| {
+        let url = app.database_url.clone();
+        let key = key.clone();
+        async move {
+            use diesel::prelude::*;
+            use diesel_async::{AsyncConnection, RunQueryDsl};
+            use todoql::schema::idempotency_keys::dsl as k;
+            let mut conn = todoql::db::Conn::establish(&url).await.unwrap();
+            k::idempotency_keys
+                .filter(k::key.eq(key))
+                .count()
+                .get_result::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count(&app).await, 0, "the refused key was released");
+    // The keys that ran are kept.
+    if i > 0 {
+        let again = keyed(&app, &user, "k0", &create("spend")).await;
+        assert_eq!(again.header(REPLAYED), Some("true"), "{}", again.text);
+    }
+}
