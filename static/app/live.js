@@ -1,29 +1,66 @@
 // Live updates: the `changes` subscription (every todo and list change the
 // signed-in user may see, in one order under one cursor) over
-// graphql-transport-ws, with the connection indicator. Resumes from the last
-// applied cursor after a dropped connection or a token refresh, so nothing is
-// missed and nothing applied twice.
+// graphql-transport-ws, with the connection indicator (which also counts the
+// writes waiting in the offline queue). Resumes from the last applied cursor
+// after a token refresh, so nothing is missed and nothing applied twice.
+//
+// Coming back after a lost connection (or the browser's `offline`), in this
+// order: send the offline queue (outbox.js) until it is empty, so the
+// server has the user's own changes first; pull `Query.changes(after:
+// cursor, first: 500)` until `hasMore` is false, applying each change (what
+// others did meanwhile); then subscribe again with `after` set to the pull's
+// cursor, so the live stream starts exactly where the pull ended: no gap, no
+// duplicate. The cursor is kept in localStorage per user. Without one, or on
+// CURSOR_EXPIRED, the page reads everything again instead.
 import { createClient } from '/app/vendor/graphql-ws/client.js';
 import * as api from '/app/api.js';
+import * as outbox from '/app/outbox.js';
 import { $ } from '/app/ui.js';
 
 const connection = $('connection');
+const PAGE = 500;
 
 let socket = null;
 let subscription = null;
 let lastCursor = null;
 let everConnected = false;
-/** { query, onEvent(change), onResync() } while signed in. */
+/** { query, pullQuery, onEvent(change), onResync() } while signed in. */
 let options = null;
+/** The catch-up in progress after a lost connection, if any. */
+let catchingUp = null;
+let state = 'offline';
+let label = 'Offline';
 
-function setConnection(state, label) {
+const cursorKey = () => `todoql.cursor.${api.currentUser()?.id}`;
+
+function setCursor(cursor) {
+  lastCursor = cursor;
+  try {
+    if (cursor === null) localStorage.removeItem(cursorKey());
+    else localStorage.setItem(cursorKey(), cursor);
+  } catch {
+    /* storage full or denied: the cursor lives in memory only */
+  }
+}
+
+/** The indicator: the connection, and how many changes wait to be sent. */
+function setConnection(nextState, nextLabel) {
+  state = nextState;
+  label = nextLabel;
+  const waiting = options ? outbox.ops().length : 0;
+  const changes = `${waiting} ${waiting === 1 ? 'change' : 'changes'}`;
+  let text = label;
+  if (waiting && state === 'live') text = `Saving ${changes}…`;
+  else if (waiting) text = `${label} — ${changes} waiting`;
   connection.dataset.state = state;
-  connection.querySelector('.connection-label').textContent = label;
+  connection.dataset.waiting = String(waiting);
+  connection.querySelector('.connection-label').textContent = text;
   connection.title =
     state === 'live'
       ? 'Changes from your other devices and the people you share lists with appear instantly.'
-      : 'Changes will sync when the connection is back.';
+      : 'You can keep working: your changes are kept on this device and sent when the connection is back.';
 }
+outbox.onChange(() => setConnection(state, label));
 
 /** Reloads what the page shows when there is no cursor to resume from. */
 function resync() {
@@ -37,21 +74,16 @@ function makeSocket() {
     connectionParams: async () => ({ Authorization: `Bearer ${await api.freshToken()}` }),
     lazy: true,
     keepAlive: 20_000,
-    retryAttempts: Infinity,
-    shouldRetry: () => true,
-    // Quick first retries (a server restart takes a second or two), then
-    // back off to at most ~10 s, with jitter so clients don't stampede.
-    retryWait: (retries) =>
-      new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** retries) + Math.random() * 300)),
+    // No silent resubscription: a lost connection ends the subscription
+    // with an error, and `catchUp` sends the queue and pulls first.
+    retryAttempts: 0,
     on: {
       connecting: () => {
         if (client === socket) setConnection('connecting', everConnected ? 'Reconnecting…' : 'Connecting…');
       },
-      connected: (_socket, _payload, wasRetry) => {
+      connected: () => {
         if (client !== socket) return;
         setConnection('live', 'Live');
-        // Without a cursor there is nothing to resume from: refetch.
-        if (wasRetry && lastCursor === null) resync();
         everConnected = true;
       },
       closed: () => {
@@ -107,7 +139,7 @@ function subscribe() {
       // A retiring subscription may still deliver; only the current one
       // applies and moves the cursor (the new one replays anything after it).
       if (subscription !== mine) return;
-      lastCursor = change.cursor;
+      setCursor(change.cursor);
       payload.variables.after = change.cursor;
       options.onEvent(change);
     },
@@ -124,27 +156,103 @@ async function recover(err, mine) {
   const first = Array.isArray(err) ? err[0] : null;
   const code = first?.extensions?.code;
   if (code === 'SLOW_CONSUMER' && first.extensions.cursor) {
-    lastCursor = first.extensions.cursor;
+    setCursor(first.extensions.cursor);
   } else if (code === 'CURSOR_EXPIRED') {
-    lastCursor = null; // reloaded below
+    setCursor(null); // read again below
   } else if (code === 'UNAUTHENTICATED') {
     // The socket's access token expired (the page has usually refreshed
     // its own by now): reconnect with the current one and resume.
     if (!(await api.freshToken().catch(() => null))) return;
-  } else {
-    setConnection('offline', 'Offline');
-    await new Promise((r) => setTimeout(r, 3_000));
   }
   // Signed out, or a token refresh has already moved to a new socket.
   if (subscription !== mine || !api.currentUser()) return;
-  // Nothing to resume from: whatever happened meanwhile comes with a refetch.
-  if (lastCursor === null) resync();
-  if (subscription === mine) subscribe();
+  catchUp();
 }
+
+/** Ends the subscription and its socket (they are opened again by `catchUp`). */
+function drop() {
+  const sub = subscription;
+  subscription = null;
+  sub?.dispose();
+  if (socket) closeSocket(socket);
+  socket = null;
+}
+
+/** Waits `ms`, or less if the browser says it is back online. */
+function pause(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    addEventListener('online', done);
+  });
+}
+
+/** Applies what happened after `lastCursor`, page by page; false when the cursor expired. */
+async function pull() {
+  for (;;) {
+    let page;
+    try {
+      page = (await api.gql(options.pullQuery, { after: lastCursor, first: PAGE })).changes;
+    } catch (err) {
+      if (err instanceof api.GraphQLError && err.code === 'CURSOR_EXPIRED') return false;
+      throw err;
+    }
+    for (const change of page.changes) options.onEvent(change);
+    setCursor(page.cursor);
+    if (!page.hasMore) return true;
+  }
+}
+
+/**
+ * After a lost connection: send the offline queue, pull what happened
+ * meanwhile, then subscribe from the pulled cursor. Retried with backoff
+ * (and at once on `online`) until it succeeds or the user signs out.
+ */
+export function catchUp() {
+  catchingUp ??= (async () => {
+    drop();
+    setConnection(navigator.onLine === false ? 'offline' : 'connecting', navigator.onLine === false ? 'Offline' : 'Reconnecting…');
+    for (let attempt = 0; options; attempt++) {
+      if (navigator.onLine !== false) {
+        try {
+          if (!(await outbox.flush())) throw new Error('the offline queue is waiting');
+          if (!options) return;
+          const resumed = lastCursor !== null && (await pull());
+          if (!options) return;
+          if (!resumed) setCursor(null);
+          socket = makeSocket();
+          subscribe();
+          // Nothing to resume from: subscribe first, then read everything,
+          // so a change made meanwhile arrives as an event.
+          if (!resumed) resync();
+          return;
+        } catch {
+          setConnection('offline', 'Offline');
+        }
+      }
+      await pause(Math.min(10_000, 500 * 2 ** attempt) + Math.random() * 300);
+    }
+  })().finally(() => {
+    catchingUp = null;
+  });
+  return catchingUp;
+}
+
+addEventListener('offline', () => {
+  if (!options) return;
+  drop();
+  setConnection('offline', 'Offline');
+  catchUp();
+});
 
 /** Subscribes to `query` (a `changes(after: $after)` subscription). */
 export function start(opts) {
   options = opts;
+  lastCursor = null;
   connection.hidden = false;
   setConnection('connecting', 'Connecting…');
   socket = makeSocket();
@@ -161,4 +269,5 @@ export function stop() {
   everConnected = false;
   options = null;
   connection.hidden = true;
+  setConnection('offline', 'Offline');
 }

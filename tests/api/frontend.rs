@@ -161,6 +161,8 @@ async fn frontend_is_served_from_the_binary() {
         ("ui.js", "text/javascript"),
         ("live.js", "text/javascript"),
         ("todos.js", "text/javascript"),
+        ("outbox.js", "text/javascript"),
+        ("conflicts.js", "text/javascript"),
         ("reorder.js", "text/javascript"),
         ("lists.js", "text/javascript"),
         ("share.js", "text/javascript"),
