@@ -191,14 +191,16 @@ function pause(ms) {
   });
 }
 
-/** Applies what happened after `lastCursor`, page by page; false when the cursor expired. */
+/** Applies what happened after `lastCursor`, page by page; false when that cannot be done. */
 async function pull() {
   for (;;) {
     let page;
     try {
       page = (await api.gql(options.pullQuery, { after: lastCursor, first: PAGE })).changes;
     } catch (err) {
-      if (err instanceof api.GraphQLError && err.code === 'CURSOR_EXPIRED') return false;
+      // CURSOR_EXPIRED, or anything else the server refuses (its per-user
+      // budget after a very long absence, say): read everything instead.
+      if (err instanceof api.GraphQLError) return false;
       throw err;
     }
     for (const change of page.changes) options.onEvent(change);

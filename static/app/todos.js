@@ -95,7 +95,11 @@ function dueText(todo) {
 /** "Added by Bob" on a shared list, for todos someone else added. */
 function addedBy(todo) {
   if (!todo.createdBy || todo.createdBy.id === me?.id || (list?.members?.length ?? 0) < 2) return '';
-  return `Added by ${personName(todo.createdBy)}`;
+  // The pull feed brings only the creator's id (see app.js): the name comes
+  // from the list's members.
+  const member = list.members.find((m) => m.user.id === todo.createdBy.id)?.user;
+  const person = todo.createdBy.email ? todo.createdBy : member;
+  return person ? `Added by ${personName(person)}` : '';
 }
 
 // ---------------------------------------------------------------- rendering
