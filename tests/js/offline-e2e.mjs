@@ -164,7 +164,7 @@ async function openPage() {
     const text = msg.text();
     // The browser logs the requests that fail while offline on purpose,
     // and the 409 of a key still in use.
-    if (/ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_FAILED|WebSocket connection to .* failed|status of 409/.test(text)) return;
+    if (/ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_CONNECTION_REFUSED|ERR_FAILED|WebSocket connection to .* failed|status of 409/.test(text)) return;
     summary.consoleErrors.push(text);
     log(`console error: ${text}`);
   });
@@ -323,6 +323,7 @@ async function run() {
   if (shownTitles.slice().sort().join() !== want.slice().sort().join()) throw new Error(`the page shows ${shownTitles}`);
   if (await page.locator('#list li.pending').count()) throw new Error('todos still marked unsaved');
   await page.locator('#counts', { hasText: '5 to do · 1 done' }).waitFor();
+  await page.locator('#snackbar').waitFor({ state: 'hidden' });
   await shot('02-converged.png', page);
 
   step('offline again, one more todo; a reload while the server is out of reach keeps it');
