@@ -126,9 +126,12 @@ export class TodoStore {
    * todo past the loaded range is left for "load more" to bring; a known one
    * that moved past it is dropped (it comes back with its page).
    */
-  put(todo, fromPage = false) {
+  put(todo, fromPage = false, created = false) {
     if (this.deleted.has(todo.id)) {
-      if (todo.version <= this.deleted.get(todo.id)) return false;
+      // A CREATED event at the deleted version is a restore whose answer
+      // came before the delete's own (late) DELETED event.
+      const deletedAt = this.deleted.get(todo.id);
+      if (created ? deletedAt !== Infinity && todo.version < deletedAt : todo.version <= deletedAt) return false;
       this.deleted.delete(todo.id); // restored from the trash
     }
     const known = this.byId.get(todo.id);
@@ -146,8 +149,10 @@ export class TodoStore {
   remove(id) {
     const known = this.byId.get(id);
     // Deleting keeps the version and restoring adds one, so a copy newer than
-    // the deleted one is a restore. Unknown: nothing older may bring it back.
-    this.deleted.set(id, known ? Math.max(known.version, this.deleted.get(id) ?? 0) : Infinity);
+    // the deleted one is a restore. Unknown (and not deleted before): nothing
+    // but a CREATED event may bring it back.
+    if (known) this.deleted.set(id, Math.max(known.version, this.deleted.get(id) ?? 0));
+    else if (!this.deleted.has(id)) this.deleted.set(id, Infinity);
     this.pendingMoves.delete(id);
     return this.byId.delete(id);
   }
@@ -161,7 +166,7 @@ export class TodoStore {
     } else if (event.kind === 'DELETED') {
       changed = this.remove(event.todoId);
     } else {
-      changed = this.put(event.todo);
+      changed = this.put(event.todo, false, event.kind === 'CREATED');
     }
     if (changed) this.onChange(event);
     return changed;

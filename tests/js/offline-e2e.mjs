@@ -384,6 +384,13 @@ async function run() {
   await live();
   const trashNow = (await gql(phone, 'query Tr { trash(first: 20) { nodes { title } } }')).trash.nodes;
   if (trashNow.some((t) => t.title === 'Call mom')) throw new Error('the restored todo is still in the trash');
+  // The page and the server agree at the end (the restored todo stays
+  // after its own answer and the delete's and restore's events).
+  await page.locator('#counts', { hasText: '6 to do · 1 done' }).waitFor();
+  const finalServer = (await serverTodos(phone)).map((t) => t.title).sort();
+  const finalPage = (await page.locator('#list li .title').allInnerTexts()).sort();
+  if (finalServer.join() !== finalPage.join()) throw new Error(`the page shows ${finalPage}, the server has ${finalServer}`);
+  if (!finalPage.includes('Call mom')) throw new Error('the restored todo is not shown');
   await page.getByLabel('New todo').focus();
   await shot('06-final.png', page);
 }
