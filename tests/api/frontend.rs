@@ -366,6 +366,27 @@ async fn frontend_e2e_in_chromium_lists_sharing_roles_and_reorder() {
     eprintln!("{summary}");
 }
 
+/// The web app's todo store (`tests/js/store-unit.mjs`, in Node): queued
+/// offline writes laid over the server's copy, and which copies a deleted
+/// todo accepts again.
+#[tokio::test]
+async fn frontend_store_lays_queued_writes_over_the_server_copy() {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        node_script("store-unit.mjs").kill_on_drop(true).output(),
+    )
+    .await
+    .expect("store-unit.mjs ran longer than 30 s")
+    .expect("run node tests/js/store-unit.mjs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary from store-unit.mjs: {stdout}\n{stderr}"));
+    assert!(output.status.success(), "{summary}\n{stderr}");
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert!(summary["passed"].as_u64().unwrap() >= 11, "{summary}");
+}
+
 /// The web app offline: the page goes offline, its user adds, completes and
 /// deletes todos (shown at once, queued in IndexedDB with an idempotency
 /// key each) while their second device changes the same list over HTTP;
