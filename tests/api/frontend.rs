@@ -388,7 +388,7 @@ async fn frontend_store_lays_queued_writes_over_the_server_copy() {
 }
 
 /// The web app offline: the page goes offline, its user adds, completes and
-/// deletes todos (shown at once, queued in IndexedDB with an idempotency
+/// deletes todos (shown at once, queued in `IndexedDB` with an idempotency
 /// key each) while their second device changes the same list over HTTP;
 /// back online, one answer is lost and the write resent with its key (a
 /// replay), the queue drains in order, the change feed is pulled, and both
