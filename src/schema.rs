@@ -52,6 +52,8 @@ diesel::table! {
         list_id -> Uuid,
         /// Its fractional-index key in the list's manual order.
         position -> Text,
+        /// When it went to the trash; null while live.
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -293,10 +293,15 @@ pub struct JobsConfig {
     /// `REMINDER_LEAD_SECS`: how long before a todo is due its reminder is
     /// sent. Default `3600`.
     pub reminder_lead: Duration,
+    /// `TRASH_RETENTION_DAYS`: how long deleted todos stay in their list's
+    /// trash (restorable) before the workers' hourly purge deletes them for
+    /// good. Default `30`.
+    pub trash_retention: Duration,
 }
 
 impl JobsConfig {
-    /// Reads `JOBS_IN_PROCESS`, the `JOB_*` variables and `REMINDER_LEAD_SECS`.
+    /// Reads `JOBS_IN_PROCESS`, the `JOB_*` variables, `REMINDER_LEAD_SECS`
+    /// and `TRASH_RETENTION_DAYS`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         Ok(Self {
             in_process: parsed(&var, "JOBS_IN_PROCESS")?.unwrap_or(true),
@@ -318,6 +323,11 @@ impl JobsConfig {
                 positive(&var, "JOB_RETENTION_SECS")?.unwrap_or(7 * 24 * 3600),
             ),
             reminder_lead: Duration::from_secs(parsed(&var, "REMINDER_LEAD_SECS")?.unwrap_or(3600)),
+            trash_retention: Duration::from_secs(
+                positive::<u64>(&var, "TRASH_RETENTION_DAYS")?
+                    .unwrap_or(30)
+                    .saturating_mul(24 * 3600),
+            ),
         })
     }
 }

@@ -428,6 +428,21 @@ mod tests {
     }
 
     #[test]
+    fn trash_retention_is_in_whole_days() {
+        let j = JobsConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(j.trash_retention, Duration::from_secs(30 * 86_400));
+        let j = JobsConfig::from_lookup(lookup(&[("TRASH_RETENTION_DAYS", "7")])).unwrap();
+        assert_eq!(j.trash_retention, Duration::from_secs(7 * 86_400));
+        // Zero would purge at once what a user just deleted: refused.
+        for bad in ["0", "-1", "a week"] {
+            let err = JobsConfig::from_lookup(lookup(&[("TRASH_RETENTION_DAYS", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("TRASH_RETENTION_DAYS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn cache_group() {
         let c = CacheConfig::from_lookup(lookup(&[])).unwrap();
         assert!(c.enabled);

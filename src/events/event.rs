@@ -128,6 +128,8 @@ impl From<TodoSnapshot> for TodoRow {
             // The first key of the fractional-indexing order: what the
             // lists migration gave each user's newest todo.
             position: s.position.unwrap_or_else(|| "a0".to_owned()),
+            // Snapshots are of live todos (events and cached reads).
+            deleted_at: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod changes;
 pub mod context;
+pub mod inputs;
 pub mod limits;
 pub mod lists;
 pub mod objects;
@@ -36,7 +37,7 @@ use crate::{
     rate_limit::RateLimiter,
     todos::{
         TodoService,
-        graphql::{TodoMutation, TodoQuery},
+        graphql::{TodoMutation, TodoQuery, TrashMutation, TrashQuery},
     },
 };
 pub use context::{ClientAddr, ExecutionMarker, prepare_request};
@@ -44,12 +45,12 @@ pub use context::{ClientAddr, ExecutionMarker, prepare_request};
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery);
+pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery, TrashQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation, TodoMutation, ListMutation);
+pub struct MutationRoot(AuthMutation, TodoMutation, ListMutation, TrashMutation);
 
 /// The todoql schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -4,10 +4,11 @@
 //! in the wiring layer; the features' GraphQL layers (`auth::graphql`,
 //! `todos::graphql`, `events::graphql`) return them.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use super::inputs::{TodoFilterInput, TodoOrderInput};
 use super::{
     context::{load_user, prefetch, viewer},
     lists::{
@@ -24,7 +25,8 @@ use crate::{
         model::{ListRow, MemberRow, Membership},
     },
     todos::{
-        TodoError, TodoService,
+        TodoService,
+        cursor::TrashCursor,
         domain::{PageRequest, Scope, TodoFilter, TodoOrder},
         model::TodoRow,
         service::Page,
@@ -201,6 +203,11 @@ impl TodoObject {
         &self.0.position
     }
 
+    /// When it went to the trash; null unless read through Query.trash.
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+
     /// Who created it (Todo.owner is the same user).
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
         Ok(CollaboratorObject::from_user(
@@ -209,66 +216,45 @@ impl TodoObject {
     }
 }
 
-/// The orders of a todo list.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
-#[graphql(name = "TodoOrder", remote = "TodoOrder")]
-pub enum TodoOrderInput {
-    /// Newest first.
-    #[default]
-    CreatedAtDesc,
-    /// Oldest first.
-    CreatedAtAsc,
-    /// Soonest due first; todos without a due time last.
-    DueAtAsc,
-    /// Most recently changed first.
-    UpdatedAtDesc,
-    /// The list's manual order (position keys ascending).
-    Position,
-}
-
-/// Which todos a list includes.
-#[derive(InputObject, Default)]
-#[graphql(name = "TodoFilter")]
-pub struct TodoFilterInput {
-    /// Only completed (true) or active (false) todos.
-    pub completed: Option<bool>,
-    /// Case-insensitive match on title and description.
-    pub search: Option<String>,
-    /// Due strictly before this time.
-    pub due_before: Option<DateTime<Utc>>,
-    /// Due strictly after this time.
-    pub due_after: Option<DateTime<Utc>>,
-    /// With Query.todos and User.todos: look in every list the caller is a member of, not only the default list.
-    pub all_lists: Option<bool>,
-}
-
-impl TodoFilterInput {
-    /// The todos `user` (the caller) asks for: the default list, or every
-    /// list with `allLists`.
-    pub fn scope(&self, user: &User) -> Scope {
-        match self.all_lists {
-            Some(true) => Scope::MemberOf(user.id),
-            _ => Scope::List(user.default_list_id),
-        }
-    }
-
-    fn parse(&self) -> Result<TodoFilter, TodoError> {
-        TodoFilter::parse(
-            self.completed,
-            self.search.as_deref(),
-            self.due_before,
-            self.due_after,
-        )
-    }
-}
-
 /// A page of todos (Relay cursor connection).
 pub struct TodoConnection {
     viewer: Uuid,
     version: i64,
-    scope: Scope,
-    filter: TodoFilter,
+    listing: Listing,
     page: Page,
+}
+
+/// What a [`TodoConnection`] pages through (its cursors and total differ).
+enum Listing {
+    /// Live todos of `scope` matching `filter`, in the page's order.
+    Live { scope: Scope, filter: TodoFilter },
+    /// The trash of one list, most recently deleted first.
+    Trash(Uuid),
+}
+
+impl TodoConnection {
+    /// A page of `list`'s trash as `viewer` reads it (who may read `list`).
+    pub fn trash(viewer: Uuid, list: Uuid, page: Page) -> Self {
+        Self {
+            viewer,
+            // Only live counts read it: the trash is never cached.
+            version: 0,
+            listing: Listing::Trash(list),
+            page,
+        }
+    }
+
+    /// The cursor just after `row`.
+    fn cursor(&self, row: &TodoRow) -> String {
+        match (&self.listing, row.deleted_at) {
+            (Listing::Trash(_), Some(deleted_at)) => TrashCursor {
+                deleted_at,
+                id: row.id,
+            }
+            .encode(),
+            _ => row.cursor(self.page.order).encode(),
+        }
+    }
 }
 
 /// An edge of [`TodoConnection`].
@@ -295,12 +281,11 @@ pub struct PageInfo {
 #[Object]
 impl TodoConnection {
     async fn edges(&self) -> Vec<TodoEdge> {
-        let order = self.page.order;
         self.page
             .rows
             .iter()
             .map(|row| TodoEdge {
-                cursor: row.cursor(order).encode(),
+                cursor: self.cursor(row),
                 node: TodoObject(row.clone()),
             })
             .collect()
@@ -311,24 +296,24 @@ impl TodoConnection {
     }
 
     async fn page_info(&self) -> PageInfo {
-        let order = self.page.order;
         PageInfo {
             has_previous_page: self.page.has_previous_page,
             has_next_page: self.page.has_next_page,
-            start_cursor: self.page.rows.first().map(|r| r.cursor(order).encode()),
-            end_cursor: self.page.rows.last().map(|r| r.cursor(order).encode()),
+            start_cursor: self.page.rows.first().map(|r| self.cursor(r)),
+            end_cursor: self.page.rows.last().map(|r| self.cursor(r)),
         }
     }
 
     /// How many todos match the filter, across all pages (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let n = match self.page.total {
-            Some(n) => n,
-            None => ctx
-                .data::<TodoService>()?
-                .count(self.viewer, self.version, self.scope, &self.filter)
+        let todos = ctx.data::<TodoService>()?;
+        let n = match (self.page.total, &self.listing) {
+            (Some(n), _) => n,
+            (None, Listing::Live { scope, filter }) => todos
+                .count(self.viewer, self.version, *scope, filter)
                 .await
                 .gql()?,
+            (None, Listing::Trash(list)) => todos.trash_count(*list).await.gql()?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
@@ -362,8 +347,7 @@ pub async fn todo_connection(
     Ok(TodoConnection {
         viewer,
         version,
-        scope,
-        filter,
+        listing: Listing::Live { scope, filter },
         page,
     })
 }

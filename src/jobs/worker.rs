@@ -17,7 +17,7 @@ use super::{
     model::{self, CHANNEL, JobRow},
     queue::Job,
 };
-use crate::{config::JobsConfig, db::Db, telemetry::Metrics};
+use crate::{config::JobsConfig, db::Db, telemetry::Metrics, todos::TodoService};
 
 /// The delay before retry number `attempt` (1-based): exponential, capped,
 /// with jitter so that jobs failing together do not retry together.
@@ -73,6 +73,10 @@ impl WorkerPool {
         let wake = Arc::new(Notify::new());
         let listener = tokio::spawn(listen(self.database_url.clone(), wake.clone()));
         let pruner = tokio::spawn(prune(self.db.clone(), self.config.retention));
+        let purger = tokio::spawn(purge_trash(
+            self.ctx.todos.clone(),
+            self.config.trash_retention,
+        ));
         tracing::info!(workers = self.config.workers, pool = %self.name, "job workers started");
         let mut workers = tokio::task::JoinSet::new();
         for i in 0..self.config.workers.max(1) {
@@ -90,6 +94,7 @@ impl WorkerPool {
         while workers.join_next().await.is_some() {}
         listener.abort();
         pruner.abort();
+        purger.abort();
         tracing::info!(pool = %self.name, "job workers stopped");
     }
 }
@@ -339,6 +344,22 @@ async fn prune(db: Db, retention: Duration) {
     }
 }
 
+/// Deletes for good the todos trashed more than `retention` ago, hourly
+/// (in batches: see [`TodoService::purge_trash`]). Beside the job queue's
+/// own pruning, so it runs wherever the workers run; several instances may
+/// purge at once (each skips the rows another has locked).
+async fn purge_trash(todos: TodoService, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match todos.purge_trash(retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged the trash"),
+            Err(e) => tracing::warn!(error = %e, "purging the trash failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +377,7 @@ mod tests {
             shutdown_grace: Duration::from_secs(10),
             retention: Duration::from_secs(3600),
             reminder_lead: Duration::from_secs(3600),
+            trash_retention: Duration::from_secs(30 * 86_400),
         }
     }
 

@@ -45,7 +45,8 @@ impl Role {
 pub enum Action {
     /// See the list, its todos, members and live changes.
     Read,
-    /// Create, update, complete, move and delete its todos.
+    /// Create, update, complete, move and delete its todos; restore them
+    /// from the list's trash and empty it.
     WriteTodos,
     /// Rename it.
     Rename,

@@ -89,6 +89,55 @@ impl Cursor {
     }
 }
 
+/// The tag of trash cursors in place of an order's key (no order has it,
+/// so a trash cursor passed to a todo list, or the reverse, is refused).
+const TRASH: &str = "tr";
+
+/// A position in a list's trash (most recently deleted first, then by id):
+/// strictly after (`deleted_at`, `id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrashCursor {
+    /// When the last item seen went to the trash.
+    pub deleted_at: DateTime<Utc>,
+    /// Its id: the tie-breaker (todos cleared together share a time).
+    pub id: Uuid,
+}
+
+impl TrashCursor {
+    /// Encodes the cursor, in the same shape as [`Cursor`]s.
+    pub fn encode(&self) -> String {
+        B64.encode(format!(
+            "{VERSION}|{TRASH}|{}|{}",
+            self.deleted_at.timestamp_micros(),
+            self.id.simple()
+        ))
+    }
+
+    /// Decodes a trash cursor.
+    pub fn decode(raw: &str) -> Result<Self, TodoError> {
+        let bad = || TodoError::invalid("after", "is not a valid cursor for this trash");
+        let bytes = B64.decode(raw.trim()).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.split('|');
+        let (Some(VERSION), Some(TRASH), Some(micros), Some(id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(bad());
+        };
+        let deleted_at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
+        let id = Uuid::try_parse(id).map_err(|_| bad())?;
+        Ok(Self { deleted_at, id })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +206,37 @@ mod tests {
                     Err(TodoError::Invalid { field: "after", .. })
                 ),
                 "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trash_cursors_round_trip_and_are_not_list_cursors() {
+        let c = TrashCursor {
+            deleted_at: at(1_764_000_000_654_321),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(TrashCursor::decode(&c.encode()).unwrap(), c);
+        // Neither kind of cursor is taken for the other.
+        assert!(Cursor::decode(&c.encode(), TodoOrder::CreatedAtDesc).is_err());
+        let list = Cursor {
+            order: TodoOrder::CreatedAtDesc,
+            key: Some(Key::At(at(1))),
+            id: Uuid::now_v7(),
+        };
+        for raw in [
+            list.encode(),
+            String::new(),
+            B64.encode("v1|tr|x|00000000000000000000000000000000"),
+            B64.encode("v1|tr|1|nope"),
+            B64.encode("v1|tr|1|00000000000000000000000000000000|extra"),
+        ] {
+            assert!(
+                matches!(
+                    TrashCursor::decode(&raw),
+                    Err(TodoError::Invalid { field: "after", .. })
+                ),
+                "{raw:?}"
             );
         }
     }

@@ -20,6 +20,9 @@ use crate::{
     },
 };
 
+mod trash;
+pub use trash::{TrashMutation, TrashQuery};
+
 /// The list a mutation names (`None`: the caller's default list). A
 /// malformed id names no list: `NOT_FOUND`.
 fn target_list(user: &User, list_id: Option<&ID>) -> Result<Uuid, TodoError> {

@@ -1,6 +1,8 @@
 //! Diesel rows and queries for todos. Every query is scoped by a list (or
 //! by the lists a user is a member of), so a todo of a list the caller may
-//! not see is indistinguishable from a missing one.
+//! not see is indistinguishable from a missing one. Every query here reads
+//! and writes live todos only (through [`live`]): a trashed todo is as
+//! missing as a deleted one, except to the queries of [`trash`].
 
 use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, pg::Pg, prelude::*, sql_types::BigInt};
@@ -15,6 +17,8 @@ use crate::{
     db::Conn,
     schema::{list_members, todos},
 };
+
+pub mod trash;
 
 /// A todo row.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, PartialEq, Eq)]
@@ -44,6 +48,8 @@ pub struct TodoRow {
     pub list_id: Uuid,
     /// Its place in the list's manual order.
     pub position: String,
+    /// When it went to the trash (`None` while live).
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TodoRow {
@@ -107,6 +113,13 @@ pub struct TodoChanges<'a> {
     pub version: i32,
 }
 
+/// The live todos: every query but the trash's starts here, so a trashed
+/// todo leaves reads, counts, filters and moves alike (and the partial
+/// per-list indexes, which hold live todos only, serve them).
+pub fn live() -> diesel::dsl::Filter<todos::table, diesel::dsl::IsNull<todos::deleted_at>> {
+    todos::table.filter(todos::deleted_at.is_null())
+}
+
 /// Inserts a todo.
 pub async fn insert(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<TodoRow> {
     diesel::insert_into(todos::table)
@@ -118,7 +131,7 @@ pub async fn insert(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<TodoR
 
 /// A todo of any list `viewer` is a member of.
 pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    todos::table
+    live()
         .inner_join(
             list_members::table.on(list_members::list_id
                 .eq(todos::list_id)
@@ -134,8 +147,8 @@ pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResul
 /// The list a todo is in (no lock: writers lock the list, then the todo,
 /// then check it is still there).
 pub async fn list_of(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
-    todos::table
-        .find(id)
+    live()
+        .filter(todos::id.eq(id))
         .select(todos::list_id)
         .first(conn)
         .await
@@ -144,7 +157,7 @@ pub async fn list_of(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
 
 /// A todo of `list`.
 pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    todos::table
+    live()
         .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
         .select(TodoRow::as_select())
         .first(conn)
@@ -154,7 +167,7 @@ pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 
 /// A todo of `list`, locked until the transaction ends.
 pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    todos::table
+    live()
         .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
         .select(TodoRow::as_select())
         .for_update()
@@ -165,7 +178,7 @@ pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 
 /// Writes a todo's new state.
 pub async fn update(conn: &mut Conn, id: Uuid, changes: &TodoChanges<'_>) -> QueryResult<TodoRow> {
-    diesel::update(todos::table.find(id))
+    diesel::update(live().filter(todos::id.eq(id)))
         .set(changes)
         .returning(TodoRow::as_returning())
         .get_result(conn)
@@ -180,7 +193,7 @@ pub async fn relocate(
     position: &str,
     at: DateTime<Utc>,
 ) -> QueryResult<TodoRow> {
-    diesel::update(todos::table.find(id))
+    diesel::update(live().filter(todos::id.eq(id)))
         .set((
             todos::list_id.eq(list),
             todos::position.eq(position),
@@ -192,9 +205,16 @@ pub async fn relocate(
         .await
 }
 
-/// Deletes a todo of `list`, returning it.
-pub async fn delete_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    diesel::delete(todos::table.filter(todos::id.eq(id).and(todos::list_id.eq(list))))
+/// Moves a live todo of `list` to the trash at `at` (its version and
+/// everything else stay as they are), returning it.
+pub async fn delete_in_list(
+    conn: &mut Conn,
+    list: Uuid,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<TodoRow>> {
+    diesel::update(live().filter(todos::id.eq(id).and(todos::list_id.eq(list))))
+        .set(todos::deleted_at.eq(at))
         .returning(TodoRow::as_returning())
         .get_result(conn)
         .await
@@ -209,7 +229,7 @@ pub async fn set_all_completed(
     completed: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<TodoRow>> {
-    diesel::update(todos::table.filter(todos::list_id.eq(list).and(todos::completed.ne(completed))))
+    diesel::update(live().filter(todos::list_id.eq(list).and(todos::completed.ne(completed))))
         .set((
             todos::completed.eq(completed),
             todos::completed_at.eq(completed.then_some(now)),
@@ -221,20 +241,22 @@ pub async fn set_all_completed(
         .await
 }
 
-/// Deletes the todos of `list` (only the completed ones when
-/// `only_completed`), returning them.
+/// Moves the live todos of `list` (only the completed ones when
+/// `only_completed`) to the trash at `at`, returning them.
 pub async fn delete_many(
     conn: &mut Conn,
     list: Uuid,
     only_completed: bool,
+    at: DateTime<Utc>,
 ) -> QueryResult<Vec<TodoRow>> {
-    let mut query = diesel::delete(todos::table)
-        .filter(todos::list_id.eq(list))
+    let mut query = diesel::update(todos::table)
+        .filter(todos::list_id.eq(list).and(todos::deleted_at.is_null()))
         .into_boxed();
     if only_completed {
         query = query.filter(todos::completed.eq(true));
     }
     query
+        .set(todos::deleted_at.eq(at))
         .returning(TodoRow::as_returning())
         .get_results(conn)
         .await
@@ -242,7 +264,7 @@ pub async fn delete_many(
 
 /// The first position key of `list` (new todos go before it).
 pub async fn first_position(conn: &mut Conn, list: Uuid) -> QueryResult<Option<String>> {
-    todos::table
+    live()
         .filter(todos::list_id.eq(list))
         .select(diesel::dsl::min(todos::position))
         .first(conn)
@@ -251,7 +273,7 @@ pub async fn first_position(conn: &mut Conn, list: Uuid) -> QueryResult<Option<S
 
 /// The smallest position of `list` strictly after `key`.
 pub async fn position_after(conn: &mut Conn, list: Uuid, key: &str) -> QueryResult<Option<String>> {
-    todos::table
+    live()
         .filter(todos::list_id.eq(list).and(todos::position.gt(key)))
         .select(diesel::dsl::min(todos::position))
         .first(conn)
@@ -264,7 +286,7 @@ pub async fn position_before(
     list: Uuid,
     key: &str,
 ) -> QueryResult<Option<String>> {
-    todos::table
+    live()
         .filter(todos::list_id.eq(list).and(todos::position.lt(key)))
         .select(diesel::dsl::max(todos::position))
         .first(conn)
@@ -273,7 +295,7 @@ pub async fn position_before(
 
 /// Every todo of `list` in manual order (for rebalancing its keys).
 pub async fn in_order(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
-    todos::table
+    live()
         .filter(todos::list_id.eq(list))
         .order((todos::position.asc(), todos::id.asc()))
         .select(TodoRow::as_select())
@@ -297,7 +319,7 @@ pub async fn set_positions(
     diesel::sql_query(
         "UPDATE todos t SET position = v.key, updated_at = $3, version = t.version + 1 \
          FROM unnest($1::uuid[], $2::text[]) AS v(id, key) \
-         WHERE t.id = v.id RETURNING t.*",
+         WHERE t.id = v.id AND t.deleted_at IS NULL RETURNING t.*",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
     .bind::<Array<Text>, _>(keys)
@@ -309,8 +331,8 @@ pub async fn set_positions(
 /// The todos of `scope` matching `filter`, as a boxed query to add to.
 fn filtered<'a>(scope: Scope, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, Pg> {
     let mut query = match scope {
-        Scope::List(list) => todos::table.filter(todos::list_id.eq(list)).into_boxed(),
-        Scope::MemberOf(user) => todos::table
+        Scope::List(list) => live().filter(todos::list_id.eq(list)).into_boxed(),
+        Scope::MemberOf(user) => live()
             .filter(
                 todos::list_id.eq_any(
                     list_members::table
@@ -451,7 +473,7 @@ pub async fn count(conn: &mut Conn, scope: Scope, filter: &TodoFilter) -> QueryR
 
 /// The todo counts of `list`: (total, completed), in one scan.
 pub async fn counts(conn: &mut Conn, list: Uuid) -> QueryResult<(i64, i64)> {
-    todos::table
+    live()
         .filter(todos::list_id.eq(list))
         .select(sql::<(BigInt, BigInt)>(
             "count(*), count(*) FILTER (WHERE completed)",

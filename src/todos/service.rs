@@ -34,7 +34,9 @@ use crate::{
 };
 
 mod moves;
+mod trash;
 pub use moves::{MoveTodo, Placement};
+pub use trash::{TRASH_PURGE_BATCH, TrashPage};
 
 /// A first page as cached.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -440,14 +442,16 @@ impl TodoService {
         Ok(row)
     }
 
-    /// Deletes one todo (OWNER or EDITOR of its list), returning its id.
+    /// Deletes one todo (OWNER or EDITOR of its list), returning its id:
+    /// it goes to its list's trash (see [`Self::restore`]) with its version
+    /// unchanged, and members are told it was DELETED, as they always were.
     #[tracing::instrument(skip_all, fields(user.id = %actor, todo.id = %id))]
     pub async fn delete(&self, actor: Uuid, id: Uuid) -> Result<Uuid, TodoError> {
         let mut conn = self.db.conn().await?;
         let events = conn
             .transaction::<_, TodoError, _>(async |conn| {
                 let (audience, current) = enter_todo(conn, actor, id, Action::WriteTodos).await?;
-                let row = model::delete_in_list(conn, current.list_id, id)
+                let row = model::delete_in_list(conn, current.list_id, id, now())
                     .await?
                     .ok_or(TodoError::NotFound)?;
                 jobs::queue::cancel_reminders(conn, &[row.id]).await?;
@@ -494,8 +498,8 @@ impl TodoService {
         Ok(changed)
     }
 
-    /// Deletes the completed todos of `list` (or all of them); returns how
-    /// many.
+    /// Deletes the completed todos of `list` (or all of them) into its
+    /// trash, like [`Self::delete`]; returns how many.
     #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
     pub async fn delete_many(
         &self,
@@ -507,7 +511,7 @@ impl TodoService {
         let (deleted, events) = conn
             .transaction::<_, TodoError, _>(async |conn| {
                 let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
-                let rows = model::delete_many(conn, list, only_completed).await?;
+                let rows = model::delete_many(conn, list, only_completed, now()).await?;
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 jobs::queue::cancel_reminders(conn, &ids).await?;
                 let events = events::record(

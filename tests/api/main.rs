@@ -27,4 +27,5 @@ mod schema;
 mod subscriptions;
 mod telemetry;
 mod todos;
+mod trash;
 mod verification;

@@ -15,6 +15,7 @@ mod events;
 mod instances;
 mod protocol;
 mod termination;
+mod trash;
 
 use std::{collections::HashSet, time::Duration};
 
