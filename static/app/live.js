@@ -11,7 +11,10 @@
 // others did meanwhile); then subscribe again with `after` set to the pull's
 // cursor, so the live stream starts exactly where the pull ended: no gap, no
 // duplicate. The cursor is kept in localStorage per user. Without one, or on
-// CURSOR_EXPIRED, the page reads everything again instead.
+// CURSOR_EXPIRED, the page reads everything again instead. A new page load
+// starts from a full read and does not resume from the stored cursor:
+// replaying old list events would bring back stale notices ("you no longer
+// have access…") for lists the full read already shows as they are.
 import { createClient } from '/app/vendor/graphql-ws/client.js';
 import * as api from '/app/api.js';
 import * as outbox from '/app/outbox.js';
