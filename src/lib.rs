@@ -15,7 +15,8 @@
 //! share), [`http`] (router, GraphQL over HTTP and WebSocket, REST facade,
 //! web app) and [`graphql`] (schema, admission pipeline, request context).
 //!
-//! Leaf modules: [`error`] (the error catalogue), [`config`], [`db`] (pool,
+//! Leaf modules: [`error`] (the error catalogue), [`config`], [`client_id`]
+//! (ids chosen by clients), [`db`] (pool,
 //! migrations), [`telemetry`] (logs, traces, metrics), [`schema`] (Diesel
 //! tables) and [`devdb`] (a local PostgreSQL for `serve` without
 //! `DATABASE_URL`).
@@ -23,6 +24,7 @@
 pub mod app;
 pub mod auth;
 pub mod cache;
+pub mod client_id;
 pub mod config;
 pub mod db;
 pub mod devdb;

@@ -54,6 +54,14 @@ diesel::table! {
         position -> Text,
         /// When it went to the trash; null while live.
         deleted_at -> Nullable<Timestamptz>,
+        /// The version at which `title` last changed (field-level merge).
+        title_version -> Int4,
+        /// The version at which `description` last changed.
+        description_version -> Int4,
+        /// The version at which `completed` last changed.
+        completed_version -> Int4,
+        /// The version at which `due_at` last changed.
+        due_at_version -> Int4,
     }
 }
 

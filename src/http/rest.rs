@@ -2,7 +2,8 @@
 //! the same todo service as GraphQL, with the same validation (the todos
 //! domain parses ids, orders and patches for both). Todos are answered as
 //! [`TodoView`]s. Errors are JSON `{code, message}` (and `field` for
-//! invalid input) with statuses 400 (malformed), 401, 404, 409, 413 (body
+//! invalid input, `current` for a version or merge conflict, as GraphQL's
+//! `extensions.current`) with statuses 400 (malformed), 401, 404, 409, 413 (body
 //! over `MAX_BODY_BYTES`, see [`super::body`]) and 422 (invalid input).
 
 use axum::{
@@ -38,6 +39,9 @@ pub struct RestError {
     code: &'static str,
     message: String,
     field: Option<&'static str>,
+    /// The error's extra entries (a conflict's `current`), as GraphQL has
+    /// them in `extensions`.
+    extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl RestError {
@@ -47,6 +51,7 @@ impl RestError {
             code: "BAD_REQUEST",
             message: message.into(),
             field: None,
+            extra: Vec::new(),
         }
     }
 
@@ -57,6 +62,7 @@ impl RestError {
             code: code.as_str(),
             message: format!("the request body exceeds {limit} bytes"),
             field: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -69,6 +75,7 @@ impl<E: ClientError> From<E> for RestError {
             code: code.as_str(),
             message: e.client_message(),
             field: e.field(),
+            extra: e.extensions(),
         }
     }
 }
@@ -84,6 +91,9 @@ impl IntoResponse for RestError {
         let mut body = json!({ "code": self.code, "message": self.message });
         if let Some(field) = self.field {
             body["field"] = json!(field);
+        }
+        for (key, value) in self.extra {
+            body[key] = value;
         }
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -281,6 +291,7 @@ pub struct PatchBody {
     #[serde(default, deserialize_with = "present")]
     due_at: Option<Option<DateTime<Utc>>>,
     expected_version: Option<i32>,
+    base_version: Option<i32>,
 }
 
 impl PatchBody {
@@ -291,6 +302,7 @@ impl PatchBody {
             completed: self.completed,
             due_at: self.due_at,
             expected_version: self.expected_version,
+            base_version: self.base_version,
         })
     }
 }

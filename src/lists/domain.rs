@@ -35,6 +35,13 @@ impl ListName {
     }
 }
 
+/// The id a client chose for a new list, if any: a UUID of version 4 or
+/// 7 (`BAD_USER_INPUT` on `id` otherwise, see [`crate::client_id`]).
+pub fn client_list_id(raw: Option<&str>) -> Result<Option<uuid::Uuid>, ListError> {
+    raw.map(|raw| crate::client_id::parse(raw).map_err(|e| ListError::invalid("id", e.to_string())))
+        .transpose()
+}
+
 /// A role that can be given to a member other than the owner (EDITOR or
 /// VIEWER); OWNER changes hands only by transfer.
 pub fn grantable(role: Role, field: &'static str) -> Result<Role, ListError> {
@@ -116,6 +123,19 @@ mod tests {
         assert!(ListName::parse(&"x".repeat(101)).is_err());
         assert!(ListName::parse(&"é".repeat(100)).is_ok());
         assert!(ListName::parse("a\0b").is_err());
+    }
+
+    #[test]
+    fn client_list_ids_are_uuids_of_version_4_or_7() {
+        assert_eq!(client_list_id(None).unwrap(), None);
+        let v7 = uuid::Uuid::now_v7();
+        assert_eq!(client_list_id(Some(&v7.to_string())).unwrap(), Some(v7));
+        for bad in ["x", "00000000-0000-0000-0000-000000000000"] {
+            assert!(matches!(
+                client_list_id(Some(bad)),
+                Err(ListError::Invalid { field: "id", .. })
+            ));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{
     ListError, ListService,
     access::Role,
-    domain::{ListName, encode_cursor, list_page},
+    domain::{ListName, client_list_id, encode_cursor, list_page},
     position::PositionKey,
 };
 use crate::{
@@ -25,6 +25,9 @@ use crate::{
 pub struct CreateListInput {
     /// 1 to 100 characters, trimmed.
     pub name: String,
+    /// A UUID (version 4 or 7) chosen by the client. Repeated with the same name: the existing
+    /// list; with another name, or someone else's id: CONFLICT.
+    pub id: Option<ID>,
 }
 
 /// Input of `updateList`.
@@ -141,9 +144,10 @@ impl ListMutation {
     ) -> async_graphql::Result<TodoListObject> {
         let user = viewer(ctx).await?;
         let name = ListName::parse(&input.name).gql()?;
+        let id = client_list_id(input.id.as_ref().map(|i| i.as_str())).gql()?;
         let m = ctx
             .data::<ListService>()?
-            .create(user.id, name)
+            .create(user.id, name, id)
             .await
             .gql()?;
         changed_data(ctx);

@@ -194,13 +194,27 @@ pub async fn last_position(conn: &mut Conn, user: Uuid) -> QueryResult<Option<St
         .await
 }
 
-/// Inserts a list.
-pub async fn insert_list(conn: &mut Conn, list: &ListRow) -> QueryResult<ListRow> {
+/// Inserts a list unless its id is taken (then `None`; the unique index
+/// decides between concurrent inserts of one client-chosen id).
+pub async fn insert_list_new(conn: &mut Conn, list: &ListRow) -> QueryResult<Option<ListRow>> {
     diesel::insert_into(lists::table)
         .values(list)
+        .on_conflict(lists::id)
+        .do_nothing()
         .returning(ListRow::as_returning())
         .get_result(conn)
         .await
+        .optional()
+}
+
+/// A list by id, whoever its members.
+pub async fn find_list(conn: &mut Conn, list: Uuid) -> QueryResult<Option<ListRow>> {
+    lists::table
+        .find(list)
+        .select(ListRow::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// Inserts a membership.

@@ -138,6 +138,26 @@ async fn enter_exclusive(
     Ok((row, members, role))
 }
 
+/// Creating a list named `name` under `id` found the id taken: the list
+/// when `actor` owns it and it has that name, `CONFLICT` otherwise (the
+/// same for a list of someone else's: nothing revealed).
+async fn repeated(
+    conn: &mut Conn,
+    actor: Uuid,
+    id: Uuid,
+    name: &ListName,
+) -> Result<Membership, ListError> {
+    const TAKEN: ListError = ListError::Conflict("this id is already in use");
+    let Some(list) = model::find_list(conn, id).await? else {
+        return Err(TAKEN);
+    };
+    if list.owner_id != actor || list.name != name.as_str() {
+        return Err(TAKEN);
+    }
+    let member = model::member(conn, id, actor).await?.ok_or(TAKEN)?;
+    Ok(Membership { list, member })
+}
+
 /// Whether `list` is its owner's default list.
 async fn is_default(conn: &mut Conn, list: &ListRow) -> Result<bool, ListError> {
     Ok(model::default_list_of(conn, list.owner_id).await? == list.id)
@@ -177,12 +197,27 @@ impl ListService {
         value
     }
 
-    /// A new list owned by `actor`, after its other lists.
+    /// A new list owned by `actor`, after its other lists, under `id`
+    /// when the client chose one. A taken `id`: the list when `actor` owns
+    /// it and its name is `name` (a repeated creation: nothing written),
+    /// `CONFLICT` otherwise (nothing revealed of someone else's list).
     #[tracing::instrument(skip_all, fields(user.id = %actor))]
-    pub async fn create(&self, actor: Uuid, name: ListName) -> Result<Membership, ListError> {
+    pub async fn create(
+        &self,
+        actor: Uuid,
+        name: ListName,
+        id: Option<Uuid>,
+    ) -> Result<Membership, ListError> {
         let mut conn = self.db.conn().await?;
         let outcome = conn
             .transaction::<_, ListError, _>(async |conn| {
+                // A repeat is answered even at the limit of lists: look
+                // first. The insert below still decides a race.
+                if let Some(id) = id
+                    && model::find_list(conn, id).await?.is_some()
+                {
+                    return Ok((repeated(conn, actor, id, &name).await?, Recorded::default()));
+                }
                 if model::count_memberships(conn, actor).await? >= MAX_LISTS_PER_USER {
                     return Err(ListError::invalid(
                         "name",
@@ -193,10 +228,11 @@ impl ListService {
                 let last = last.as_deref().map(PositionKey::parse).transpose()?;
                 let position = position::key_between(last.as_ref(), None)?;
                 let at = now();
-                let list = model::insert_list(
+                let id = id.unwrap_or_else(Uuid::now_v7);
+                let inserted = model::insert_list_new(
                     conn,
                     &ListRow {
-                        id: Uuid::now_v7(),
+                        id,
                         name: name.as_str().to_owned(),
                         owner_id: actor,
                         version: 1,
@@ -205,6 +241,9 @@ impl ListService {
                     },
                 )
                 .await?;
+                let Some(list) = inserted else {
+                    return Ok((repeated(conn, actor, id, &name).await?, Recorded::default()));
+                };
                 let member = model::insert_member(
                     conn,
                     &MemberRow {

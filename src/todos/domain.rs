@@ -1,10 +1,11 @@
 //! Parsed todo input: titles, descriptions, filters, orders and page sizes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 pub use super::order::TodoOrder;
 use super::{TodoError, cursor::Cursor};
+use crate::{client_id, lists::position::PositionKey};
 
 /// Which todos a query looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,11 @@ pub struct NewTodo {
     pub description: Option<Description>,
     /// Due time.
     pub due_at: Option<DateTime<Utc>>,
+    /// An id the client chose (see [`crate::client_id`]); `None`: the
+    /// server makes one.
+    pub id: Option<Uuid>,
+    /// A position key the client chose; `None`: first in the list.
+    pub position: Option<PositionKey>,
 }
 
 impl NewTodo {
@@ -117,8 +123,28 @@ impl NewTodo {
         Ok(Self {
             title: Title::parse(title)?,
             description: description.map(Description::parse).transpose()?,
-            due_at,
+            // Stored at the database's microsecond precision: a retry
+            // with the same input then compares equal to what was stored.
+            due_at: due_at.map(|d| d.trunc_subsecs(6)),
+            id: None,
+            position: None,
         })
+    }
+
+    /// With the id the client chose, if any: a UUID of version 4 or 7
+    /// (`BAD_USER_INPUT` on `id` otherwise).
+    pub fn with_id(self, raw: Option<&str>) -> Result<Self, TodoError> {
+        let id = raw
+            .map(|raw| client_id::parse(raw).map_err(|e| TodoError::invalid("id", e.to_string())))
+            .transpose()?;
+        Ok(Self { id, ..self })
+    }
+
+    /// With the position key the client chose, if any (`BAD_USER_INPUT` on
+    /// `position` when malformed).
+    pub fn with_position(self, raw: Option<&str>) -> Result<Self, TodoError> {
+        let position = raw.map(PositionKey::parse).transpose()?;
+        Ok(Self { position, ..self })
     }
 }
 
@@ -147,6 +173,9 @@ pub struct RawTodoPatch {
     pub due_at: Option<Option<DateTime<Utc>>>,
     /// Refuse the change unless the todo is at this version.
     pub expected_version: Option<i32>,
+    /// Field-level merge: apply unless a field of the input changed after
+    /// this version.
+    pub base_version: Option<i32>,
 }
 
 /// A partial update of a todo.
@@ -162,13 +191,29 @@ pub struct TodoPatch {
     pub due_at: Patch<Option<DateTime<Utc>>>,
     /// Refuse the change unless the todo is at this version.
     pub expected_version: Option<i32>,
+    /// Field-level merge base (never together with `expected_version`).
+    pub base_version: Option<i32>,
 }
 
 impl TodoPatch {
     /// Parses a partial update: absent fields are kept, `null` clears the
     /// description or due time and is refused for the title and `completed`.
+    /// `baseVersion` must be at least 1 and cannot come with
+    /// `expectedVersion` (a newer base than the todo's version is refused
+    /// by the service, which knows the version).
     pub fn parse(raw: RawTodoPatch) -> Result<Self, TodoError> {
         let not_null = |field: &'static str| TodoError::invalid(field, "cannot be null");
+        if let Some(base) = raw.base_version {
+            if raw.expected_version.is_some() {
+                return Err(TodoError::invalid(
+                    "baseVersion",
+                    "cannot be combined with expectedVersion",
+                ));
+            }
+            if base < 1 {
+                return Err(TodoError::invalid("baseVersion", "must be at least 1"));
+            }
+        }
         Ok(Self {
             title: match raw.title {
                 None => Patch::Keep,
@@ -184,9 +229,26 @@ impl TodoPatch {
                 Some(None) => return Err(not_null("completed")),
                 Some(Some(completed)) => Patch::Set(completed),
             },
-            due_at: raw.due_at.map_or(Patch::Keep, Patch::Set),
+            due_at: raw
+                .due_at
+                .map_or(Patch::Keep, |d| Patch::Set(d.map(|d| d.trunc_subsecs(6)))),
             expected_version: raw.expected_version,
+            base_version: raw.base_version,
         })
+    }
+
+    /// The fields this patch sets, by their GraphQL names (what a merge
+    /// checks).
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("title", matches!(self.title, Patch::Set(_))),
+            ("description", matches!(self.description, Patch::Set(_))),
+            ("completed", matches!(self.completed, Patch::Set(_))),
+            ("dueAt", matches!(self.due_at, Patch::Set(_))),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
     }
 }
 
@@ -365,6 +427,105 @@ mod tests {
             assert!(matches!(
                 TodoPatch::parse(raw),
                 Err(TodoError::Invalid { field: f, .. }) if f == field
+            ));
+        }
+    }
+
+    #[test]
+    fn a_merge_base_is_at_least_1_and_never_with_expected_version() {
+        let patch = TodoPatch::parse(RawTodoPatch {
+            completed: Some(Some(true)),
+            due_at: Some(None),
+            base_version: Some(4),
+            ..RawTodoPatch::default()
+        })
+        .unwrap();
+        assert_eq!(patch.base_version, Some(4));
+        assert_eq!(patch.fields(), vec!["completed", "dueAt"]);
+        for raw in [
+            RawTodoPatch {
+                base_version: Some(2),
+                expected_version: Some(2),
+                ..RawTodoPatch::default()
+            },
+            RawTodoPatch {
+                base_version: Some(0),
+                ..RawTodoPatch::default()
+            },
+            RawTodoPatch {
+                base_version: Some(i32::MIN),
+                ..RawTodoPatch::default()
+            },
+        ] {
+            assert!(matches!(
+                TodoPatch::parse(raw),
+                Err(TodoError::Invalid {
+                    field: "baseVersion",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_patch_names_the_fields_it_sets() {
+        assert!(TodoPatch::default().fields().is_empty());
+        let patch = TodoPatch::parse(RawTodoPatch {
+            title: Some(Some("T".into())),
+            description: Some(None),
+            completed: Some(Some(false)),
+            due_at: Some(None),
+            ..RawTodoPatch::default()
+        })
+        .unwrap();
+        assert_eq!(
+            patch.fields(),
+            vec!["title", "description", "completed", "dueAt"]
+        );
+    }
+
+    #[test]
+    fn times_are_kept_at_the_databases_precision() {
+        let at = DateTime::parse_from_rfc3339("2030-01-01T00:00:00.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let stored = DateTime::parse_from_rfc3339("2030-01-01T00:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            NewTodo::parse("T", None, Some(at)).unwrap().due_at,
+            Some(stored)
+        );
+        let patch = TodoPatch::parse(RawTodoPatch {
+            due_at: Some(Some(at)),
+            ..RawTodoPatch::default()
+        })
+        .unwrap();
+        assert_eq!(patch.due_at, Patch::Set(Some(stored)));
+    }
+
+    #[test]
+    fn client_chosen_ids_and_positions_are_parsed() {
+        let todo = NewTodo::parse("T", None, None).unwrap();
+        let v4 = Uuid::new_v4();
+        let with = todo.clone().with_id(Some(&v4.to_string())).unwrap();
+        assert_eq!(with.id, Some(v4));
+        assert_eq!(todo.clone().with_id(None).unwrap().id, None);
+        for bad in ["", "42", "00000000-0000-0000-0000-000000000000"] {
+            assert!(matches!(
+                todo.clone().with_id(Some(bad)),
+                Err(TodoError::Invalid { field: "id", .. })
+            ));
+        }
+        let placed = todo.clone().with_position(Some("a0V")).unwrap();
+        assert_eq!(placed.position.unwrap().as_str(), "a0V");
+        for bad in ["", "a0!", "a00"] {
+            assert!(matches!(
+                todo.clone().with_position(Some(bad)),
+                Err(TodoError::Invalid {
+                    field: "position",
+                    ..
+                })
             ));
         }
     }

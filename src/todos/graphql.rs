@@ -43,6 +43,12 @@ pub struct CreateTodoInput {
     pub due_at: Option<DateTime<Utc>>,
     /// A list of which the caller is OWNER or EDITOR; absent: the default list.
     pub list_id: Option<ID>,
+    /// A UUID (version 4 or 7) chosen by the client. Repeated with equal fields: the existing
+    /// todo, unchanged; with other fields, or someone else's id: CONFLICT.
+    pub id: Option<ID>,
+    /// A position key chosen by the client (the format of Todo.position); BAD_USER_INPUT when
+    /// malformed; absent: first in the list.
+    pub position: Option<String>,
 }
 
 /// Input of `moveTodo`.
@@ -73,6 +79,10 @@ pub struct UpdateTodoInput {
     pub due_at: MaybeUndefined<DateTime<Utc>>,
     /// When given and not the todo's current version: CONFLICT, and nothing changes.
     pub expected_version: Option<i32>,
+    /// Field-level merge: applies unless a field of this input changed after this version (then
+    /// CONFLICT with extensions.current, the todo as it stands); together with expectedVersion:
+    /// BAD_USER_INPUT.
+    pub base_version: Option<i32>,
 }
 
 impl UpdateTodoInput {
@@ -83,6 +93,7 @@ impl UpdateTodoInput {
             completed: self.completed.into(),
             due_at: self.due_at.into(),
             expected_version: self.expected_version,
+            base_version: self.base_version,
         })
     }
 }
@@ -148,8 +159,10 @@ impl TodoMutation {
     ) -> async_graphql::Result<TodoObject> {
         let user = viewer(ctx).await?;
         let list = target_list(&user, input.list_id.as_ref()).gql()?;
-        let todo =
-            NewTodo::parse(&input.title, input.description.as_deref(), input.due_at).gql()?;
+        let todo = NewTodo::parse(&input.title, input.description.as_deref(), input.due_at)
+            .and_then(|t| t.with_id(input.id.as_ref().map(|i| i.as_str())))
+            .and_then(|t| t.with_position(input.position.as_deref()))
+            .gql()?;
         let row = ctx
             .data::<TodoService>()?
             .create(user.id, list, todo)

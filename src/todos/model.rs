@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{
     cursor::{Cursor, Key},
     domain::{PageRequest, Scope, TodoFilter, TodoOrder},
+    error::Current,
 };
 use crate::{
     db::Conn,
@@ -53,6 +54,20 @@ pub struct TodoRow {
 }
 
 impl TodoRow {
+    /// The todo as a conflict shows it (`extensions.current`).
+    pub fn current(&self) -> Current {
+        Current {
+            id: self.id,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            completed: self.completed,
+            due_at: self.due_at,
+            version: self.version,
+            list_id: self.list_id,
+            position: self.position.clone(),
+        }
+    }
+
     /// The cursor pointing just after this row in `order`.
     pub fn cursor(&self, order: TodoOrder) -> Cursor {
         let key = match order {
@@ -73,7 +88,7 @@ impl TodoRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = todos)]
 pub struct NewTodoRow<'a> {
-    /// Id (UUIDv7).
+    /// Id (UUIDv7, or a v4/v7 UUID the client chose).
     pub id: Uuid,
     /// Owner (the creator).
     pub owner_id: Uuid,
@@ -120,12 +135,71 @@ pub fn live() -> diesel::dsl::Filter<todos::table, diesel::dsl::IsNull<todos::de
     todos::table.filter(todos::deleted_at.is_null())
 }
 
-/// Inserts a todo.
-pub async fn insert(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<TodoRow> {
+/// The version at which each field a client may merge last changed
+/// (`updateTodo`'s `baseVersion`).
+#[derive(Debug, Clone, Copy, Queryable, Selectable, PartialEq, Eq)]
+#[diesel(table_name = todos, check_for_backend(diesel::pg::Pg))]
+pub struct FieldVersions {
+    /// `title`.
+    pub title_version: i32,
+    /// `description`.
+    pub description_version: i32,
+    /// `completed`.
+    pub completed_version: i32,
+    /// `due_at`.
+    pub due_at_version: i32,
+}
+
+impl FieldVersions {
+    /// The version at which the field named `field` (GraphQL name) last
+    /// changed; `None` for a field that is not merged.
+    pub fn of(&self, field: &str) -> Option<i32> {
+        match field {
+            "title" => Some(self.title_version),
+            "description" => Some(self.description_version),
+            "completed" => Some(self.completed_version),
+            "dueAt" => Some(self.due_at_version),
+            _ => None,
+        }
+    }
+}
+
+/// Which field versions an update moves to the new version: those of the
+/// fields whose value changed (`None` leaves a column as it is).
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = todos)]
+pub struct FieldVersionChanges {
+    /// `title` changed.
+    pub title_version: Option<i32>,
+    /// `description` changed.
+    pub description_version: Option<i32>,
+    /// `completed` changed.
+    pub completed_version: Option<i32>,
+    /// `due_at` changed.
+    pub due_at_version: Option<i32>,
+}
+
+/// Inserts a todo unless its id is taken (then `None`): the id of a
+/// concurrent insert is decided by the unique index, so two creations
+/// with one client-chosen id never both insert.
+pub async fn insert_new(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
     diesel::insert_into(todos::table)
         .values(todo)
+        .on_conflict(todos::id)
+        .do_nothing()
         .returning(TodoRow::as_returning())
         .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The field versions of a todo (read under the row lock the update
+/// took, so they cannot change before it commits).
+pub async fn field_versions(conn: &mut Conn, id: Uuid) -> QueryResult<FieldVersions> {
+    todos::table
+        .find(id)
+        .select(FieldVersions::as_select())
+        .first(conn)
         .await
 }
 
@@ -176,10 +250,16 @@ pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
         .optional()
 }
 
-/// Writes a todo's new state.
-pub async fn update(conn: &mut Conn, id: Uuid, changes: &TodoChanges<'_>) -> QueryResult<TodoRow> {
+/// Writes a todo's new state, and the new version of the fields that
+/// changed.
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    changes: &TodoChanges<'_>,
+    versions: &FieldVersionChanges,
+) -> QueryResult<TodoRow> {
     diesel::update(live().filter(todos::id.eq(id)))
-        .set(changes)
+        .set((changes, versions))
         .returning(TodoRow::as_returning())
         .get_result(conn)
         .await
@@ -235,6 +315,9 @@ pub async fn set_all_completed(
             todos::completed_at.eq(completed.then_some(now)),
             todos::updated_at.eq(now),
             todos::version.eq(todos::version + 1),
+            // `completed` changed at the new version (the right-hand
+            // sides read the row before the update).
+            todos::completed_version.eq(todos::version + 1),
         ))
         .returning(TodoRow::as_returning())
         .get_results(conn)

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::{
     TodoError,
-    domain::{NewTodo, PageRequest, Patch, Scope, TodoFilter, TodoOrder, TodoPatch},
-    model::{self, NewTodoRow, TodoChanges, TodoRow},
+    domain::{PageRequest, Patch, Scope, TodoFilter, TodoOrder, TodoPatch},
+    model::{self, FieldVersionChanges, TodoChanges, TodoRow},
 };
 use crate::{
     cache::reads::ReadCache,
@@ -33,6 +33,8 @@ use crate::{
     },
 };
 
+mod create;
+mod merge;
 mod moves;
 mod trash;
 pub use moves::{MoveTodo, Placement};
@@ -301,63 +303,12 @@ impl TodoService {
         })
     }
 
-    /// Creates a todo in `list` (OWNER or EDITOR), first in its manual
-    /// order.
-    #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
-    pub async fn create(
-        &self,
-        actor: Uuid,
-        list: Uuid,
-        todo: NewTodo,
-    ) -> Result<TodoRow, TodoError> {
-        let mut conn = self.db.conn().await?;
-        let at = now();
-        let (row, events) = conn
-            .transaction::<_, TodoError, _>(async |conn| {
-                let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
-                // Two todos created at once may get the same key: ties are
-                // broken by id, so the order stays total.
-                let first = model::first_position(conn, list).await?;
-                let position = first_key_before(first.as_deref())?;
-                let row = model::insert(
-                    conn,
-                    &NewTodoRow {
-                        id: Uuid::now_v7(),
-                        owner_id: actor,
-                        list_id: list,
-                        position: position.as_str(),
-                        title: todo.title.as_str(),
-                        description: todo.description.as_ref().map(|d| d.as_str()),
-                        due_at: todo.due_at,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )
-                .await?;
-                let events = events::record(
-                    conn,
-                    todo_changes(
-                        &audience.users(),
-                        EventKind::Created,
-                        list,
-                        std::slice::from_ref(&row),
-                    ),
-                )
-                .await?;
-                schedule_reminder(conn, &row, self.reminder_lead).await?;
-                Ok((row, events))
-            })
-            .await?;
-        // Cached reads need no invalidation: the change moved every
-        // member's data version in the same transaction.
-        self.events.publish(&mut conn, events).await;
-        Ok(row)
-    }
-
     /// Applies a partial update (OWNER or EDITOR of the todo's list). With
     /// `expected_version` set and not current, fails with
-    /// `VersionConflict` and changes nothing. A patch that changes nothing
-    /// leaves the version as it is.
+    /// `VersionConflict` and changes nothing; with `base_version`, merges
+    /// (see [`merge::check`]). A patch that changes nothing leaves the
+    /// version as it is. Each field that changes gets the new version as
+    /// the version at which it last changed.
     #[tracing::instrument(skip_all, fields(user.id = %actor, todo.id = %id))]
     pub async fn update(
         &self,
@@ -375,6 +326,7 @@ impl TodoService {
                     return Err(TodoError::VersionConflict {
                         expected,
                         actual: current.version,
+                        current: Box::new(current.current()),
                     });
                 }
                 let title = match &patch.title {
@@ -393,6 +345,25 @@ impl TodoService {
                     Patch::Set(d) => d,
                     Patch::Keep => current.due_at,
                 };
+                // Under the row lock `enter_todo` took: no write of this
+                // todo comes between the check and the write below. Only
+                // the input's fields whose value differs from the todo's
+                // can conflict: two devices that made the same change
+                // (both completed it) agree, as a three-way merge has it.
+                if let Some(base) = patch.base_version {
+                    let differing: Vec<&'static str> = patch
+                        .fields()
+                        .into_iter()
+                        .filter(|field| match *field {
+                            "title" => title != current.title,
+                            "description" => description != current.description.as_deref(),
+                            "completed" => completed != current.completed,
+                            "dueAt" => due_at != current.due_at,
+                            _ => true,
+                        })
+                        .collect();
+                    merge::check(conn, &current, base, &differing).await?;
+                }
                 let unchanged = title == current.title
                     && description == current.description.as_deref()
                     && completed == current.completed
@@ -406,6 +377,14 @@ impl TodoService {
                     (_, false) => None,
                     (true, true) => current.completed_at,
                 };
+                let version = current.version + 1;
+                let changed = |yes: bool| yes.then_some(version);
+                let versions = FieldVersionChanges {
+                    title_version: changed(title != current.title),
+                    description_version: changed(description != current.description.as_deref()),
+                    completed_version: changed(completed != current.completed),
+                    due_at_version: changed(due_at != current.due_at),
+                };
                 let row = model::update(
                     conn,
                     id,
@@ -416,8 +395,9 @@ impl TodoService {
                         due_at,
                         completed_at,
                         updated_at: at,
-                        version: current.version + 1,
+                        version,
                     },
+                    &versions,
                 )
                 .await?;
                 let events = events::record(

@@ -86,7 +86,7 @@ impl MoveTodo {
 }
 
 /// Keys longer than this make the server rebalance the list after a move.
-const REBALANCE_AT: usize = 50;
+pub(super) const REBALANCE_AT: usize = 50;
 
 impl TodoService {
     /// Moves todo `id` (see [`MoveTodo`]); the caller must be OWNER or
@@ -114,6 +114,7 @@ impl TodoService {
                     return Err(TodoError::VersionConflict {
                         expected,
                         actual: current.version,
+                        current: Box::new(current.current()),
                     });
                 }
                 let key = target_key(conn, to, id, &request.placement).await?;
@@ -237,7 +238,10 @@ fn move_changes(source: &Audience, target: &Audience, row: &TodoRow, from: Uuid)
 
 /// Gives every todo of `list` a fresh short key in the current order (the
 /// order does not change), in one statement; the rows whose key changed.
-async fn rebalance(conn: &mut crate::db::Conn, list: Uuid) -> Result<Vec<TodoRow>, TodoError> {
+pub(super) async fn rebalance(
+    conn: &mut crate::db::Conn,
+    list: Uuid,
+) -> Result<Vec<TodoRow>, TodoError> {
     let rows = model::in_order(conn, list).await?;
     let keys = position::keys_between(None, None, rows.len())?;
     let (ids, keys): (Vec<Uuid>, Vec<String>) = rows

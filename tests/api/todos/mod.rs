@@ -2,12 +2,17 @@
 //! mutations, counts, filters, user isolation, exotic text and batching.
 //!
 //! One file per concern: [`create`], [`update`] (and delete), [`bulk`]
-//! (and counts), [`isolation`] and [`queries`] (filters); the helpers they
-//! share are here.
+//! (and counts), [`isolation`], [`queries`] (filters), [`merge`]
+//! (field-level merges with `baseVersion`), [`field_versions`] (their
+//! migration) and [`client_ids`] (ids and
+//! positions chosen by clients); the helpers they share are here.
 
 mod bulk;
+mod client_ids;
 mod create;
+mod field_versions;
 mod isolation;
+mod merge;
 mod queries;
 mod update;
 
