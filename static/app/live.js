@@ -31,6 +31,12 @@ let everConnected = false;
 let options = null;
 /** The catch-up in progress after a lost connection, if any. */
 let catchingUp = null;
+/**
+ * Catch-up attempts since the socket last connected: a catch-up that
+ * subscribes on a server that then refuses the socket starts the next one
+ * after a wait, not at once (no reconnect storm while a server restarts).
+ */
+let failures = 0;
 let state = 'offline';
 let label = 'Offline';
 
@@ -86,6 +92,7 @@ function makeSocket() {
       },
       connected: () => {
         if (client !== socket) return;
+        failures = 0;
         setConnection('live', 'Live');
         everConnected = true;
       },
@@ -221,7 +228,12 @@ export function catchUp() {
   catchingUp ??= (async () => {
     drop();
     setConnection(navigator.onLine === false ? 'offline' : 'connecting', navigator.onLine === false ? 'Offline' : 'Reconnecting…');
-    for (let attempt = 0; options; attempt++) {
+    while (options) {
+      // Quick first retry (a server restart takes a second or two), then
+      // back off to at most ~10 s, with jitter so clients don't stampede.
+      if (failures > 0) await pause(Math.min(10_000, 500 * 2 ** Math.min(failures - 1, 5)) + Math.random() * 300);
+      if (!options) return;
+      failures += 1;
       if (navigator.onLine !== false) {
         try {
           if (!(await outbox.flush())) throw new Error('the offline queue is waiting');
@@ -239,7 +251,6 @@ export function catchUp() {
           setConnection('offline', 'Offline');
         }
       }
-      await pause(Math.min(10_000, 500 * 2 ** attempt) + Math.random() * 300);
     }
   })().finally(() => {
     catchingUp = null;
@@ -258,6 +269,7 @@ addEventListener('offline', () => {
 export function start(opts) {
   options = opts;
   lastCursor = null;
+  failures = 0;
   connection.hidden = false;
   setConnection('connecting', 'Connecting…');
   socket = makeSocket();
