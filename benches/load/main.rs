@@ -101,6 +101,14 @@ pub const UPDATE_MUTATION: &str = "mutation($id: ID!, $t: String!, $v: Int!) { u
 pub const LOGIN_MUTATION: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }";
 pub const SUBSCRIPTION: &str =
     "subscription { todoEvents { cursor kind occurredAt todo { id title completed version } } }";
+/// The pull feed's reader: a user outside both shared lists, given
+/// [`FEED_EVENTS`] events by the seed.
+pub const FEED_USER: u32 = 30;
+/// Events of [`FEED_USER`] (25 updates of each of its 200 todos).
+pub const FEED_EVENTS: u32 = 5000;
+/// A page of the pull feed as an offline client reads it: every change
+/// with the todo's fields.
+pub const FEED_QUERY: &str = "query($after: String) { changes(after: $after, first: 500) { cursor hasMore changes { __typename ... on TodoEvent { cursor kind todoId listId occurredAt todo { id title description completed dueAt version position updatedAt } } ... on ListEvent { cursor action listId occurredAt list { id name role } } } } }";
 /// What a lists-aware client subscribes to: every change of every list.
 pub const CHANGES_SUBSCRIPTION: &str = "subscription { changes { ... on TodoEvent { cursor kind occurredAt todo { id title completed version } } ... on ListEvent { cursor action listId occurredAt } } }";
 

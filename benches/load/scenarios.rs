@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     BIG_LIST_FIRST, BIG_LIST_MEMBERS, CLIENTS, CREATE_IN_LIST_MUTATION, CREATE_MUTATION,
-    LIST_QUERY, LOGIN_CLIENTS, LOGIN_MUTATION, PASSWORD, POOL_SIZE, SHARED_LIST_QUERY,
-    SMALL_LIST_FIRST, SMALL_LIST_MEMBERS, SOCKETS_PER_MEMBER, SPREAD_CREATE_BEFORE, SUBSCRIBERS,
-    Settings, TODOS_PER_USER, UPDATE_MUTATION, USERS, WRITERS,
+    FEED_EVENTS, FEED_QUERY, FEED_USER, LIST_QUERY, LOGIN_CLIENTS, LOGIN_MUTATION, PASSWORD,
+    POOL_SIZE, SHARED_LIST_QUERY, SMALL_LIST_FIRST, SMALL_LIST_MEMBERS, SOCKETS_PER_MEMBER,
+    SPREAD_CREATE_BEFORE, SUBSCRIBERS, Settings, TODOS_PER_USER, UPDATE_MUTATION, USERS, WRITERS,
     env::{Env, Pinning, Proc, Server, cpu_model, free_port, load_average},
     fanout::{FanOut, fan_out},
     http_load::{Request, closed_loop, row_from_load},
@@ -66,6 +66,27 @@ fn check_shared_list(_: usize, v: &Value) -> Result<(), String> {
         .all(|n| n["owner"]["email"] == nodes[0]["owner"]["email"])
     {
         return Err("every todo of the shared page has the same owner".into());
+    }
+    Ok(())
+}
+
+fn check_feed_page(_: usize, v: &Value) -> Result<(), String> {
+    if !v["errors"].is_null() {
+        return Err(v["errors"].to_string());
+    }
+    let page = &v["data"]["changes"];
+    let changes = page["changes"].as_array().map_or(&[][..], Vec::as_slice);
+    if changes.len() != 500 {
+        return Err(format!("unexpected page: {} changes", changes.len()));
+    }
+    if changes
+        .iter()
+        .any(|c| c["todo"]["title"].as_str().is_none())
+    {
+        return Err("a change without its todo".into());
+    }
+    if page["cursor"] != changes[499]["cursor"] {
+        return Err("the page's cursor is not its last change's".into());
     }
     Ok(())
 }
@@ -323,6 +344,47 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         // CPU per request relative to `list: cache off` of the same run.
         row.extra.insert("cpu_vs_list".into(), a / b);
     }
+    print_row(&row);
+    rows.push(row);
+
+    // The pull feed: 16 clients of one user with 5,000 events read pages
+    // of 500 (todo fields included) at the ten page boundaries in turn,
+    // as offline devices catching up would. One statement per page, the
+    // fields from the events' snapshots.
+    let name = "changes(first: 500): pull feed page, 5,000 events";
+    progress(&mut step, name);
+    let feed_request = {
+        let token = tokens[FEED_USER as usize - 1].clone();
+        move |c: usize, i: u64| {
+            let pages = u64::from(FEED_EVENTS / 500);
+            let page = (c as u64 + i * CLIENTS as u64) % pages;
+            Request {
+                token: Some(token.clone()),
+                body: json!({
+                    "query": FEED_QUERY,
+                    "variables": { "after": todoql::events::cursor::encode((page * 500) as i64) },
+                })
+                .to_string(),
+            }
+        }
+    };
+    let r = closed_loop(
+        &env.http,
+        &off.url(),
+        CLIENTS,
+        settings.warmup,
+        settings.duration,
+        Some(off.pid()),
+        perf_for(name),
+        feed_request,
+        check_feed_page,
+    )
+    .await;
+    let mut row = row_from_load(name, "api", &r);
+    row.extra.insert(
+        "changes_per_s".into(),
+        row.throughput.unwrap_or(0.0) * 500.0,
+    );
     print_row(&row);
     rows.push(row);
     off.proc.stop();

@@ -1,6 +1,7 @@
 //! The seeded data: 100 users × 200 todos in their default lists, with
 //! deterministic ids (so the pgbench scripts can pick rows at random), two
-//! shared lists with their members, and an access token per user.
+//! shared lists with their members, 5,000 events of one user for the pull
+//! feed, and an access token per user.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,8 +9,8 @@ use anyhow::Context;
 use uuid::Uuid;
 
 use crate::{
-    BIG_LIST_FIRST, BIG_LIST_MEMBERS, JWT_SECRET, PASSWORD, SMALL_LIST_FIRST, SMALL_LIST_MEMBERS,
-    TODOS_PER_USER, USERS,
+    BIG_LIST_FIRST, BIG_LIST_MEMBERS, FEED_EVENTS, FEED_USER, JWT_SECRET, PASSWORD,
+    SMALL_LIST_FIRST, SMALL_LIST_MEMBERS, TODOS_PER_USER, USERS,
 };
 
 fn user_id(u: u32) -> Uuid {
@@ -149,6 +150,25 @@ pub async fn seed(database_url: &str) -> anyhow::Result<()> {
         .await?;
         db.batch_execute("COMMIT").await?;
     }
+    // The pull feed's reader: FEED_EVENTS updates of its own todos, in one
+    // transaction numbered at commit like the app's (sequence 1..=5000),
+    // each with the todo's snapshot as the app stores it.
+    db.execute(
+        "INSERT INTO todo_events (user_id, kind, todo_id, snapshot, occurred_at, list_id)
+         SELECT t.owner_id, 'UPDATED', t.id,
+                to_jsonb(t) || jsonb_build_object('version', t.version + r),
+                now() - ($2::int - r) * interval '1 second', t.list_id
+         FROM generate_series(1, $2::int / $3::int) r,
+              todos t
+         WHERE t.owner_id = ('00000000-0000-4000-8000-' || lpad($1::int::text, 12, '0'))::uuid
+         ORDER BY r, t.id",
+        &[
+            &(FEED_USER as i32),
+            &(FEED_EVENTS as i32),
+            &(TODOS_PER_USER as i32),
+        ],
+    )
+    .await?;
     db.batch_execute("ANALYZE").await?;
     Ok(())
 }

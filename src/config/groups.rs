@@ -245,7 +245,9 @@ impl WsConfig {
 #[derive(Debug, Clone)]
 pub struct EventsConfig {
     /// `EVENT_RETENTION_SECS`: how long todo events stay replayable for
-    /// `todoEvents(after:)`. Default `604800` (7 days).
+    /// `todoEvents(after:)`, `changes(after:)` and the pull feed
+    /// `Query.changes` (older cursors: `CURSOR_EXPIRED`); pruned hourly.
+    /// Default `604800` (7 days).
     pub retention: Duration,
     /// `SUBSCRIPTION_BUFFER`: events buffered per user channel before a
     /// slow subscriber is ended with `SLOW_CONSUMER`. Default `256`.

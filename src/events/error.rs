@@ -11,6 +11,9 @@ pub enum EventError {
     /// The `after` cursor is malformed.
     #[error("after: is not a valid event cursor")]
     InvalidCursor,
+    /// A pull-feed page size outside 1..500.
+    #[error("first: must be between 1 and 500")]
+    InvalidFirst,
     /// The cursor points before the retained events: refetch, then
     /// subscribe without a cursor.
     #[error("the events after this cursor are no longer retained; refetch and subscribe again")]
@@ -37,7 +40,7 @@ impl From<diesel::result::Error> for EventError {
 impl ClientError for EventError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidCursor => ErrorCode::BadUserInput,
+            Self::InvalidCursor | Self::InvalidFirst => ErrorCode::BadUserInput,
             Self::CursorExpired => ErrorCode::CursorExpired,
             Self::SlowConsumer { .. } => ErrorCode::SlowConsumer,
             Self::Db(_) => ErrorCode::InternalServerError,
@@ -45,7 +48,11 @@ impl ClientError for EventError {
     }
 
     fn field(&self) -> Option<&'static str> {
-        matches!(self, Self::InvalidCursor).then_some("after")
+        match self {
+            Self::InvalidCursor => Some("after"),
+            Self::InvalidFirst => Some("first"),
+            _ => None,
+        }
     }
 
     fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {

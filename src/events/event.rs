@@ -92,6 +92,13 @@ pub struct TodoSnapshot {
     position: Option<String>,
 }
 
+impl TodoSnapshot {
+    /// The todo's creator.
+    pub fn owner_id(&self) -> Uuid {
+        self.owner_id
+    }
+}
+
 impl From<&TodoRow> for TodoSnapshot {
     fn from(r: &TodoRow) -> Self {
         Self {

@@ -5,13 +5,15 @@
 //! gaps and Redis outages.
 //!
 //! `model` holds the rows and queries, `bus` the fan-out, `service` the
-//! recording and the gap-free subscription streams, `graphql` the
-//! `todoEvents` subscription.
+//! recording, the gap-free subscription streams and the pull feed's pages
+//! (whose rules are in `feed`), `graphql` the `todoEvents` and `changes`
+//! subscriptions and `Query.changes`.
 
 pub mod bus;
 pub mod cursor;
 pub mod error;
 pub mod event;
+pub mod feed;
 pub mod graphql;
 pub mod model;
 pub mod service;

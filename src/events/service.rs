@@ -18,6 +18,7 @@ use super::{
     EventError,
     bus::{BusMessage, EventBus},
     cursor,
+    feed::{self, FeedPage, PageSize},
     model::{self, NewEvent},
 };
 use crate::{
@@ -238,25 +239,45 @@ impl EventService {
     /// Where a new subscription starts: after `after` (checked against the
     /// retention), or after the newest event.
     async fn start(&self, user: Uuid, after: Option<&str>) -> Result<i64, EventError> {
-        let after = after
-            .filter(|a| !a.is_empty())
-            .map(cursor::decode)
-            .transpose()?;
+        let after = feed::parse_after(after)?;
         let mut conn = self.db.conn().await?;
         let current = model::current_seq(&mut conn, user).await?;
         let Some(after) = after else {
             return Ok(current);
         };
-        if after > current {
-            return Err(EventError::InvalidCursor);
-        }
-        if after < current {
-            let oldest = model::oldest_seq(&mut conn, user).await?;
-            if oldest.is_none_or(|oldest| oldest > after + 1) {
-                return Err(EventError::CursorExpired);
-            }
-        }
+        // The oldest retained event matters only when events were missed.
+        let oldest = match after < current {
+            true => model::oldest_seq(&mut conn, user).await?,
+            false => None,
+        };
+        feed::check_cursor(after, current, oldest)?;
         Ok(after)
+    }
+
+    /// A page of the pull feed: up to `first` (default 100, at most 500)
+    /// of `user`'s changes after `after` (from the oldest retained without
+    /// it), oldest first, read in one statement ([`model::page`]) with one
+    /// extra change that only tells whether more are waiting.
+    pub async fn page(
+        &self,
+        user: Uuid,
+        after: Option<&str>,
+        first: Option<i64>,
+    ) -> Result<FeedPage, EventError> {
+        let size = PageSize::parse(first)?;
+        let after = feed::parse_after(after)?;
+        let mut conn = self.db.conn().await?;
+        let page = model::page(&mut conn, user, after, size.get() + 1).await?;
+        drop(conn);
+        if let Some(after) = after {
+            feed::check_cursor(after, page.current, page.oldest)?;
+        }
+        let changes = page
+            .rows
+            .into_iter()
+            .map(Change::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FeedPage::new(changes, size, after, page.current))
     }
 
     /// Every event of `user` after `after` (or from now), exactly once and

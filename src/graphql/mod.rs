@@ -29,7 +29,10 @@ use crate::{
         AuthService, Credentials,
         graphql::{AuthMutation, AuthQuery},
     },
-    events::{EventService, graphql::SubscriptionRoot},
+    events::{
+        EventService,
+        graphql::{EventQuery, SubscriptionRoot},
+    },
     lists::{
         ListService,
         graphql::{ListMutation, ListQuery},
@@ -45,7 +48,7 @@ pub use context::{ClientAddr, ExecutionMarker, prepare_request};
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery, TrashQuery);
+pub struct QueryRoot(AuthQuery, TodoQuery, ListQuery, TrashQuery, EventQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]

@@ -14,6 +14,7 @@ mod auth;
 mod body_limit;
 mod cache;
 mod clients;
+mod feed;
 mod frontend;
 mod hardening;
 mod http_spec;
