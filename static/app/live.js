@@ -126,10 +126,15 @@ function rotateSocket() {
     if (retired) return;
     retired = true;
     off();
+    if (oldSubscription) oldSubscription.retired = true;
     oldSubscription?.dispose();
     closeSocket(oldSocket);
   };
-  const off = socket.on('connected', retire);
+  // The new socket's ack comes before the server has registered the new
+  // subscription: keep the old one a moment longer, so that an event in
+  // between arrives through it (with no cursor yet, the new one could not
+  // replay it).
+  const off = socket.on('connected', () => setTimeout(retire, 1_000));
   setTimeout(retire, 10_000);
 }
 api.onRefresh(rotateSocket);
@@ -146,9 +151,13 @@ function subscribe() {
     next: ({ data, errors }) => {
       if (errors?.length || !data) return;
       const change = data.changes;
-      // A retiring subscription may still deliver; only the current one
-      // applies and moves the cursor (the new one replays anything after it).
-      if (subscription !== mine) return;
+      // A retiring subscription may still deliver: its events are applied
+      // (twice is harmless: by version) but only the current one moves the
+      // cursor (the new one replays anything after it).
+      if (subscription !== mine) {
+        if (!mine.retired && options) options.onEvent(change);
+        return;
+      }
       setCursor(change.cursor);
       payload.variables.after = change.cursor;
       options.onEvent(change);
@@ -183,6 +192,7 @@ async function recover(err, mine) {
 function drop() {
   const sub = subscription;
   subscription = null;
+  if (sub) sub.retired = true;
   sub?.dispose();
   if (socket) closeSocket(socket);
   socket = null;
@@ -279,6 +289,7 @@ export function start(opts) {
 export function stop() {
   const sub = subscription;
   subscription = null;
+  if (sub) sub.retired = true;
   sub?.dispose();
   if (socket) closeSocket(socket);
   socket = null;
