@@ -17,6 +17,7 @@ use crate::{
     events::{EventBus, EventService},
     graphql::{SchemaOptions, admission::Gateway, build_schema, limits::Limits},
     http::linger::{LingeringListener, MakeService},
+    idempotency::IdempotencyService,
     jobs::{email::Mailer, handlers::JobContext, worker::WorkerPool},
     lists::ListService,
     rate_limit::RateLimiter,
@@ -80,6 +81,7 @@ impl App {
         let draining = Arc::new(Notify::new());
         let notify = draining.clone();
         let pruner = tokio::spawn(prune_events(self.state.events.clone()));
+        let key_pruner = tokio::spawn(prune_idempotency_keys(self.state.idempotency.clone()));
         let workers = self
             .workers
             .map(|pool| tokio::spawn(pool.run(self.shutdown.subscribe())));
@@ -106,6 +108,7 @@ impl App {
             } => tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests"),
         }
         pruner.abort();
+        key_pruner.abort();
         if let Some(workers) = workers {
             // They stop claiming at once and hand back unfinished jobs
             // after their grace period.
@@ -124,6 +127,23 @@ async fn prune_events(events: EventService) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "pruned old todo events"),
             Err(e) => tracing::warn!(error = %e, "pruning todo events failed"),
+        }
+    }
+}
+
+/// How much longer than `GRAPHQL_TIMEOUT_MS` an idempotency claim lasts
+/// before another request may take it over.
+const IDEMPOTENCY_LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// Deletes idempotency keys older than 24 hours, hourly, in batches.
+async fn prune_idempotency_keys(keys: IdempotencyService) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match keys.prune().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned old idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
         }
     }
 }
@@ -230,9 +250,16 @@ async fn assemble(
     });
     let limits = Limits::from_config(&config.graphql);
     let persisted = PersistedQueries::new(redis.clone(), config.cache.timeout, metrics.clone());
+    // A claim outlives the longest a request should take; a mutation still
+    // running past it may be taken over, and then cannot apply its write
+    // (see idempotency::service).
+    let idempotency = IdempotencyService::new(
+        db.clone(),
+        config.graphql.timeout + IDEMPOTENCY_LEASE_MARGIN,
+    );
     let gateway = Gateway::new(
         schema.clone(),
-        (auth.clone(), lists.clone()),
+        (auth.clone(), lists.clone(), idempotency.clone()),
         limits.clone(),
         persisted.clone(),
         config.graphql.apq,
@@ -252,6 +279,7 @@ async fn assemble(
             limits,
             persisted,
             cache,
+            idempotency,
             shutdown: shutdown_rx,
             ws_connections: Arc::default(),
             metrics,

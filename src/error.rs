@@ -53,13 +53,20 @@ pub enum ErrorCode {
     PersistedQueryNotSupported,
     /// REST: a body or query string that is not what the route takes.
     BadRequest,
+    /// An `Idempotency-Key` already used for a different operation (HTTP
+    /// 422), also while that operation still runs.
+    IdempotencyKeyReused,
+    /// An `Idempotency-Key` whose operation is still running, or whose
+    /// first run was applied but its response lost (HTTP 409): retry later,
+    /// or read the current state.
+    IdempotencyKeyInUse,
     /// Anything else; details are only in the logs.
     InternalServerError,
 }
 
 impl ErrorCode {
     /// Every code, in the README's order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 20] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
@@ -77,6 +84,8 @@ impl ErrorCode {
         Self::CsrfError,
         Self::PayloadTooLarge,
         Self::BadRequest,
+        Self::IdempotencyKeyReused,
+        Self::IdempotencyKeyInUse,
         Self::InternalServerError,
     ];
 
@@ -100,6 +109,8 @@ impl ErrorCode {
             Self::CsrfError => "CSRF_ERROR",
             Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             Self::BadRequest => "BAD_REQUEST",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -121,6 +132,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::CsrfError | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::PersistedQueryNotSupported => StatusCode::OK,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -9,7 +9,8 @@
 //! - [`events`][]: the event log and real-time fan-out behind subscriptions;
 //! - [`jobs`][]: the durable job queue, workers and email;
 //! - [`cache`][]: Redis, the read cache and persisted queries;
-//! - [`rate_limit`][]: fixed-window limits shared through Redis.
+//! - [`rate_limit`][]: fixed-window limits shared through Redis;
+//! - [`idempotency`][]: idempotency keys, so a retried write runs once.
 //!
 //! Wiring: [`app`] (assembly and lifecycle), [`state`] (what handlers
 //! share), [`http`] (router, GraphQL over HTTP and WebSocket, REST facade,
@@ -18,8 +19,9 @@
 //! Leaf modules: [`error`] (the error catalogue), [`config`], [`client_id`]
 //! (ids chosen by clients), [`db`] (pool,
 //! migrations), [`telemetry`] (logs, traces, metrics), [`schema`] (Diesel
-//! tables) and [`devdb`] (a local PostgreSQL for `serve` without
-//! `DATABASE_URL`).
+//! tables), [`devdb`] (a local PostgreSQL for `serve` without
+//! `DATABASE_URL`) and [`write_claim`] (the idempotency claim a write
+//! transaction marks applied).
 
 pub mod app;
 pub mod auth;
@@ -32,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod lists;
 pub mod rate_limit;
@@ -39,3 +42,4 @@ pub mod schema;
 pub mod state;
 pub mod telemetry;
 pub mod todos;
+pub mod write_claim;

@@ -245,6 +245,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Idempotency keys: one claim per (scope, key), its stored response.
+    idempotency_keys (scope, key) {
+        /// `user:<uuid>` or `addr:<client address>`.
+        scope -> Text,
+        /// The client's key.
+        key -> Text,
+        /// SHA-256 of the canonical operation.
+        fingerprint -> Bytea,
+        /// The current run's claim.
+        token -> Uuid,
+        /// `running` or `done`.
+        state -> Text,
+        /// `http`, `ws` or `rest`: where the key was first used.
+        transport -> Text,
+        /// The stored HTTP status.
+        status -> Nullable<Int2>,
+        /// The stored media type.
+        media_type -> Nullable<Text>,
+        /// The stored body, byte for byte.
+        body -> Nullable<Bytea>,
+        /// When the current run claimed the key.
+        claimed_at -> Timestamptz,
+        /// When a running claim may be taken over (unless applied).
+        lease_until -> Timestamptz,
+        /// When the write committed (set inside its transaction).
+        applied_at -> Nullable<Timestamptz>,
+        /// When the response was stored.
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(todos -> users (owner_id));
 diesel::joinable!(todos -> lists (list_id));
 diesel::joinable!(list_members -> lists (list_id));
@@ -265,5 +297,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     todo_events,
     jobs,
     password_resets,
-    email_verification_codes
+    email_verification_codes,
+    idempotency_keys
 );

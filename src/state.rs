@@ -18,6 +18,7 @@ use crate::{
     db::Db,
     events::EventService,
     graphql::{AppSchema, admission::Gateway, limits::Limits},
+    idempotency::IdempotencyService,
     telemetry::Metrics,
     todos::TodoService,
 };
@@ -47,6 +48,8 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// The read cache.
     pub cache: ReadCache,
+    /// Idempotency keys (the REST facade; GraphQL goes through `gateway`).
+    pub idempotency: IdempotencyService,
     /// Flips to `true` when shutdown begins (WebSockets close with 1012).
     pub shutdown: watch::Receiver<bool>,
     /// Open WebSocket connections per user on this instance.

@@ -22,10 +22,13 @@ use crate::{
 // ---------------------------------------------------------------------------
 // Closed-loop HTTP load
 
-/// One request: optional bearer token and a JSON body.
+/// One request: optional bearer token, a JSON body and an optional
+/// `Idempotency-Key`.
+#[derive(Default)]
 pub struct Request {
     pub token: Option<String>,
     pub body: String,
+    pub idempotency_key: Option<String>,
 }
 
 pub struct LoadResult {
@@ -83,6 +86,9 @@ where
                     .body(req.body);
                 if let Some(token) = &req.token {
                     builder = builder.bearer_auth(token);
+                }
+                if let Some(key) = &req.idempotency_key {
+                    builder = builder.header("idempotency-key", key);
                 }
                 let started = Instant::now();
                 let result = match builder.send().await {

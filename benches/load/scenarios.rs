@@ -230,6 +230,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         move |c: usize, i: u64| Request {
             token: Some(tokens[(c + i as usize * CLIENTS) % tokens.len()].clone()),
             body: json!({ "query": LIST_QUERY }).to_string(),
+            ..Default::default()
         }
     };
 
@@ -322,6 +323,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                 token: Some(tokens[member - 1].clone()),
                 body: json!({ "query": SHARED_LIST_QUERY, "variables": { "id": list } })
                     .to_string(),
+                ..Default::default()
             }
         }
     };
@@ -426,10 +428,15 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
     // burst), where every write numbers events of the same user.
     let mut spread_64 = None;
     let mut one_user_64 = None;
-    for (name, clients, one_user) in [
-        ("createTodo", CLIENTS, false),
-        ("createTodo: 64 clients, spread", WRITERS, false),
-        ("createTodo: 64 clients, one user", WRITERS, true),
+    let mut plain_create = None;
+    // The keyed scenario is createTodo's shape with a fresh
+    // `Idempotency-Key` per request (issue 16): the cost of a claim and a
+    // stored response per write.
+    for (name, clients, one_user, keyed) in [
+        ("createTodo", CLIENTS, false, false),
+        ("createTodo with Idempotency-Key", CLIENTS, false, true),
+        ("createTodo: 64 clients, spread", WRITERS, false, false),
+        ("createTodo: 64 clients, one user", WRITERS, true, false),
     ] {
         progress(&mut step, name);
         let create_request = {
@@ -443,6 +450,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                 }),
                 body: json!({ "query": CREATE_MUTATION, "variables": { "t": format!("bench {c}-{i}") } })
                     .to_string(),
+                idempotency_key: keyed.then(|| uuid::Uuid::new_v4().to_string()),
             }
             }
         };
@@ -477,6 +485,13 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
             .into(),
         );
         row.extra.insert("vs_db".into(), t / db_create);
+        if keyed {
+            if let Some(plain) = plain_create {
+                row.extra.insert("vs_createTodo".into(), t / plain);
+            }
+        } else if clients == CLIENTS && !one_user {
+            plain_create = Some(t);
+        }
         if one_user {
             // Issue 13: one user's writes must not serialise.
             let spread = spread_64.unwrap_or(f64::INFINITY);
@@ -542,6 +557,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                 body: json!({ "query": UPDATE_MUTATION,
                     "variables": { "id": todo_id(u, n).to_string(), "t": format!("edited {i}"), "v": v } })
                 .to_string(),
+                ..Default::default()
             }
         }
     };
@@ -669,6 +685,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                 body: json!({ "query": CREATE_IN_LIST_MUTATION,
                     "variables": { "t": format!("bench {c}-{i}"), "l": list } })
                 .to_string(),
+                ..Default::default()
             }
         }
     };
@@ -728,6 +745,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
             "e": format!("user{}@example.com", (c + i as usize * LOGIN_CLIENTS) % USERS as usize + 1),
             "p": PASSWORD } })
         .to_string(),
+        ..Default::default()
     }
     };
     let r = closed_loop(

@@ -164,15 +164,21 @@ pub struct GraphqlConfig {
     pub max_depth: usize,
     /// `GRAPHQL_MAX_ALIASES`: aliases per document. Default `30`.
     pub max_aliases: usize,
-    /// `GRAPHQL_MAX_ROOT_FIELDS`: root fields per operation. Default `20`.
+    /// `GRAPHQL_MAX_ROOT_FIELDS`: root fields per query. Default `20`.
     pub max_root_fields: usize,
+    /// `GRAPHQL_MAX_MUTATION_ROOT_FIELDS`: root fields per mutation, so an
+    /// offline client can replay its queue as one document of aliased
+    /// mutations; their aliases do not count towards `GRAPHQL_MAX_ALIASES`.
+    /// Default `100`.
+    pub max_mutation_root_fields: usize,
     /// `GRAPHQL_MAX_DIRECTIVES`: directives on one field. Default `5`.
     pub max_directives: usize,
     /// `GRAPHQL_MAX_COMPLEXITY`: complexity score, each field 1 and list
     /// fields multiplied by `first`. Default `10000`.
     pub max_complexity: usize,
-    /// `GRAPHQL_BATCH_MAX`: operations in one JSON-array batch; `0`
-    /// (default) turns batching off.
+    /// `GRAPHQL_BATCH_MAX`: operations in one JSON-array batch (Apollo's
+    /// `BatchHttpLink`, an offline client replaying its queue); `0` turns
+    /// batching off. Default `100`.
     pub batch_max: usize,
     /// `GRAPHQL_TIMEOUT_MS`: longest a query may run. Default `10000`.
     pub timeout: Duration,
@@ -198,9 +204,11 @@ impl GraphqlConfig {
             max_depth: positive(&var, "GRAPHQL_MAX_DEPTH")?.unwrap_or(12),
             max_aliases: parsed(&var, "GRAPHQL_MAX_ALIASES")?.unwrap_or(30),
             max_root_fields: positive(&var, "GRAPHQL_MAX_ROOT_FIELDS")?.unwrap_or(20),
+            max_mutation_root_fields: positive(&var, "GRAPHQL_MAX_MUTATION_ROOT_FIELDS")?
+                .unwrap_or(100),
             max_directives: parsed(&var, "GRAPHQL_MAX_DIRECTIVES")?.unwrap_or(5),
             max_complexity: positive(&var, "GRAPHQL_MAX_COMPLEXITY")?.unwrap_or(10_000),
-            batch_max: parsed(&var, "GRAPHQL_BATCH_MAX")?.unwrap_or(0),
+            batch_max: parsed(&var, "GRAPHQL_BATCH_MAX")?.unwrap_or(100),
             timeout: Duration::from_millis(positive(&var, "GRAPHQL_TIMEOUT_MS")?.unwrap_or(10_000)),
             introspection: parsed(&var, "GRAPHQL_INTROSPECTION")?
                 .unwrap_or(app_env != AppEnv::Production),

@@ -365,7 +365,7 @@ mod tests {
             (g.max_root_fields, g.max_directives, g.max_complexity),
             (20, 5, 10_000)
         );
-        assert_eq!(g.batch_max, 0);
+        assert_eq!((g.batch_max, g.max_mutation_root_fields), (100, 100));
         assert_eq!(g.timeout, Duration::from_millis(10_000));
         assert!(g.introspection && g.apq);
         assert_eq!(g.user_budget_per_minute, 100_000);
@@ -376,11 +376,25 @@ mod tests {
         );
         // Zero is allowed where it means "none": no aliases, no batches.
         let g = GraphqlConfig::from_lookup(
-            lookup(&[("GRAPHQL_MAX_ALIASES", "0"), ("GRAPHQL_BATCH_MAX", "10")]),
+            lookup(&[
+                ("GRAPHQL_MAX_ALIASES", "0"),
+                ("GRAPHQL_BATCH_MAX", "0"),
+                ("GRAPHQL_MAX_MUTATION_ROOT_FIELDS", "7"),
+            ]),
             AppEnv::Production,
         )
         .unwrap();
-        assert_eq!((g.max_aliases, g.batch_max), (0, 10));
+        assert_eq!(
+            (g.max_aliases, g.batch_max, g.max_mutation_root_fields),
+            (0, 0, 7)
+        );
+        assert!(
+            GraphqlConfig::from_lookup(
+                lookup(&[("GRAPHQL_MAX_MUTATION_ROOT_FIELDS", "0")]),
+                AppEnv::Production
+            )
+            .is_err()
+        );
     }
 
     #[test]

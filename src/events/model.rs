@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::Conn,
     schema::{todo_events, users},
+    write_claim::WriteClaim,
 };
 
 /// An event row as readers see it: numbered (readers never select rows
@@ -64,6 +65,68 @@ pub async fn insert(conn: &mut Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec
         .returning(todo_events::id)
         .get_results(conn)
         .await
+}
+
+/// The claimed form of [`insert`], for a write made under an idempotency
+/// key: one statement marks the claim applied (in a CTE, inside the
+/// caller's transaction) and inserts the events only if the claim is still
+/// this run's. A claim taken over after its lease ended (see
+/// `idempotency::service`) makes this fail, so the old run rolls back and
+/// the key's write is never applied twice.
+pub async fn insert_claimed(
+    conn: &mut Conn,
+    events: &[NewEvent<'_>],
+    claim: &WriteClaim,
+) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let ids: Vec<Id> = diesel::sql_query(
+        "WITH claim AS ( \
+             UPDATE idempotency_keys SET applied_at = coalesce(applied_at, now()) \
+             WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'running' \
+             RETURNING 1) \
+         INSERT INTO todo_events \
+             (user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id) \
+         SELECT e.user_id, e.kind, e.todo_id, e.snapshot, e.occurred_at, e.list_id, e.from_list_id \
+         FROM unnest($4::uuid[], $5::text[], $6::uuid[], $7::jsonb[], $8::timestamptz[], \
+                     $9::uuid[], $10::uuid[]) WITH ORDINALITY \
+              AS e(user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id, n) \
+         WHERE EXISTS (SELECT 1 FROM claim) \
+         ORDER BY e.n \
+         RETURNING id",
+    )
+    .bind::<Text, _>(&claim.scope)
+    .bind::<Text, _>(&claim.key)
+    .bind::<diesel::sql_types::Uuid, _>(claim.token)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.kind).collect::<Vec<_>>())
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(
+        events.iter().map(|e| e.todo_id).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Jsonb>>, _>(
+        events
+            .iter()
+            .map(|e| e.snapshot.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Timestamptz>, _>(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind::<Array<diesel::sql_types::Uuid>, _>(events.iter().map(|e| e.list_id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(
+        events.iter().map(|e| e.from_list_id).collect::<Vec<_>>(),
+    )
+    .load(conn)
+    .await?;
+    if ids.len() != events.len() {
+        // The claim is no longer this run's: roll the write back.
+        return Err(diesel::result::Error::QueryBuilderError(
+            "the idempotency claim was taken over by a later request".into(),
+        ));
+    }
+    Ok(ids.into_iter().map(|row| row.id).collect())
 }
 
 /// The sequence numbers the commit gave the rows `ids`, as `(id, seq)`.

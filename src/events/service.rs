@@ -142,7 +142,12 @@ pub async fn record(conn: &mut Conn, mut changes: Vec<Change>) -> diesel::QueryR
             })
         })
         .collect::<diesel::QueryResult<_>>()?;
-    let ids = model::insert(conn, &rows).await?;
+    // Under an idempotency key, the same statement marks the key's claim
+    // applied (crate::write_claim explains why).
+    let ids = match crate::write_claim::current() {
+        Some(claim) => model::insert_claimed(conn, &rows, &claim).await?,
+        None => model::insert(conn, &rows).await?,
+    };
     Ok(Recorded {
         events: changes,
         ids,

@@ -8,6 +8,13 @@
 //! a close code for WebSocket). [`Gateway::execute`] then runs an admitted
 //! query or mutation under the query timeout and registers its persisted
 //! query once it validated.
+//!
+//! Idempotency keys are handled here too, so every transport behaves
+//! alike: `admit` reads the key (the HTTP header, or
+//! `extensions.idempotencyKey`) of a mutation and computes its scope and
+//! fingerprint (queries and subscriptions ignore it); [`Gateway::execute_once`]
+//! claims it, runs the mutation under the claim and keeps the rendered
+//! response, or answers the stored one ([`crate::idempotency`]).
 
 use std::time::Duration;
 
@@ -17,6 +24,7 @@ use async_graphql::{
 };
 use futures_util::Stream;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use super::{
     AppSchema,
@@ -27,7 +35,12 @@ use crate::{
     auth::{AuthService, Credentials},
     cache::apq::{self, PersistedQueries},
     error::{ErrorBody, ErrorCode},
+    idempotency::{
+        self, Begin, Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyService, KeyScope,
+        Stored,
+    },
     lists::ListService,
+    write_claim,
 };
 
 /// Where a request came from: what it may do depends on it.
@@ -56,13 +69,18 @@ pub enum Refusal {
     MutationOverGet,
     /// A subscription sent over HTTP (a request error).
     SubscriptionOverHttp,
+    /// A mutation's idempotency key is not 1–255 printable ASCII
+    /// characters (HTTP 400, `BAD_USER_INPUT`).
+    InvalidIdempotencyKey(String),
 }
 
 impl Refusal {
     /// The client-facing code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Malformed(_) | Self::MutationOverGet => ErrorCode::BadUserInput,
+            Self::Malformed(_) | Self::MutationOverGet | Self::InvalidIdempotencyKey(_) => {
+                ErrorCode::BadUserInput
+            }
             Self::PersistedQueryNotSupported => ErrorCode::PersistedQueryNotSupported,
             Self::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
             Self::Limit(_) | Self::SubscriptionOverHttp => ErrorCode::GraphqlValidationFailed,
@@ -73,7 +91,7 @@ impl Refusal {
     /// retries only on `PersistedQueryNotFound`).
     pub fn message(&self) -> String {
         match self {
-            Self::Malformed(message) => message.clone(),
+            Self::Malformed(message) | Self::InvalidIdempotencyKey(message) => message.clone(),
             Self::PersistedQueryNotSupported => "PersistedQueryNotSupported".into(),
             Self::PersistedQueryNotFound => "PersistedQueryNotFound".into(),
             Self::Limit(limit) => limit.to_string(),
@@ -103,12 +121,44 @@ pub struct Admitted {
     /// A persisted query to register (hash, text) once it validated.
     register: Option<(String, String)>,
     marker: ExecutionMarker,
+    /// A mutation's idempotency key, with its scope and fingerprint.
+    keyed: Option<Keyed>,
+}
+
+/// An admitted mutation's idempotency key.
+struct Keyed {
+    key: IdempotencyKey,
+    scope: KeyScope,
+    fingerprint: Fingerprint,
+    transport: idempotency::Transport,
+}
+
+/// A transport's rendering of a response, which a key keeps byte for byte.
+pub trait Keepable {
+    /// The status (HTTP; WebSocket: 200 for a result, 400 for a request
+    /// error), the media type and the body to keep.
+    fn kept(&self) -> (u16, &str, &[u8]);
+}
+
+/// How [`Gateway::execute_once`] answered.
+pub enum Once<T> {
+    /// The request ran (with or without a key); the transport's rendering.
+    Ran(T),
+    /// The key's stored response; nothing ran.
+    Replayed(Stored),
+    /// The key was refused (reused, in use, or the store failed); nothing ran.
+    Refused(IdempotencyError),
 }
 
 impl Admitted {
     /// The operation's type, when the document names one unambiguously.
     pub fn operation(&self) -> Option<OperationType> {
         self.operation
+    }
+
+    /// Whether it is a mutation with an idempotency key.
+    pub fn is_keyed(&self) -> bool {
+        self.keyed.is_some()
     }
 }
 
@@ -132,6 +182,7 @@ pub struct Gateway {
     schema: AppSchema,
     auth: AuthService,
     lists: ListService,
+    idempotency: IdempotencyService,
     limits: Limits,
     persisted: PersistedQueries,
     apq: bool,
@@ -143,7 +194,7 @@ impl Gateway {
     /// queries run at most `timeout`.
     pub fn new(
         schema: AppSchema,
-        (auth, lists): (AuthService, ListService),
+        (auth, lists, idempotency): (AuthService, ListService, IdempotencyService),
         limits: Limits,
         persisted: PersistedQueries,
         apq: bool,
@@ -153,6 +204,7 @@ impl Gateway {
             schema,
             auth,
             lists,
+            idempotency,
             limits,
             persisted,
             apq,
@@ -166,14 +218,21 @@ impl Gateway {
     }
 
     /// Admits one request given as its JSON parameters (`query`,
-    /// `operationName`, `variables`, `extensions`).
+    /// `operationName`, `variables`, `extensions`); `header_key` is the
+    /// HTTP `Idempotency-Key` header, if any.
     pub async fn admit(
         &self,
         params: Value,
         transport: Transport,
-        credentials: Credentials,
-        client: ClientAddr,
+        (credentials, client): (Credentials, ClientAddr),
+        header_key: Option<&str>,
     ) -> Result<Admitted, Refusal> {
+        let raw_key = raw_key(&params, header_key).map_err(Refusal::Malformed)?;
+        // What the fingerprint is made of, kept only when a key came.
+        let operation_parts = raw_key.as_ref().map(|_| {
+            let name = params.get("operationName").and_then(Value::as_str);
+            (name.map(str::to_owned), params.get("variables").cloned())
+        });
         let mut request = parse_request(params).map_err(Refusal::Malformed)?;
         // Automatic persisted queries: fill in the query from its hash, or
         // check the hash of the query sent to register it.
@@ -207,6 +266,29 @@ impl Gateway {
             }
             _ => {}
         }
+        // Queries and subscriptions ignore the key.
+        let keyed = match (raw_key, operation_parts, operation) {
+            (Some(raw), Some((name, variables)), Some(OperationType::Mutation)) => {
+                let key = IdempotencyKey::parse(&raw).map_err(Refusal::InvalidIdempotencyKey)?;
+                Some(Keyed {
+                    key,
+                    scope: match &credentials {
+                        Credentials::Token(Ok(claims)) => KeyScope::User(claims.sub),
+                        _ => KeyScope::Addr(client.0),
+                    },
+                    fingerprint: Fingerprint::graphql(
+                        &request.query,
+                        name.as_deref(),
+                        variables.as_ref(),
+                    ),
+                    transport: match transport {
+                        Transport::WebSocket => idempotency::Transport::Ws,
+                        Transport::HttpGet | Transport::HttpPost => idempotency::Transport::Http,
+                    },
+                })
+            }
+            _ => None,
+        };
         let marker = ExecutionMarker::default();
         let request = prepare_request(
             request,
@@ -220,7 +302,56 @@ impl Gateway {
             operation,
             register,
             marker,
+            keyed,
         })
+    }
+
+    /// Runs an admitted request, once per idempotency key: without a key,
+    /// [`Self::execute`] and `render`; with one, the key is claimed first
+    /// (or its stored response answered, or it is refused), the mutation
+    /// runs under the claim (its writes mark it applied, see
+    /// [`crate::write_claim`]) and what `render` made of it is kept.
+    ///
+    /// A keyed run is detached from the caller: a client that goes away
+    /// (a dropped HTTP connection, a WebSocket `complete`) does not cut it
+    /// between its claim, its commit and the stored response.
+    pub async fn execute_once<T: Keepable + Send + 'static>(
+        &self,
+        mut admitted: Admitted,
+        render: impl FnOnce(Executed) -> T + Send + 'static,
+    ) -> Once<T> {
+        let Some(keyed) = admitted.keyed.take() else {
+            return Once::Ran(render(self.execute(admitted).await));
+        };
+        let gateway = self.clone();
+        let run = async move {
+            let begin = gateway
+                .idempotency
+                .begin(keyed.scope, &keyed.key, keyed.fingerprint, keyed.transport)
+                .await;
+            match begin {
+                Ok(Begin::Replay(stored)) => Once::Replayed(stored),
+                Err(refused) => Once::Refused(refused),
+                Ok(Begin::Run(claim)) => {
+                    let executed =
+                        write_claim::scope(Some(claim.clone()), gateway.execute(admitted)).await;
+                    let retryable = retryable(&executed);
+                    let rendered = render(executed);
+                    let (status, media_type, body) = rendered.kept();
+                    gateway
+                        .idempotency
+                        .complete(&claim, (status, media_type, body), retryable)
+                        .await;
+                    Once::Ran(rendered)
+                }
+            }
+        };
+        tokio::spawn(run.instrument(tracing::Span::current()))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "keyed operation task failed");
+                Once::Refused(IdempotencyError::Interrupted)
+            })
     }
 
     /// Runs an admitted query or mutation. Queries are bounded in time; a
@@ -231,6 +362,7 @@ impl Gateway {
             operation,
             register,
             marker,
+            ..
         } = admitted;
         let response = if operation == Some(OperationType::Mutation) {
             self.schema.execute(request).await
@@ -258,6 +390,43 @@ impl Gateway {
     /// and queries and mutations as one-item streams).
     pub fn execute_stream(&self, admitted: Admitted) -> impl Stream<Item = Response> + use<> {
         self.schema.execute_stream(admitted.request)
+    }
+}
+
+/// Whether a response says "nothing ran, try again": the per-user budget
+/// (`RATE_LIMITED`) or an internal failure. Its key is released rather
+/// than kept, unless the write was applied after all.
+fn retryable(executed: &Executed) -> bool {
+    let Executed::Response { response, .. } = executed else {
+        return true;
+    };
+    response.errors.iter().any(|e| {
+        matches!(
+            e.extensions.as_ref().and_then(|x| x.get("code")),
+            Some(async_graphql::Value::String(code))
+                if code == ErrorCode::RateLimited.as_str()
+                    || code == ErrorCode::InternalServerError.as_str()
+        )
+    })
+}
+
+/// The idempotency key of a request: the HTTP header, or
+/// `extensions.idempotencyKey` (a string); both must agree.
+fn raw_key(params: &Value, header: Option<&str>) -> Result<Option<String>, String> {
+    let extension = match params
+        .get("extensions")
+        .and_then(|e| e.get("idempotencyKey"))
+    {
+        None | Some(Value::Null) => None,
+        Some(Value::String(key)) => Some(key.as_str()),
+        Some(_) => return Err("`extensions.idempotencyKey` must be a string".into()),
+    };
+    match (header, extension) {
+        (Some(h), Some(e)) if h != e => {
+            Err("the Idempotency-Key header and `extensions.idempotencyKey` differ".into())
+        }
+        (Some(key), _) | (None, Some(key)) => Ok(Some(key.to_owned())),
+        (None, None) => Ok(None),
     }
 }
 
@@ -362,6 +531,26 @@ mod tests {
         ] {
             assert!(parse_request(bad.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn keys_from_header_or_extension() {
+        let params = |ext: Value| json!({"query": "mutation { a }", "extensions": ext});
+        assert_eq!(raw_key(&params(json!({})), None), Ok(None));
+        assert_eq!(
+            raw_key(&params(json!({"idempotencyKey": "k"})), None),
+            Ok(Some("k".into()))
+        );
+        assert_eq!(
+            raw_key(&params(Value::Null), Some("h")),
+            Ok(Some("h".into()))
+        );
+        assert_eq!(
+            raw_key(&params(json!({"idempotencyKey": "h"})), Some("h")),
+            Ok(Some("h".into()))
+        );
+        assert!(raw_key(&params(json!({"idempotencyKey": "k"})), Some("h")).is_err());
+        assert!(raw_key(&params(json!({"idempotencyKey": 5})), None).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use async_graphql::{
     Request,
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
 use crate::config::GraphqlConfig;
@@ -26,8 +26,12 @@ pub struct Limits {
     pub max_depth: usize,
     /// `GRAPHQL_MAX_ALIASES`.
     pub max_aliases: usize,
-    /// `GRAPHQL_MAX_ROOT_FIELDS`.
+    /// `GRAPHQL_MAX_ROOT_FIELDS` (queries and subscriptions).
     pub max_root_fields: usize,
+    /// `GRAPHQL_MAX_MUTATION_ROOT_FIELDS`: a mutation's root fields; their
+    /// aliases do not count towards `max_aliases` (an offline queue
+    /// replayed as one document of aliased mutations).
+    pub max_mutation_root_fields: usize,
     /// `GRAPHQL_MAX_DIRECTIVES`: on any one field or fragment.
     pub max_directives: usize,
     /// `GRAPHQL_INTROSPECTION`: when false, `__schema` and `__type` are
@@ -48,6 +52,7 @@ impl Limits {
             max_depth: config.max_depth,
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
+            max_mutation_root_fields: config.max_mutation_root_fields,
             max_directives: config.max_directives,
             introspection: config.introspection,
         }
@@ -182,6 +187,7 @@ fn check_document(
         aliases: 0,
         visited: 0,
         stack: Vec::new(),
+        root_aliases_free: false,
     };
     // Every operation in the document is checked, not only the selected
     // one: an unselected operation still costs parsing and validation.
@@ -194,9 +200,16 @@ fn check_document(
         if op.directives.len() > limits.max_directives {
             return Err(LimitExceeded::Directives(limits.max_directives));
         }
+        let mutation = op.ty == OperationType::Mutation;
+        let max_root = if mutation {
+            limits.max_mutation_root_fields
+        } else {
+            limits.max_root_fields
+        };
         if selected {
-            walk.root_fields(&op.selection_set.node, &mut Vec::new(), &mut 0)?;
+            walk.root_fields(&op.selection_set.node, &mut Vec::new(), &mut 0, max_root)?;
         }
+        walk.root_aliases_free = mutation;
         walk.set(&op.selection_set.node, 1)?;
     }
     Ok(())
@@ -209,6 +222,9 @@ struct Walk<'a> {
     visited: usize,
     /// Fragments being expanded (a cycle is invalid; validation says so).
     stack: Vec<&'a str>,
+    /// Aliases of root fields are not counted (a mutation's: its root
+    /// fields have their own limit).
+    root_aliases_free: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -220,10 +236,11 @@ impl<'a> Walk<'a> {
         set: &'a SelectionSet,
         seen: &mut Vec<&'a str>,
         count: &mut usize,
+        max: usize,
     ) -> Result<(), LimitExceeded> {
         for item in &set.items {
-            if *count > self.limits.max_root_fields {
-                return Err(LimitExceeded::RootFields(self.limits.max_root_fields));
+            if *count > max {
+                return Err(LimitExceeded::RootFields(max));
             }
             match &item.node {
                 Selection::Field(field) => {
@@ -234,7 +251,7 @@ impl<'a> Walk<'a> {
                     *count += 1;
                 }
                 Selection::InlineFragment(f) => {
-                    self.root_fields(&f.node.selection_set.node, seen, count)?;
+                    self.root_fields(&f.node.selection_set.node, seen, count, max)?;
                 }
                 Selection::FragmentSpread(s) => {
                     let name = s.node.fragment_name.node.as_str();
@@ -243,14 +260,14 @@ impl<'a> Walk<'a> {
                     }
                     if let Some(f) = self.doc.fragments.get(&s.node.fragment_name.node) {
                         seen.push(name);
-                        self.root_fields(&f.node.selection_set.node, seen, count)?;
+                        self.root_fields(&f.node.selection_set.node, seen, count, max)?;
                         seen.pop();
                     }
                 }
             }
         }
-        if *count > self.limits.max_root_fields {
-            return Err(LimitExceeded::RootFields(self.limits.max_root_fields));
+        if *count > max {
+            return Err(LimitExceeded::RootFields(max));
         }
         Ok(())
     }
@@ -268,7 +285,7 @@ impl<'a> Walk<'a> {
                 Selection::Field(field) => {
                     let field = &field.node;
                     self.directives(field.directives.len())?;
-                    if field.alias.is_some() {
+                    if field.alias.is_some() && !(depth == 1 && self.root_aliases_free) {
                         self.aliases += 1;
                         if self.aliases > self.limits.max_aliases {
                             return Err(LimitExceeded::Aliases(self.limits.max_aliases));
@@ -324,6 +341,7 @@ mod tests {
             max_depth: 4,
             max_aliases: 3,
             max_root_fields: 3,
+            max_mutation_root_fields: 5,
             max_directives: 2,
             introspection: true,
         }
@@ -353,6 +371,26 @@ mod tests {
         assert_eq!(
             check_query("{ a @skip(if: false) @include(if: true) @skip(if: false) }"),
             Err(LimitExceeded::Directives(2))
+        );
+    }
+
+    #[test]
+    fn mutations_have_their_own_root_field_limit_and_free_root_aliases() {
+        // Five aliased root fields pass (over the 3 of queries, and their
+        // aliases are not counted); a sixth does not.
+        assert!(check_query("mutation { a: m b: m c: m d: m e: m }").is_ok());
+        assert_eq!(
+            check_query("mutation { a: m b: m c: m d: m e: m f: m }"),
+            Err(LimitExceeded::RootFields(5))
+        );
+        assert_eq!(
+            check_query("{ a: m b: m c: m d: m }"),
+            Err(LimitExceeded::RootFields(3))
+        );
+        // Aliases below the root still count.
+        assert_eq!(
+            check_query("mutation { m { w: b x: b y: b z: b } }"),
+            Err(LimitExceeded::Aliases(3))
         );
     }
 

@@ -10,6 +10,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod linger;
 pub mod rest;
+pub mod rest_keys;
 pub mod telemetry;
 pub mod webapp;
 pub mod ws;
@@ -45,13 +46,20 @@ pub fn router(state: AppState) -> Router {
         .route("/ping", get(ping))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route(
-            "/todos",
-            get(rest::list).post(rest::create).delete(rest::delete_all),
-        )
-        .route(
-            "/todos/{id}",
-            get(rest::get).patch(rest::patch).delete(rest::delete),
+        .merge(
+            Router::new()
+                .route(
+                    "/todos",
+                    get(rest::list).post(rest::create).delete(rest::delete_all),
+                )
+                .route(
+                    "/todos/{id}",
+                    get(rest::get).patch(rest::patch).delete(rest::delete),
+                )
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    rest_keys::once,
+                )),
         )
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors)
@@ -99,8 +107,9 @@ fn cors(config: &crate::config::Config) -> CorsLayer {
             header::ACCEPT,
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static(graphql::IDEMPOTENCY_KEY),
         ])
-        .expose_headers([header::RETRY_AFTER])
+        .expose_headers([header::RETRY_AFTER, graphql::IDEMPOTENT_REPLAYED])
         .max_age(Duration::from_secs(600))
 }
 

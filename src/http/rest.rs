@@ -5,6 +5,7 @@
 //! invalid input, `current` for a version or merge conflict, as GraphQL's
 //! `extensions.current`) with statuses 400 (malformed), 401, 404, 409, 413 (body
 //! over `MAX_BODY_BYTES`, see [`super::body`]) and 422 (invalid input).
+//! Writes take an `Idempotency-Key` header ([`super::rest_keys`]).
 
 use axum::{
     Json,
@@ -55,7 +56,8 @@ impl RestError {
         }
     }
 
-    fn too_large(limit: usize) -> Self {
+    /// The 413 of a body over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
         let code = ErrorCode::PayloadTooLarge;
         Self {
             status: code.http_status(),
@@ -63,6 +65,20 @@ impl RestError {
             message: format!("the request body exceeds {limit} bytes"),
             field: None,
             extra: Vec::new(),
+        }
+    }
+}
+
+impl RestError {
+    /// A refused idempotency key, with its own status (400 for a bad key,
+    /// where input errors are otherwise 422).
+    pub fn idempotency(error: &crate::idempotency::IdempotencyError) -> Self {
+        let code = error.code();
+        Self {
+            status: error.status(),
+            code: code.as_str(),
+            message: error.client_message(),
+            field: None,
         }
     }
 }

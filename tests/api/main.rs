@@ -18,6 +18,7 @@ mod feed;
 mod frontend;
 mod hardening;
 mod http_spec;
+mod idempotency;
 mod jobs;
 mod lifecycle;
 mod lists;

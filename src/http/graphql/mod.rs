@@ -8,7 +8,13 @@
 //!
 //! What a request may do is decided by the one admission pipeline
 //! ([`crate::graphql::admission`]); this module reads the HTTP request into
-//! it and renders its outcome (`outcome`).
+//! it and renders its outcome (`outcome`). A mutation's `Idempotency-Key`
+//! header goes to the pipeline too, which claims it and keeps the rendered
+//! response (status, media type, body) or answers the stored one.
+//!
+//! A JSON array of up to `GRAPHQL_BATCH_MAX` operations (Apollo's
+//! `BatchHttpLink`) runs them in order, each with its own key in
+//! `extensions.idempotencyKey`; a header key on an array is refused.
 
 pub mod negotiate;
 mod outcome;
@@ -31,14 +37,18 @@ use crate::{
     error::ErrorCode,
     graphql::{
         ClientAddr,
-        admission::{Executed, Transport},
+        admission::{Executed, Keepable, Once, Transport},
     },
     state::AppState,
 };
+pub use outcome::IDEMPOTENT_REPLAYED;
 use {
     negotiate::{MediaType, Negotiated, negotiate},
-    outcome::Outcome,
+    outcome::{Answer, Outcome},
 };
+
+/// The request header carrying a mutation's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 fn not_acceptable() -> Response {
     (
@@ -120,7 +130,9 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
         media,
         client,
     };
-    call.one(Value::Object(body)).await.into_response(media)
+    call.one(Value::Object(body), None)
+        .await
+        .into_response(media)
 }
 
 /// `POST /graphql`. The body is read only once the answer's media type
@@ -185,9 +197,42 @@ pub async fn post(
         media,
         client: client_addr(&headers, Some(peer), state.config.trusted_proxy_hops),
     };
+    let header_key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(key)) => Some(key),
+        Some(Err(_)) => {
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                media,
+                "Idempotency-Key: the idempotency key must be printable ASCII characters",
+            );
+        }
+    };
     match body {
+        Value::Array(_) if header_key.is_some() => malformed(
+            StatusCode::BAD_REQUEST,
+            media,
+            "an Idempotency-Key header cannot key a batch: give each operation its own \
+             `extensions.idempotencyKey`",
+        ),
         Value::Array(items) => call.batch(items).await,
-        single => call.one(single).await.into_response(media),
+        single => call.one(single, header_key).await.into_response(media),
+    }
+}
+
+/// An HTTP rendering, as a key keeps it.
+struct Rendered {
+    outcome: Outcome,
+    media: MediaType,
+}
+
+impl Keepable for Rendered {
+    fn kept(&self) -> (u16, &str, &[u8]) {
+        (
+            self.outcome.status.as_u16(),
+            self.media.as_str(),
+            &self.outcome.body,
+        )
     }
 }
 
@@ -224,7 +269,7 @@ impl Call<'_> {
             if i > 0 {
                 body.push(b',');
             }
-            body.extend_from_slice(&self.one(item).await.body);
+            body.extend_from_slice(&self.one(item, None).await.into_batch_element());
         }
         body.push(b']');
         (
@@ -235,8 +280,9 @@ impl Call<'_> {
             .into_response()
     }
 
-    /// One operation, from its JSON parameters to its outcome.
-    async fn one(&self, params: Value) -> Outcome {
+    /// One operation, from its JSON parameters (and its `Idempotency-Key`
+    /// header) to its answer.
+    async fn one(&self, params: Value, header_key: Option<&str>) -> Answer {
         let gateway = &self.state.gateway;
         let authorization = self
             .headers
@@ -244,21 +290,35 @@ impl Call<'_> {
             .map(|v| v.to_str().unwrap_or_default());
         let credentials = gateway.credentials(authorization);
         let admitted = match gateway
-            .admit(params, self.transport, credentials, self.client)
+            .admit(
+                params,
+                self.transport,
+                (credentials, self.client),
+                header_key,
+            )
             .await
         {
             Ok(admitted) => admitted,
-            Err(refusal) => return Outcome::refusal(&refusal, self.media),
+            Err(refusal) => return Answer::Outcome(Outcome::refusal(&refusal, self.media)),
         };
-        match gateway.execute(admitted).await {
-            Executed::TimedOut => Outcome::error(
-                StatusCode::OK,
-                ErrorCode::Timeout,
-                "the operation took too long and was stopped",
-            ),
-            Executed::Response { response, executed } => {
-                Outcome::response(&response, executed, self.media)
-            }
+        let media = self.media;
+        let render = move |executed| Rendered {
+            outcome: match executed {
+                Executed::TimedOut => Outcome::error(
+                    StatusCode::OK,
+                    ErrorCode::Timeout,
+                    "the operation took too long and was stopped",
+                ),
+                Executed::Response { response, executed } => {
+                    Outcome::response(&response, executed, media)
+                }
+            },
+            media,
+        };
+        match gateway.execute_once(admitted, render).await {
+            Once::Ran(rendered) => Answer::Outcome(rendered.outcome),
+            Once::Replayed(stored) => Answer::Replayed(stored),
+            Once::Refused(error) => Answer::Outcome(Outcome::idempotency(&error)),
         }
     }
 }

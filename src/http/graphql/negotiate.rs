@@ -16,10 +16,15 @@ pub enum MediaType {
 impl MediaType {
     /// The `Content-Type` value of a response in this media type.
     pub fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
+        HeaderValue::from_static(self.as_str())
+    }
+
+    /// The `Content-Type` value as text (kept with an idempotency key).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
             Self::Json => "application/json; charset=utf-8",
-        })
+        }
     }
 }
 

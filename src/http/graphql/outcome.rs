@@ -12,9 +12,57 @@ use serde::Serialize;
 
 use super::negotiate::MediaType;
 use crate::{
-    error::{ErrorBody, ErrorCode},
+    error::{ClientError, ErrorBody, ErrorCode},
     graphql::admission::Refusal,
+    idempotency::{IdempotencyError, Stored, Transport, replay::mark_replayed},
 };
+
+/// The header that marks a replayed response.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// One operation's answer over HTTP: run now, or replayed from its key.
+pub enum Answer {
+    /// The outcome of running it (or of refusing it).
+    Outcome(Outcome),
+    /// A stored response.
+    Replayed(Stored),
+}
+
+impl Answer {
+    /// The HTTP response to a single operation, in `media`. A replay is the
+    /// stored body byte for byte, with the stored status and media type
+    /// when the key was first used over HTTP (else 200 in `media`), and
+    /// `Idempotent-Replayed: true`.
+    pub fn into_response(self, media: MediaType) -> Response {
+        match self {
+            Self::Outcome(outcome) => outcome.into_response(media),
+            Self::Replayed(stored) => {
+                let (status, content_type) = match stored.transport {
+                    Transport::Http | Transport::Rest => (
+                        StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+                        HeaderValue::from_str(&stored.media_type)
+                            .unwrap_or_else(|_| media.content_type()),
+                    ),
+                    Transport::Ws => (StatusCode::OK, media.content_type()),
+                };
+                let mut response = (status, stored.body).into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, content_type);
+                headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+                response
+            }
+        }
+    }
+
+    /// The body as one element of a batch: a replay carries
+    /// `extensions.idempotentReplayed: true`.
+    pub fn into_batch_element(self) -> Vec<u8> {
+        match self {
+            Self::Outcome(outcome) => outcome.body,
+            Self::Replayed(stored) => mark_replayed(&stored.body),
+        }
+    }
+}
 
 /// The body of a request error: only `errors`, no `data`.
 #[derive(Serialize)]
@@ -64,7 +112,7 @@ impl Outcome {
     pub fn refusal(refusal: &Refusal, media: MediaType) -> Self {
         let body = refusal.with_body(|b| b.to_json().into_bytes());
         match refusal {
-            Refusal::Malformed(_) => Self {
+            Refusal::Malformed(_) | Refusal::InvalidIdempotencyKey(_) => Self {
                 status: StatusCode::BAD_REQUEST,
                 headers: Vec::new(),
                 body,
@@ -117,6 +165,11 @@ impl Outcome {
             }
         }
         outcome
+    }
+
+    /// A refused idempotency key (reused, in use, or the store failed).
+    pub fn idempotency(error: &IdempotencyError) -> Self {
+        Self::error(error.status(), error.code(), &error.client_message())
     }
 
     /// The HTTP response, in `media`.

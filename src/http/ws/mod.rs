@@ -375,7 +375,12 @@ impl Connection {
         let admitted = match self
             .state
             .gateway
-            .admit(payload, Transport::WebSocket, credentials, self.client)
+            .admit(
+                payload,
+                Transport::WebSocket,
+                (credentials, self.client),
+                None,
+            )
             .await
         {
             Ok(admitted) => admitted,
@@ -409,18 +414,20 @@ impl Connection {
             set.insert(id.clone());
         }
         self.generation += 1;
-        let handle = operation::spawn(
-            &self.state.gateway,
-            admitted,
-            operation::Ends {
-                protocol: self.protocol,
-                id: id.clone(),
-                generation: self.generation,
-                live: self.live.clone(),
-                out: out.clone(),
-                done: done.clone(),
-            },
-        );
+        let ends = operation::Ends {
+            protocol: self.protocol,
+            id: id.clone(),
+            generation: self.generation,
+            live: self.live.clone(),
+            out: out.clone(),
+            done: done.clone(),
+        };
+        // A mutation with `extensions.idempotencyKey` runs once per key.
+        let handle = if admitted.is_keyed() {
+            operation::spawn_keyed(&self.state.gateway, admitted, ends)
+        } else {
+            operation::spawn(&self.state.gateway, admitted, ends)
+        };
         self.ops.insert(id, (self.generation, handle));
         Ok(())
     }

@@ -1,6 +1,12 @@
 //! One WebSocket operation, run in a task of its own: its results as
 //! `next`/`data` messages, a request error as one `error` message, then
 //! `complete` — each only while the client still wants the operation.
+//!
+//! A mutation with `extensions.idempotencyKey` runs through
+//! [`Gateway::execute_once`] instead ([`spawn_keyed`]): its result is kept
+//! with the key, and a repeat is answered with the kept result (`next`
+//! with `extensions.idempotentReplayed: true`, then `complete`) or, for a
+//! reused or busy key, an `error` with the code.
 
 use std::{
     collections::HashSet,
@@ -12,10 +18,11 @@ use axum::extract::ws::Message;
 use futures_util::StreamExt;
 use tokio::{sync::mpsc, task::AbortHandle};
 
-use super::protocol::{ErrorPayload, Protocol, ServerMessage, result_message};
+use super::protocol::{ErrorPayload, Protocol, ServerMessage, coded_error, result_message};
 use crate::{
-    error::ErrorCode,
-    graphql::admission::{Admitted, Gateway},
+    error::{ClientError, ErrorCode},
+    graphql::admission::{Admitted, Executed, Gateway, Keepable, Once},
+    idempotency::replay::mark_replayed,
 };
 
 /// The ids of operations whose messages may still be sent (removed on the
@@ -117,4 +124,137 @@ fn is_request_error(response: &GqlResponse) -> bool {
                 Some(_) => false,
             }
         })
+}
+
+/// A keyed operation's rendering, as its key keeps it: status 200 and the
+/// result, or 400 and a request error's `{"errors": […]}`.
+struct Rendered {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Keepable for Rendered {
+    fn kept(&self) -> (u16, &str, &[u8]) {
+        (self.status, "application/json", &self.body)
+    }
+}
+
+impl Rendered {
+    fn of(executed: Executed) -> Self {
+        let response = match executed {
+            Executed::Response { response, .. } => *response,
+            // Mutations are never cut off; a query has no key.
+            Executed::TimedOut => GqlResponse::from_errors(vec![coded_error(
+                ErrorCode::Timeout,
+                "the operation took too long and was stopped",
+            )]),
+        };
+        let (status, body) = if is_request_error(&response) {
+            (
+                400,
+                serde_json::to_vec(&RequestErrors {
+                    errors: &response.errors,
+                }),
+            )
+        } else {
+            (200, serde_json::to_vec(&response))
+        };
+        Self {
+            status,
+            body: body.unwrap_or_else(|e| {
+                crate::error::log_internal(&e);
+                br#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec()
+            }),
+        }
+    }
+}
+
+/// A request error's body: only `errors`.
+#[derive(serde::Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [async_graphql::ServerError],
+}
+
+/// Runs a keyed mutation once per key (see the module's documentation).
+/// Aborting this task (the client's `complete`, the socket closing) stops
+/// only the messages: the run itself is detached in `execute_once`.
+pub fn spawn_keyed(gateway: &Gateway, admitted: Admitted, ends: Ends) -> AbortHandle {
+    let gateway = gateway.clone();
+    tokio::spawn(async move {
+        let (message, is_error) = match gateway.execute_once(admitted, Rendered::of).await {
+            Once::Ran(rendered) => result_or_error(&ends, &rendered.body, false),
+            Once::Replayed(stored) => result_or_error(&ends, &stored.body, true),
+            Once::Refused(error) => {
+                let errors = [coded_error(error.code(), error.client_message())];
+                (error_message(&ends, &errors), true)
+            }
+        };
+        if !ends.is_live() {
+            return;
+        }
+        if is_error {
+            ends.release();
+            let _ = ends.out.send(message).await;
+            return;
+        }
+        if ends.out.send(message).await.is_err() {
+            return;
+        }
+        ends.release();
+        let _ = ends
+            .out
+            .send(ServerMessage::Complete { id: &ends.id }.encode())
+            .await;
+    })
+    .abort_handle()
+}
+
+/// The message for a kept body: a result (`next`, or legacy `data`),
+/// marked as replayed when it is one, or an `error` for a request error
+/// (then true).
+fn result_or_error(ends: &Ends, body: &[u8], replayed: bool) -> (Message, bool) {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        data: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        errors: Vec<async_graphql::ServerError>,
+    }
+    match serde_json::from_slice::<Shape>(body) {
+        Ok(Shape { data: None, errors }) if !errors.is_empty() => {
+            (error_message(ends, &errors), true)
+        }
+        _ => {
+            let payload = if replayed {
+                mark_replayed(body)
+            } else {
+                body.to_vec()
+            };
+            let kind = match ends.protocol {
+                Protocol::TransportWs => "next",
+                Protocol::Legacy => "data",
+            };
+            let id = serde_json::Value::String(ends.id.clone()).to_string();
+            let mut text = format!(r#"{{"type":"{kind}","id":{id},"payload":"#).into_bytes();
+            text.extend_from_slice(&payload);
+            text.push(b'}');
+            match String::from_utf8(text) {
+                Ok(text) => (Message::Text(text.into()), false),
+                Err(_) => {
+                    let errors = [coded_error(
+                        ErrorCode::InternalServerError,
+                        "Internal server error",
+                    )];
+                    (error_message(ends, &errors), true)
+                }
+            }
+        }
+    }
+}
+
+fn error_message(ends: &Ends, errors: &[async_graphql::ServerError]) -> Message {
+    ServerMessage::Error {
+        id: Some(&ends.id),
+        payload: ErrorPayload::for_operation(ends.protocol, errors),
+    }
+    .encode()
 }

@@ -99,7 +99,11 @@ async fn depth_limit_counts_fragments_but_not_introspection() {
 
 #[tokio::test]
 async fn alias_limit_counts_the_whole_document_and_nothing_runs() {
-    let app = TestApp::spawn_with(&[("GRAPHQL_MAX_ALIASES", "3")]).await;
+    let app = TestApp::spawn_with(&[
+        ("GRAPHQL_MAX_ALIASES", "3"),
+        ("GRAPHQL_MAX_MUTATION_ROOT_FIELDS", "3"),
+    ])
+    .await;
     let user = app.register("aliases").await;
     let token = Some(user.access_token.as_str());
     assert_accepted(&app, &user, "{ a: __typename b: __typename c: __typename }").await;
@@ -117,14 +121,16 @@ async fn alias_limit_counts_the_whole_document_and_nothing_runs() {
         "aliases",
     )
     .await;
-    // A refused mutation creates nothing at all.
+    // A refused mutation creates nothing at all. Aliased mutation root
+    // fields (an offline queue as one document) are bounded by
+    // GRAPHQL_MAX_MUTATION_ROOT_FIELDS rather than the alias limit.
     let create = |n: usize| {
         let fields: Vec<String> = (0..n)
             .map(|i| format!("t{i}: createTodo(input: {{ title: \"aliased {i}\" }}) {{ id }}"))
             .collect();
         format!("mutation {{ {} }}", fields.join(" "))
     };
-    assert_refused(&app, token, &json!({ "query": create(4) }), "aliases").await;
+    assert_refused(&app, token, &json!({ "query": create(4) }), "rootFields").await;
     assert_eq!(app.todo_counts(&user).await.0, 0);
     let body = assert_accepted(&app, &user, &create(3)).await;
     assert_eq!(body["data"].as_object().unwrap().len(), 3);
@@ -368,8 +374,8 @@ async fn queries_past_the_timeout_are_stopped_but_mutations_always_finish() {
 // --- Batching -----------------------------------------------------------
 
 #[tokio::test]
-async fn batches_are_refused_by_default() {
-    let app = TestApp::spawn().await;
+async fn batches_are_refused_when_turned_off() {
+    let app = TestApp::spawn_with(&[("GRAPHQL_BATCH_MAX", "0")]).await;
     let user = app.register("nobatch").await;
     let batch = json!([
         { "query": CREATE_TODO, "variables": { "input": { "title": "batched" } } },
