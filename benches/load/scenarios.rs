@@ -367,6 +367,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
                     "variables": { "after": todoql::events::cursor::encode((page * 500) as i64) },
                 })
                 .to_string(),
+                idempotency_key: None,
             }
         }
     };

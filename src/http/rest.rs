@@ -79,6 +79,7 @@ impl RestError {
             code: code.as_str(),
             message: error.client_message(),
             field: None,
+            extra: Vec::new(),
         }
     }
 }
