@@ -31,6 +31,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("live.js", JS, include_bytes!("../../static/app/live.js")),
     ("todos.js", JS, include_bytes!("../../static/app/todos.js")),
     (
+        "outbox.js",
+        JS,
+        include_bytes!("../../static/app/outbox.js"),
+    ),
+    (
+        "conflicts.js",
+        JS,
+        include_bytes!("../../static/app/conflicts.js"),
+    ),
+    (
         "reorder.js",
         JS,
         include_bytes!("../../static/app/reorder.js"),

@@ -192,3 +192,40 @@ export async function gql(query, variables = {}) {
     throw err;
   }
 }
+
+/**
+ * Sends one queued write with its `Idempotency-Key` (outbox.js) and reports
+ * what came back without judging it: `{ status, errors, data, replayed }`.
+ * Throws (a TypeError) only when the request got no answer at all, which
+ * the outbox treats as "try again later". Retries once after a refresh when
+ * the access token was refused; a refresh that cannot reach the server
+ * throws like any other network failure.
+ */
+export async function sendWrite(query, variables, key) {
+  const attemptWith = async (token) => {
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      'idempotency-key': key,
+    };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      /* a proxy's HTML error page: no GraphQL answer */
+    }
+    return {
+      status: res.status,
+      data: body?.data ?? null,
+      errors: body?.errors?.length ? body.errors : null,
+      replayed: res.headers.get('idempotent-replayed') === 'true',
+    };
+  };
+  const first = await attemptWith(await freshToken());
+  if (first.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' && (await refresh())) {
+    return attemptWith(accessToken);
+  }
+  return first;
+}

@@ -1,20 +1,37 @@
 // The todoql web app: sign-in and the signed-in workspace — the sidebar of
 // lists (lists.js), the selected list's todos (todos.js, reorder.js), sharing
 // (share.js) and the invitations inbox (invitations.js) — kept live by the
-// `changes` subscription (live.js). Email verification is in verify.js.
+// `changes` subscription (live.js), working on through a lost connection
+// with the offline queue (outbox.js). Email verification is in verify.js.
 import * as api from '/app/api.js';
 import * as live from '/app/live.js';
+import * as outbox from '/app/outbox.js';
 import * as lists from '/app/lists.js';
 import * as todos from '/app/todos.js';
 import * as invitations from '/app/invitations.js';
 import * as verification from '/app/verify.js';
 import { $, describe } from '/app/ui.js';
 
-const CHANGES = `subscription Changes($after: String) {
-  changes(after: $after) {
+/** One change, as the subscription pushes it and the pull feed pages it. */
+const CHANGE_FIELDS = `
     ... on TodoEvent { cursor kind todoId listId todo { ${todos.TODO_FIELDS} } }
-    ... on ListEvent { cursor action listId list { ${lists.LIST_EVENT_FIELDS} } }
-  }
+    ... on ListEvent { cursor action listId list { ${lists.LIST_EVENT_FIELDS} } }`;
+const CHANGES = `subscription Changes($after: String) {
+  changes(after: $after) { ${CHANGE_FIELDS} }
+}`;
+/**
+ * The pull feed asks for less per change than the subscription: a page of
+ * 500 is charged 500 times its selection, which must stay within the
+ * server's complexity limit (10,000 by default). Todos come without
+ * `createdAt` and with only their creator's id (todos.js finds the name
+ * among the list's members); list events without their list, which
+ * lists.js reads again (they are rare).
+ */
+const PULL = `query PullChanges($after: String, $first: Int) {
+  changes(after: $after, first: $first) { cursor hasMore changes {
+    ... on TodoEvent { cursor kind todoId listId todo { id title completed dueAt version position createdBy { id } } }
+    ... on ListEvent { cursor action listId }
+  } }
 }`;
 
 const el = {
@@ -144,7 +161,9 @@ async function showSignedIn(user) {
   verification.signedIn(user);
   // Subscribe first, then load: a change made meanwhile arrives as an event
   // (applied by version), never lost between the two.
-  live.start({ query: CHANGES, onEvent: onChange, onResync: resync });
+  live.start({ query: CHANGES, pullQuery: PULL, onEvent: onChange, onResync: resync });
+  // Writes queued earlier (offline, or before a reload) are shown and sent.
+  outbox.open(user.id).catch((err) => console.warn('the offline queue is unavailable', err));
   invitations.start();
   try {
     await lists.load(user);
@@ -156,6 +175,7 @@ async function showSignedIn(user) {
 
 function showSignedOut() {
   live.stop();
+  outbox.close();
   invitations.stop();
   lists.clear();
   el.loading.hidden = true;
@@ -179,9 +199,18 @@ api.onSessionChange((user) => {
   else showSignedOut();
 });
 
-try {
-  if (!(await api.resume())) showSignedOut();
-} catch {
-  // Offline at start-up with a stored session: say so, let the user retry.
-  el.loading.textContent = 'Cannot reach the server. Reload the page to try again.';
+// Unreachable at start-up with a stored session: say so and keep trying
+// (at once when the browser is back online). Writes queued before the
+// reload stay in IndexedDB and are sent once signed in again.
+for (let attempt = 0; ; attempt++) {
+  try {
+    if (!(await api.resume())) showSignedOut();
+    break;
+  } catch {
+    el.loading.textContent = 'Cannot reach the server. Your changes are kept on this device; trying again…';
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.min(10_000, 1_000 * 2 ** attempt));
+      addEventListener('online', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
 }

@@ -233,19 +233,26 @@ export function applyEvent(event) {
   } else if (event.list) {
     upsert(event.list);
     refetch(event.listId);
+  } else {
+    // From the pull feed, which leaves the list out (app.js): read it.
+    refetch(event.listId, true);
   }
 }
 
 const refetchTimers = new Map();
-/** Reads a list again (its members, counts) soon, once for a burst of events. */
-function refetch(id) {
+/**
+ * Reads a list again (its members, counts) soon, once for a burst of
+ * events; `orAdd`: also when this page does not know it yet (a list shared
+ * with the user while the page was offline).
+ */
+function refetch(id, orAdd = false) {
   clearTimeout(refetchTimers.get(id));
   refetchTimers.set(
     id,
     setTimeout(async () => {
       refetchTimers.delete(id);
       const data = await api.gql(LIST_QUERY, { id }).catch(() => null);
-      if (data?.list && lists.has(id)) upsert(data.list);
+      if (data?.list && (orAdd || lists.has(id))) upsert(data.list);
     }, 50),
   );
 }

@@ -5,12 +5,20 @@
 // last, the newest one wins and a replayed or duplicate event changes nothing.
 // The page never computes a position key: a move is shown where the user
 // dropped it (`pendingMoves`) until the server's answer brings the real key.
+//
+// Writes waiting in the offline queue (outbox.js) are not in `byId`: they are
+// laid over it each time the list is drawn (`list()`), so what the server
+// says and what the user did stay apart. An answer or an event replaces the
+// server copy; the queued write stops being laid over once it is answered.
 
 export class TodoStore {
-  constructor(onChange) {
+  /** `overlay()` gives the queued writes (outbox ops) to lay over the server's copy. */
+  constructor(onChange, overlay = () => []) {
     this.listId = null;
     this.byId = new Map();
-    this.deleted = new Set();
+    /** id → the version it had when deleted: only a later version (a restore) brings it back. */
+    this.deleted = new Map();
+    this.overlay = overlay;
     /** id → { afterId } | { beforeId }: moves sent and not yet answered. */
     this.pendingMoves = new Map();
     this.endCursor = null;
@@ -34,9 +42,59 @@ export class TodoStore {
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   }
 
-  /** The server's order, with unanswered moves shown where they were dropped. */
+  /**
+   * The server's todos with the queued writes of this list applied, as the
+   * user expects to see them: each todo once, marked `pending` while a
+   * write of it waits. New todos go first, newest on top, as the server
+   * places them.
+   */
+  view() {
+    const view = new Map(this.byId);
+    const created = [];
+    const touch = (id, fields) => {
+      const todo = view.get(id);
+      if (todo) view.set(id, { ...todo, ...fields, pending: true });
+    };
+    for (const op of this.overlay()) {
+      if (op.listId !== this.listId) continue;
+      switch (op.kind) {
+        case 'create':
+          if (!view.has(op.todoId) && !this.deleted.has(op.todoId)) {
+            view.set(op.todoId, { ...op.todo, pending: true });
+            created.push(op.todoId);
+          }
+          break;
+        case 'update':
+          touch(op.todoId, op.patch);
+          break;
+        case 'delete':
+          view.delete(op.todoId);
+          break;
+        case 'restore':
+          if (!view.has(op.todoId)) view.set(op.todoId, { ...op.todo, pending: true });
+          break;
+        case 'toggleAll':
+          for (const todo of [...view.values()]) if (todo.completed !== op.completed) touch(todo.id, { completed: op.completed });
+          break;
+        case 'clearCompleted':
+          for (const todo of [...view.values()]) if (todo.completed) view.delete(todo.id);
+          break;
+        default:
+          break;
+      }
+    }
+    return { view, created };
+  }
+
+  /** The server's order, with queued writes and unanswered moves shown. */
   list() {
-    const all = [...this.byId.values()].sort(TodoStore.compare);
+    const { view, created } = this.view();
+    const fresh = created.filter((id) => view.has(id)).reverse();
+    const freshSet = new Set(fresh);
+    const all = [
+      ...fresh.map((id) => view.get(id)),
+      ...[...view.values()].filter((t) => !freshSet.has(t.id)).sort(TodoStore.compare),
+    ];
     for (const [id, to] of this.pendingMoves) {
       const from = all.findIndex((t) => t.id === id);
       if (from < 0) continue;
@@ -68,8 +126,14 @@ export class TodoStore {
    * todo past the loaded range is left for "load more" to bring; a known one
    * that moved past it is dropped (it comes back with its page).
    */
-  put(todo, fromPage = false) {
-    if (this.deleted.has(todo.id)) return false;
+  put(todo, fromPage = false, created = false) {
+    if (this.deleted.has(todo.id)) {
+      // A CREATED event at the deleted version is a restore whose answer
+      // came before the delete's own (late) DELETED event.
+      const deletedAt = this.deleted.get(todo.id);
+      if (created ? deletedAt !== Infinity && todo.version < deletedAt : todo.version <= deletedAt) return false;
+      this.deleted.delete(todo.id); // restored from the trash
+    }
     const known = this.byId.get(todo.id);
     if (known && known.version >= todo.version) return false;
     if (!fromPage && this.hasNextPage) {
@@ -83,7 +147,12 @@ export class TodoStore {
   }
 
   remove(id) {
-    this.deleted.add(id);
+    const known = this.byId.get(id);
+    // Deleting keeps the version and restoring adds one, so a copy newer than
+    // the deleted one is a restore. Unknown (and not deleted before): nothing
+    // but a CREATED event may bring it back.
+    if (known) this.deleted.set(id, Math.max(known.version, this.deleted.get(id) ?? 0));
+    else if (!this.deleted.has(id)) this.deleted.set(id, Infinity);
     this.pendingMoves.delete(id);
     return this.byId.delete(id);
   }
@@ -97,7 +166,7 @@ export class TodoStore {
     } else if (event.kind === 'DELETED') {
       changed = this.remove(event.todoId);
     } else {
-      changed = this.put(event.todo);
+      changed = this.put(event.todo, false, event.kind === 'CREATED');
     }
     if (changed) this.onChange(event);
     return changed;

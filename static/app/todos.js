@@ -1,9 +1,14 @@
 // The todos of the selected list: pages in the list's manual order, add,
-// edit (title and due date), complete, delete, mark all, clear completed,
-// reordering (reorder.js), and the controls a viewer does not get.
+// edit (title and due date), complete, delete (with undo), mark all, clear
+// completed, reordering (reorder.js), and the controls a viewer does not get.
+// Every write goes through the offline queue (outbox.js): shown at once,
+// sent in order, its answer or refusal applied when it comes; a merge
+// conflict is put to the user (conflicts.js).
 import * as api from '/app/api.js';
+import * as outbox from '/app/outbox.js';
+import { resolveConflict } from '/app/conflicts.js';
 import { TodoStore } from '/app/store.js';
-import { $, attempt, describe, personName } from '/app/ui.js';
+import { $, attempt, describe, personName, snackbar } from '/app/ui.js';
 import { wireReorder } from '/app/reorder.js';
 
 export const TODO_FIELDS = 'id title completed dueAt createdAt version position createdBy { id email displayName }';
@@ -39,7 +44,8 @@ let me = null;
 /** Called with (listId, counts) after each count refresh (the sidebar shows them). */
 let countsListener = () => {};
 
-const store = new TodoStore(scheduleRender);
+const store = new TodoStore(scheduleRender, outbox.ops);
+outbox.onChange(() => scheduleRender());
 const nodes = new Map(); // id → <li>
 let editingId = null;
 let counts = null;
@@ -89,7 +95,11 @@ function dueText(todo) {
 /** "Added by Bob" on a shared list, for todos someone else added. */
 function addedBy(todo) {
   if (!todo.createdBy || todo.createdBy.id === me?.id || (list?.members?.length ?? 0) < 2) return '';
-  return `Added by ${personName(todo.createdBy)}`;
+  // The pull feed brings only the creator's id (see app.js): the name comes
+  // from the list's members.
+  const member = list.members.find((m) => m.user.id === todo.createdBy.id)?.user;
+  const person = todo.createdBy.email ? todo.createdBy : member;
+  return person ? `Added by ${personName(person)}` : '';
 }
 
 // ---------------------------------------------------------------- rendering
@@ -127,6 +137,8 @@ function itemNode(todo) {
 function fillItem(li, todo) {
   li.classList.toggle('done', todo.completed);
   li.classList.toggle('moving', store.pendingMoves.has(todo.id));
+  li.classList.toggle('pending', Boolean(todo.pending));
+  li.title = todo.pending ? 'Not saved yet: it is sent as soon as the connection allows.' : '';
   const check = li.querySelector('.check');
   check.checked = todo.completed;
   check.disabled = !canWrite();
@@ -166,15 +178,35 @@ function render() {
   renderCounts();
 }
 
+/** The server's counts, plus what the queued writes change among the loaded todos. */
+function shownCounts() {
+  if (!counts) return null;
+  const tally = (todos) => {
+    let active = 0;
+    let completed = 0;
+    for (const t of todos) {
+      if (t.completed) completed += 1;
+      else active += 1;
+    }
+    return { active, completed };
+  };
+  const now = tally(store.view().view.values());
+  const server = tally(store.byId.values());
+  const active = Math.max(0, counts.active + now.active - server.active);
+  const completed = Math.max(0, counts.completed + now.completed - server.completed);
+  return { active, completed, total: active + completed };
+}
+
 function renderCounts() {
-  if (!counts) {
+  const now = shownCounts();
+  if (!now) {
     el.counts.textContent = '';
     return;
   }
-  el.counts.textContent = counts.total === 0 ? 'All clear' : `${counts.active} to do · ${counts.completed} done`;
-  el.toggleAll.textContent = counts.active > 0 || counts.total === 0 ? 'Mark all complete' : 'Mark all active';
-  el.toggleAll.disabled = counts.total === 0 || !canWrite();
-  el.clearCompleted.disabled = counts.completed === 0 || !canWrite();
+  el.counts.textContent = now.total === 0 ? 'All clear' : `${now.active} to do · ${now.completed} done`;
+  el.toggleAll.textContent = now.active > 0 || now.total === 0 ? 'Mark all complete' : 'Mark all active';
+  el.toggleAll.disabled = now.total === 0 || !canWrite();
+  el.clearCompleted.disabled = now.completed === 0 || !canWrite();
 }
 
 /** Shows or hides what only owners and editors may use. */
@@ -184,8 +216,9 @@ function renderRole() {
   el.newForm.hidden = !writable;
   el.readonly.hidden = writable || !list;
   if (!writable && editingId) editingId = null;
+  const { view } = store.view();
   for (const [id, li] of nodes) {
-    const todo = store.byId.get(id);
+    const todo = view.get(id);
     if (todo && !li.classList.contains('editing')) fillItem(li, todo);
   }
   render();
@@ -277,6 +310,113 @@ export function focusNew() {
 
 // ---------------------------------------------------------------- writes
 
+const MUTATIONS = {
+  create: `mutation Create($input: CreateTodoInput!) { createTodo(input: $input) { ${TODO_FIELDS} } }`,
+  update: `mutation Update($id: ID!, $input: UpdateTodoInput!) { updateTodo(id: $id, input: $input) { ${TODO_FIELDS} } }`,
+  delete: 'mutation Delete($id: ID!) { deleteTodo(id: $id) }',
+  restore: `mutation Restore($id: ID!) { restoreTodo(id: $id) { ${TODO_FIELDS} } }`,
+  move: `mutation Move($id: ID!, $input: MoveTodoInput!) { moveTodo(id: $id, input: $input) { ${TODO_FIELDS} } }`,
+  toggleAll: 'mutation ToggleAll($c: Boolean!, $list: ID) { toggleAllTodos(completed: $c, listId: $list) }',
+  clearCompleted: 'mutation Clear($list: ID) { clearCompletedTodos(listId: $list) }',
+};
+
+/** Queues a write (outbox.js), which also shows it; resolves with the queued op. */
+async function queue(kind, variables, extra = {}) {
+  el.listError.textContent = '';
+  try {
+    return await outbox.enqueue({ kind, query: MUTATIONS[kind], variables, listId: list.id, ...extra });
+  } catch {
+    el.listError.textContent = 'This change could not be kept on this device (is storage full?).';
+    return null;
+  }
+}
+
+/** The todo as the user sees it now (queued writes applied). */
+const shown = (id) => store.view().view.get(id);
+
+/**
+ * The version each of our own writes was answered with, by todo: an update
+ * queued before that answer came was made from the same screen, so it is
+ * sent on top of it (its `baseVersion` would otherwise name a version that
+ * our own earlier write changed, a conflict with ourselves).
+ */
+const answered = new Map();
+
+outbox.prepare((op) => {
+  if (op.kind !== 'update') return op.variables;
+  const mine = answered.get(op.todoId);
+  const base = mine && mine.seq < op.seq ? Math.max(op.baseVersion, mine.version) : op.baseVersion;
+  return { ...op.variables, input: { ...op.variables.input, baseVersion: base } };
+});
+
+outbox.onSettled((op, outcome) => {
+  if (outcome.errors) {
+    refused(op, new api.GraphQLError(outcome.errors));
+    return;
+  }
+  const here = op.listId === list?.id;
+  const result = Object.values(outcome.data ?? {})[0];
+  switch (op.kind) {
+    case 'create':
+    case 'update':
+    case 'move':
+    case 'restore':
+      if (result?.version !== undefined) answered.set(op.todoId, { seq: op.seq, version: result.version });
+      if (here && result) store.upsert(result);
+      if (op.kind === 'move') store.settle(op.todoId, op.to);
+      break;
+    case 'delete':
+      if (here) store.remove(op.todoId);
+      break;
+    case 'toggleAll':
+      // Shown at once; the events that follow carry the new versions.
+      if (here) for (const t of store.byId.values()) if (t.completed !== op.completed) store.byId.set(t.id, { ...t, completed: op.completed });
+      break;
+    case 'clearCompleted':
+      if (here) for (const t of [...store.byId.values()]) if (t.completed) store.remove(t.id);
+      break;
+    default:
+      break;
+  }
+  scheduleRender();
+  refreshCounts();
+});
+
+/** The server refused a queued write: it did nothing; say so and show what is there. */
+async function refused(op, err) {
+  if (op.kind === 'move') store.settle(op.todoId, op.to);
+  const current = err.errors[0]?.extensions?.current;
+  if (op.kind === 'update' && err.code === 'CONFLICT' && current) {
+    conflict(op, current);
+    return;
+  }
+  if (op.listId === list?.id) {
+    el.listError.textContent =
+      op.kind === 'restore' && err.code === 'NOT_FOUND' ? 'That todo is no longer in the trash.' : describe(err);
+  }
+  if (op.todoId) await showLatest(op.todoId);
+  refreshCounts();
+}
+
+/**
+ * Someone else changed a field this update changes: the server kept theirs
+ * and sent it (`current`). Ask which to keep: mine is sent again on top of
+ * theirs; theirs simply stays.
+ */
+async function conflict(op, current) {
+  if (op.listId === list?.id) store.upsert(current);
+  const choice = await resolveConflict({ mine: op.patch, theirs: current });
+  if (choice === 'mine') {
+    await queue('update', { id: op.todoId, input: { ...op.patch, baseVersion: current.version } }, {
+      listId: op.listId,
+      todoId: op.todoId,
+      patch: op.patch,
+      baseVersion: current.version,
+    });
+  }
+  refreshCounts();
+}
+
 el.newForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   const title = el.newTitle.value.trim();
@@ -285,19 +425,28 @@ el.newForm.addEventListener('submit', async (e) => {
     el.newTitle.focus();
     return;
   }
-  const input = { title, listId: list.id };
+  el.newError.textContent = '';
+  // The id is ours: later writes can name the todo before the server has
+  // answered, and a resent create finds the todo it already made.
+  const id = crypto.randomUUID();
+  const input = { id, title, listId: list.id };
   const dueAt = fromLocalInput(el.newDue.value);
   if (dueAt) input.dueAt = dueAt;
-  const data = await attempt(el.newError, () =>
-    api.gql(`mutation Create($input: CreateTodoInput!) { createTodo(input: $input) { ${TODO_FIELDS} } }`, { input }),
-  );
-  if (!data) return;
-  fresh.add(data.createTodo.id);
-  store.upsert(data.createTodo);
+  const todo = {
+    id,
+    title,
+    completed: false,
+    dueAt: dueAt ?? null,
+    createdAt: new Date().toISOString(),
+    version: 0,
+    position: '',
+    createdBy: me ? { id: me.id, email: me.email, displayName: me.displayName } : null,
+  };
+  fresh.add(id);
+  if (!(await queue('create', { input }, { todoId: id, todo }))) return;
   el.newTitle.value = '';
   el.newDue.value = '';
   el.newTitle.focus();
-  refreshCounts();
 });
 
 /** Shows what the server has now for a todo a write was refused for. */
@@ -307,64 +456,70 @@ async function showLatest(id) {
   else if (latest) store.apply({ kind: 'DELETED', todoId: id, listId: list?.id });
 }
 
-async function update(id, input, errorEl = el.listError) {
-  const data = await attempt(errorEl, () =>
-    api.gql(`mutation Update($id: ID!, $input: UpdateTodoInput!) { updateTodo(id: $id, input: $input) { ${TODO_FIELDS} } }`, {
-      id,
-      input,
-    }),
-  );
-  if (data) {
-    store.upsert(data.updateTodo);
-    refreshCounts();
-    return true;
+/**
+ * Changes some fields of a todo (`patch`: title, dueAt, completed). Only the
+ * changed fields are sent, with `baseVersion`, the version this page last
+ * had from the server: the server merges them unless someone changed one
+ * of the same fields meanwhile. A second edit of a todo whose first is still
+ * queued is folded into it (one write, one merge base).
+ */
+async function update(id, patch) {
+  const latest = outbox.ops().findLast((op) => op.todoId === id);
+  if (latest?.kind === 'update' || (latest?.kind === 'create' && !('completed' in patch))) {
+    const merged =
+      latest.kind === 'update'
+        ? {
+            ...latest,
+            patch: { ...latest.patch, ...patch },
+            variables: { id, input: { ...latest.variables.input, ...patch } },
+          }
+        : {
+            ...latest,
+            todo: { ...latest.todo, ...patch },
+            variables: { input: { ...latest.variables.input, ...patch } },
+          };
+    if (await outbox.replace(merged)) return;
   }
-  await showLatest(id);
-  return false;
+  const baseVersion = store.byId.get(id)?.version ?? 0;
+  await queue('update', { id, input: { ...patch, baseVersion } }, { todoId: id, patch, baseVersion });
 }
 
 /**
  * Moves a todo right after `to.afterId` or right before `to.beforeId` (its
  * neighbours on screen): the server computes the new position key. Moves are
- * sent one at a time, in the order the user made them.
+ * queued like every write, so they are sent in the order the user made them.
  */
-let moves = Promise.resolve();
 function move(id, to) {
-  el.listError.textContent = '';
   store.showMove(id, to);
-  moves = moves.then(async () => {
-    try {
-      const data = await api.gql(`mutation Move($id: ID!, $input: MoveTodoInput!) { moveTodo(id: $id, input: $input) { ${TODO_FIELDS} } }`, {
-        id,
-        input: to,
-      });
-      store.upsert(data.moveTodo);
-      store.settle(id, to);
-    } catch (err) {
-      store.settle(id, to);
-      el.listError.textContent = describe(err);
-      await showLatest(id);
-    }
-  });
+  queue('move', { id, input: to }, { todoId: id, to });
 }
 
 const reorder = wireReorder(el.list, { canMove: canWrite, move, render, nodes });
 
+/**
+ * Deletes a todo (to the trash) and offers to take it back for a few
+ * seconds: a delete still in the queue is simply dropped, a sent one is
+ * undone with `restoreTodo`.
+ */
+async function remove(id) {
+  const todo = shown(id);
+  if (!todo) return;
+  const op = await queue('delete', { id }, { todoId: id, todo });
+  if (!op) return;
+  snackbar(`Deleted “${todo.title}”`, 'Undo', async () => {
+    if (await outbox.cancel(op.seq)) return;
+    await queue('restore', { id }, { listId: op.listId, todoId: id, todo: { ...todo, pending: true } });
+  });
+}
+
 function wireItem(li) {
   const id = li.dataset.id;
-  li.querySelector('.check').addEventListener('change', (e) => {
-    const todo = store.byId.get(id);
-    update(id, { completed: e.target.checked, expectedVersion: todo?.version });
-  });
+  li.querySelector('.check').addEventListener('change', (e) => update(id, { completed: e.target.checked }));
   li.querySelector('.edit').addEventListener('click', () => startEditing(id));
   li.querySelector('.title').addEventListener('dblclick', () => canWrite() && startEditing(id));
   li.querySelector('.delete').addEventListener('click', async () => {
     const next = li.nextElementSibling ?? li.previousElementSibling;
-    const data = await attempt(el.listError, () => api.gql('mutation Delete($id: ID!) { deleteTodo(id: $id) }', { id }));
-    if (data === undefined) return;
-    store.remove(id);
-    refreshCounts();
-    render();
+    await remove(id);
     // Keep keyboard users in the list rather than dropping focus to <body>.
     (next?.querySelector('.check') ?? el.newTitle).focus();
   });
@@ -405,12 +560,13 @@ function wireEditor(li, todo) {
       title.focus();
       return;
     }
-    const current = store.byId.get(todo.id) ?? todo;
-    const input = { expectedVersion: current.version };
-    if (newTitle !== current.title) input.title = newTitle;
+    const current = shown(todo.id) ?? todo;
+    const patch = {};
+    if (newTitle !== current.title) patch.title = newTitle;
     const newDue = fromLocalInput(due.value);
-    if (toLocalInput(newDue) !== toLocalInput(current.dueAt)) input.dueAt = newDue;
-    if (Object.keys(input).length === 1 || (await update(todo.id, input, error))) stopEditing(todo.id);
+    if (toLocalInput(newDue) !== toLocalInput(current.dueAt)) patch.dueAt = newDue;
+    if (Object.keys(patch).length) await update(todo.id, patch);
+    stopEditing(todo.id);
   });
   queueMicrotask(() => title.focus());
 }
@@ -421,29 +577,12 @@ el.loadMore.addEventListener('click', async () => {
   el.loadMore.disabled = false;
 });
 
-el.toggleAll.addEventListener('click', async () => {
-  const completed = !counts || counts.active > 0;
-  const changed = await attempt(el.listError, () =>
-    api.gql('mutation ToggleAll($c: Boolean!, $list: ID) { toggleAllTodos(completed: $c, listId: $list) }', {
-      c: completed,
-      list: list.id,
-    }),
-  );
-  if (changed === undefined) return;
-  // Show it at once; the events that follow carry the new versions.
-  for (const todo of store.byId.values()) {
-    if (todo.completed !== completed) store.byId.set(todo.id, { ...todo, completed });
-  }
-  scheduleRender();
-  refreshCounts();
+el.toggleAll.addEventListener('click', () => {
+  const now = shownCounts();
+  const completed = !now || now.active > 0;
+  queue('toggleAll', { c: completed, list: list.id }, { completed });
 });
 
-el.clearCompleted.addEventListener('click', async () => {
-  const done = await attempt(el.listError, () =>
-    api.gql('mutation Clear($list: ID) { clearCompletedTodos(listId: $list) }', { list: list.id }),
-  );
-  if (done === undefined) return;
-  for (const todo of [...store.byId.values()]) if (todo.completed) store.remove(todo.id);
-  scheduleRender();
-  refreshCounts();
+el.clearCompleted.addEventListener('click', () => {
+  queue('clearCompleted', { list: list.id });
 });

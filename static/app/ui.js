@@ -94,3 +94,41 @@ export function confirm({ title, body, action }) {
     confirmDialog.addEventListener('close', () => resolve(confirmDialog.returnValue === 'ok'), { once: true });
   });
 }
+
+const snack = $('snackbar');
+let snackTimer = null;
+
+/**
+ * A short-lived bar with one action ("Deleted — Undo"): `onAction` runs if
+ * the user takes it within `ms`. A new snackbar replaces the previous one.
+ */
+export function snackbar(text, actionLabel, onAction, ms = 5_000) {
+  clearTimeout(snackTimer);
+  snack.querySelector('.snackbar-text').textContent = text;
+  const old = snack.querySelector('.snackbar-action');
+  const button = old.cloneNode(true); // drops the previous snackbar's handler
+  button.textContent = actionLabel;
+  old.replaceWith(button);
+  const close = () => {
+    clearTimeout(snackTimer);
+    snack.hidden = true;
+  };
+  button.addEventListener('click', () => {
+    close();
+    onAction();
+  });
+  snack.hidden = false;
+  snackTimer = setTimeout(close, ms);
+  snackMs = ms;
+  snackClose = close;
+}
+let snackMs = 5_000;
+let snackClose = () => {};
+// Whoever points at or tabs into the bar gets all the time they need.
+for (const type of ['mouseenter', 'focusin']) snack.addEventListener(type, () => clearTimeout(snackTimer));
+for (const type of ['mouseleave', 'focusout']) {
+  snack.addEventListener(type, () => {
+    clearTimeout(snackTimer);
+    if (!snack.hidden) snackTimer = setTimeout(snackClose, snackMs);
+  });
+}

@@ -161,6 +161,8 @@ async fn frontend_is_served_from_the_binary() {
         ("ui.js", "text/javascript"),
         ("live.js", "text/javascript"),
         ("todos.js", "text/javascript"),
+        ("outbox.js", "text/javascript"),
+        ("conflicts.js", "text/javascript"),
         ("reorder.js", "text/javascript"),
         ("lists.js", "text/javascript"),
         ("share.js", "text/javascript"),
@@ -361,5 +363,85 @@ async fn frontend_e2e_in_chromium_lists_sharing_roles_and_reorder() {
     assert!(timing("removalSeenMs") <= 2000, "{summary}");
     // Ten states, each seen from both windows, and the README's still.
     assert_eq!(summary["screenshots"].as_array().unwrap().len(), 21);
+    eprintln!("{summary}");
+}
+
+/// The web app's todo store (`tests/js/store-unit.mjs`, in Node): queued
+/// offline writes laid over the server's copy, and which copies a deleted
+/// todo accepts again.
+#[tokio::test]
+async fn frontend_store_lays_queued_writes_over_the_server_copy() {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        node_script("store-unit.mjs").kill_on_drop(true).output(),
+    )
+    .await
+    .expect("store-unit.mjs ran longer than 30 s")
+    .expect("run node tests/js/store-unit.mjs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary from store-unit.mjs: {stdout}\n{stderr}"));
+    assert!(output.status.success(), "{summary}\n{stderr}");
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert!(summary["passed"].as_u64().unwrap() >= 11, "{summary}");
+}
+
+/// The web app offline: the page goes offline, its user adds, completes and
+/// deletes todos (shown at once, queued in `IndexedDB` with an idempotency
+/// key each) while their second device changes the same list over HTTP;
+/// back online, one answer is lost and the write resent with its key (a
+/// replay), the queue drains in order, the change feed is pulled, and both
+/// sides converge with every change exactly once (checked over HTTP). Also:
+/// the queue survives a reload while the server is out of reach, a conflict
+/// on the same field shows both versions, and a delete is undone from the
+/// snackbar. Screenshots in `target/e2e-screenshots/offline/`.
+#[tokio::test]
+async fn frontend_e2e_in_chromium_offline_queue_catch_up_conflict_and_undo() {
+    let app = TestApp::spawn().await;
+    let screenshots = format!("{SCREENSHOTS}/offline");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let output = tokio::time::timeout(
+        Duration::from_secs(180),
+        node_script("offline-e2e.mjs")
+            .arg(&app.address)
+            .arg(&screenshots)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("offline-e2e.mjs ran longer than 180 s")
+    .expect("run node tests/js/offline-e2e.mjs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary from offline-e2e.mjs: {stdout}\n{stderr}"));
+    assert!(
+        output.status.success(),
+        "offline-e2e.mjs failed: {summary}\n{stderr}"
+    );
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert_eq!(summary["blocked"], serde_json::json!([]));
+    assert_eq!(summary["lostAnswers"], 1, "{summary}");
+    assert!(summary["replays"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["pulls"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["conflictDialog"], true, "{summary}");
+    assert_eq!(summary["screenshots"].as_array().unwrap().len(), 6);
+    // Every write reached the server once under its own key; the one whose
+    // answer was lost came again with the same key and was replayed.
+    let answers = summary["answers"].as_array().unwrap();
+    let mut keys: Vec<&str> = answers
+        .iter()
+        .filter(|a| a["replayed"] == false && a["status"] != 409)
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    let total = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "a key ran twice: {summary}");
+    assert_eq!(summary["replays"], 1, "{summary}");
+    // 4 online creates, 3 offline writes (the 4th is the replay), 1 after the
+    // reload, the conflicting update and its resend, the delete and its undo.
+    assert!(total >= 12, "{summary}");
     eprintln!("{summary}");
 }
