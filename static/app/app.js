@@ -20,12 +20,12 @@ const CHANGES = `subscription Changes($after: String) {
   changes(after: $after) { ${CHANGE_FIELDS} }
 }`;
 /**
- * The pull feed asks for less per change than the subscription: a page of
- * 500 is charged 500 times its selection, which must stay within the
- * server's complexity limit (10,000 by default). Todos come without
- * `createdAt` and with only their creator's id (todos.js finds the name
- * among the list's members); list events without their list, which
- * lists.js reads again (they are rare).
+ * The pull feed asks for less per change than the subscription, to keep a
+ * 500-change page small on a slow connection (the server would admit the
+ * full selection: a page is charged its selection once, not per change).
+ * Todos come without `createdAt` and with only their creator's id
+ * (todos.js finds the name among the list's members); list events without
+ * their list, which lists.js reads again (they are rare).
  */
 const PULL = `query PullChanges($after: String, $first: Int) {
   changes(after: $after, first: $first) { cursor hasMore changes {
