@@ -7,11 +7,7 @@
 
 use std::time::Duration;
 
-use diesel::migration::MigrationSource;
-use diesel_async::{AsyncConnection, async_connection_wrapper::AsyncConnectionWrapper};
-use diesel_migrations::MigrationHarness;
 use serde_json::{Value, json};
-use todoql::db::{Conn, MIGRATIONS};
 use uuid::Uuid;
 
 use crate::support::{
@@ -604,27 +600,7 @@ async fn the_migration_goes_down_and_up_and_leaves_existing_accounts_unverified(
     app.stop().await.unwrap();
 
     // Down: every migration after this one, then this one.
-    let mut wrapper: AsyncConnectionWrapper<Conn> =
-        AsyncConnectionWrapper::from(Conn::establish(&url).await.unwrap());
-    let wrapper = tokio::task::spawn_blocking(move || {
-        let ours = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
-            .unwrap()
-            .into_iter()
-            .find(|m| m.name().to_string() == MIGRATION)
-            .expect("the migration is embedded")
-            .name()
-            .version()
-            .as_owned();
-        loop {
-            let reverted = wrapper.revert_last_migration(MIGRATIONS).unwrap();
-            if reverted == ours {
-                break;
-            }
-        }
-        wrapper
-    })
-    .await
-    .unwrap();
+    crate::support::db::revert_through(&url, MIGRATION).await;
     let gone = |table: &str, column: &str| {
         format!(
             "SELECT count(*) FROM information_schema.columns
@@ -653,11 +629,7 @@ async fn the_migration_goes_down_and_up_and_leaves_existing_accounts_unverified(
     }
 
     // Up again: the account, from before, is unverified.
-    let mut wrapper = wrapper;
-    tokio::task::spawn_blocking(move || wrapper.run_pending_migrations(MIGRATIONS).map(drop))
-        .await
-        .unwrap()
-        .unwrap();
+    crate::support::db::migrate_up(&url).await;
     let rows = client
         .simple_query(&format!(
             "SELECT count(*) FROM users WHERE id = '{}' AND email_verified_at IS NULL",

@@ -23,106 +23,32 @@
 //
 // Diagnostics go to stderr; the last stdout line is a JSON summary; exit 0 on
 // success, 1 on failure.
-import { createInterface } from 'node:readline';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { guardedPage, lineProtocol, start } from './e2e-harness.mjs';
 
 const WHOLE_RUN_TIMEOUT_MS = 150_000;
 const STEP_TIMEOUT_MS = 15_000;
 const LIVE_WITHIN_MS = 1_000;
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-const [baseArg, shotDir] = process.argv.slice(2);
-const summary = { ok: false, step: null, blocked: [], consoleErrors: [], pageErrors: [], timings: {}, refreshes: 0, screenshots: [], error: null };
-const log = (msg) => console.error(`app-e2e.mjs: ${msg}`);
-let finished = false;
-function finish(code) {
-  if (finished) return;
-  finished = true;
-  console.log(JSON.stringify(summary));
-  process.exit(code);
-}
-if (!baseArg || !shotDir) {
-  summary.error = 'usage: node app-e2e.mjs <baseUrl> <screenshotDir>';
-  log(summary.error);
-  finish(1);
-}
-const base = new URL(baseArg);
-mkdirSync(shotDir, { recursive: true });
+const { base, summary, log, finish, step, shot } = start('app-e2e.mjs', { timings: {}, refreshes: 0 });
 
 // Replies from the Rust test, one line each.
-const replies = [];
-const waiters = [];
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const w = waiters.shift();
-  if (w) w(line);
-  else replies.push(line);
-});
-function ask(command) {
-  console.log(`@@${command}`);
-  return new Promise((resolve) => {
-    if (replies.length) resolve(replies.shift());
-    else waiters.push(resolve);
-  });
-}
-
-function isAllowed(urlString) {
-  try {
-    const u = new URL(urlString);
-    return ['data:', 'blob:', 'about:'].includes(u.protocol) || LOCAL_HOSTS.has(u.hostname);
-  } catch {
-    return false;
-  }
-}
+const ask = lineProtocol();
 
 let browser = null;
 const pages = {};
 
-async function shoot(name, page) {
-  const path = join(shotDir, `${name}.png`);
-  await page.screenshot({ path, timeout: 5_000 });
-  summary.screenshots.push(path);
-  log(`screenshot ${path}`);
-}
-
-function step(name) {
-  summary.step = name;
-  log(`— ${name}`);
-}
+const shoot = (name, page) => shot(`${name}.png`, page);
 
 async function newPage(name, viewport) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  await context.route('**/*', async (route) => {
-    const url = route.request().url();
-    if (isAllowed(url)) return route.continue();
-    summary.blocked.push(url);
-    log(`BLOCKED ${url}`);
-    return route.abort('blockedbyclient');
-  });
-  await context.routeWebSocket(
-    (url) => !isAllowed(url.toString()),
-    (ws) => {
-      summary.blocked.push(ws.url());
-      ws.close({ code: 1008, reason: 'blocked' });
-    },
-  );
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
+  const { page } = await guardedPage(browser, {
+    summary,
+    log,
+    viewport,
+    timeout: STEP_TIMEOUT_MS,
+    label: name,
     // The browser itself logs failed (re)connection attempts while the
     // server is down on purpose; and refused requests during the restart.
-    if (/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(text)) return;
-    summary.consoleErrors.push(`${name}: ${text}`);
-    log(`console error (${name}): ${text}`);
-  });
-  page.on('pageerror', (err) => {
-    // Non-Error rejections (an Event, say) arrive with an empty message.
-    const text = err?.stack || err?.message || `${err?.name ?? 'non-Error'} thrown: ${String(err)}`;
-    summary.pageErrors.push(`${name}: ${text}`);
-    log(`page error (${name}): ${text}`);
+    ignore: /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/,
   });
   // Count token refreshes: with a short ACCESS_TOKEN_TTL_SECS the run must
   // go through some without the user noticing.

@@ -29,80 +29,26 @@
 //
 // Screenshots go to SCREENSHOT_DIR. Diagnostics go to stderr; the last stdout
 // line is a JSON summary; exit 0 on success, 1 on failure.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { guardedPage, start, within } from './e2e-harness.mjs';
 
 const WHOLE_RUN_TIMEOUT_MS = 150_000;
 const STEP_TIMEOUT_MS = 15_000;
 /** The page retries with backoff (at most ~10 s between attempts). */
 const RECOVER_WITHIN_MS = 25_000;
 const VIEWPORT = { width: 900, height: 720 };
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-const [baseArg, shotDir] = process.argv.slice(2);
-const summary = {
-  ok: false,
-  step: null,
-  blocked: [],
-  consoleErrors: [],
-  pageErrors: [],
-  screenshots: [],
+const { base, summary, log, finish, step, shot } = start('offline-e2e.mjs', {
   writes: [],
   answers: [],
   replays: 0,
   lostAnswers: 0,
   pulls: 0,
   conflictDialog: false,
-  error: null,
-};
-const log = (msg) => console.error(`offline-e2e.mjs: ${msg}`);
-let finished = false;
-function finish(code) {
-  if (finished) return;
-  finished = true;
-  console.log(JSON.stringify(summary));
-  process.exit(code);
-}
-if (!baseArg || !shotDir) {
-  summary.error = 'usage: node offline-e2e.mjs <baseUrl> <screenshotDir>';
-  log(summary.error);
-  finish(1);
-}
-const base = new URL(baseArg);
+});
 const graphqlUrl = new URL('/graphql', base).toString();
-mkdirSync(shotDir, { recursive: true });
-
-function isAllowed(urlString) {
-  try {
-    const u = new URL(urlString);
-    return ['data:', 'blob:', 'about:'].includes(u.protocol) || LOCAL_HOSTS.has(u.hostname);
-  } catch {
-    return false;
-  }
-}
-
-function step(name) {
-  summary.step = name;
-  log(`— ${name}`);
-}
-
-async function shot(name, page) {
-  const path = join(shotDir, name);
-  await page.screenshot({ path, timeout: 5_000 });
-  summary.screenshots.push(path);
-  log(`screenshot ${path}`);
-}
 
 /** Waits until `check()` holds, polling. */
-async function until(ms, what, check) {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (ms, what, check) => within(ms, what, check, 50);
 
 // ---------------------------------------------------------------- the phone (HTTP)
 
@@ -142,37 +88,15 @@ let context = null;
 let page = null;
 
 async function openPage() {
-  context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  await context.route('**/*', async (route) => {
-    const url = route.request().url();
-    if (isAllowed(url)) return route.continue();
-    summary.blocked.push(url);
-    log(`BLOCKED ${url}`);
-    return route.abort('blockedbyclient');
-  });
-  await context.routeWebSocket(
-    (url) => !isAllowed(url.toString()),
-    (ws) => {
-      summary.blocked.push(ws.url());
-      ws.close({ code: 1008, reason: 'blocked' });
-    },
-  );
-  page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
+  ({ context, page } = await guardedPage(browser, {
+    summary,
+    log,
+    viewport: VIEWPORT,
+    timeout: STEP_TIMEOUT_MS,
     // The browser logs the requests that fail while offline on purpose,
     // and the 409 of a key still in use.
-    if (/ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_CONNECTION_REFUSED|ERR_FAILED|WebSocket connection to .* failed|status of 409/.test(text)) return;
-    summary.consoleErrors.push(text);
-    log(`console error: ${text}`);
-  });
-  page.on('pageerror', (err) => {
-    const text = err?.stack || err?.message || `${err?.name ?? 'non-Error'} thrown: ${String(err)}`;
-    summary.pageErrors.push(text);
-    log(`page error: ${text}`);
-  });
+    ignore: /ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_CONNECTION_REFUSED|ERR_FAILED|WebSocket connection to .* failed|status of 409/,
+  }));
   // Every queued write the page sends (it carries an Idempotency-Key), and
   // the pulls of the change feed, in the order they leave.
   page.on('request', (req) => {

@@ -23,10 +23,10 @@
 //
 // Diagnostics go to stderr; the last stdout line is a JSON summary; exit 0 on
 // success, 1 on failure.
-import { createInterface } from 'node:readline';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { guardedPage, lineProtocol, start, within } from './e2e-harness.mjs';
 
 const WHOLE_RUN_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = 15_000;
@@ -34,104 +34,27 @@ const LIVE_WITHIN_MS = 1_000;
 /** The inbox asks for invitations every 10 s. */
 const INBOX_WITHIN_MS = 12_000;
 const VIEWPORT = { width: 860, height: 660 };
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-const [baseArg, shotDir] = process.argv.slice(2);
-const summary = { ok: false, step: null, blocked: [], consoleErrors: [], pageErrors: [], timings: {}, screenshots: [], error: null };
-const log = (msg) => console.error(`sharing-e2e.mjs: ${msg}`);
-let finished = false;
-function finish(code) {
-  if (finished) return;
-  finished = true;
-  console.log(JSON.stringify(summary));
-  process.exit(code);
-}
-if (!baseArg || !shotDir) {
-  summary.error = 'usage: node sharing-e2e.mjs <baseUrl> <screenshotDir>';
-  log(summary.error);
-  finish(1);
-}
-const base = new URL(baseArg);
-mkdirSync(shotDir, { recursive: true });
+const { shotDir, base, summary, log, finish, step, shot } = start('sharing-e2e.mjs', { timings: {} });
 const framesFile = join(shotDir, 'frames.tsv');
 writeFileSync(framesFile, '');
 
 // Replies from the Rust test, one line each.
-const replies = [];
-const waiters = [];
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const w = waiters.shift();
-  if (w) w(line);
-  else replies.push(line);
-});
-function ask(command) {
-  console.log(`@@${command}`);
-  return new Promise((resolve) => {
-    if (replies.length) resolve(replies.shift());
-    else waiters.push(resolve);
-  });
-}
-
-function isAllowed(urlString) {
-  try {
-    const u = new URL(urlString);
-    return ['data:', 'blob:', 'about:'].includes(u.protocol) || LOCAL_HOSTS.has(u.hostname);
-  } catch {
-    return false;
-  }
-}
+const ask = lineProtocol();
 
 let browser = null;
 const pages = {};
 let frameNo = 0;
 
-function step(name) {
-  summary.step = name;
-  log(`— ${name}`);
-}
-
-async function shot(path, page) {
-  await page.screenshot({ path, timeout: 5_000 });
-  summary.screenshots.push(path);
-  log(`screenshot ${path}`);
-}
-
 /** One frame of the walkthrough: both windows as they are now, and a caption. */
 async function frame(caption, alice, bob) {
   const nn = String(++frameNo).padStart(2, '0');
-  await shot(join(shotDir, `${nn}-alice.png`), alice);
-  await shot(join(shotDir, `${nn}-bob.png`), bob);
+  await shot(`${nn}-alice.png`, alice);
+  await shot(`${nn}-bob.png`, bob);
   appendFileSync(framesFile, `${nn}\t${caption}\n`);
 }
 
 async function newPage(name) {
-  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  await context.route('**/*', async (route) => {
-    const url = route.request().url();
-    if (isAllowed(url)) return route.continue();
-    summary.blocked.push(url);
-    log(`BLOCKED ${url}`);
-    return route.abort('blockedbyclient');
-  });
-  await context.routeWebSocket(
-    (url) => !isAllowed(url.toString()),
-    (ws) => {
-      summary.blocked.push(ws.url());
-      ws.close({ code: 1008, reason: 'blocked' });
-    },
-  );
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    summary.consoleErrors.push(`${name}: ${msg.text()}`);
-    log(`console error (${name}): ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => {
-    const text = err?.stack || err?.message || `${err?.name ?? 'non-Error'} thrown: ${String(err)}`;
-    summary.pageErrors.push(`${name}: ${text}`);
-    log(`page error (${name}): ${text}`);
-  });
+  const { page } = await guardedPage(browser, { summary, log, viewport: VIEWPORT, timeout: STEP_TIMEOUT_MS, label: name });
   pages[name] = page;
   return page;
 }
@@ -140,16 +63,6 @@ const item = (page, title) => page.locator('#list li', { hasText: title });
 const titles = (page) => page.locator('#list li .title').allInnerTexts();
 const sidebarLink = (page, name) => page.locator('#lists .list-link', { hasText: name });
 const heading = (page, name) => page.getByRole('heading', { level: 1, name, exact: true });
-
-/** Waits until `check()` holds, polling; returns the milliseconds it took. */
-async function within(ms, what, check) {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function signUpAndVerify(page, person) {
   await page.goto(new URL('/app', base).toString());

@@ -126,3 +126,52 @@ pub async fn fresh_database() -> String {
     .expect("clone the template");
     database_url(&name)
 }
+
+/// Reverts the migrations of the database at `url`, newest first, down to
+/// and including `name` (a migration test's "down"): every later migration
+/// depends on it, so they go first.
+pub async fn revert_through(url: &str, name: &str) {
+    let name = name.to_owned();
+    let mut wrapper = migration_connection(url).await;
+    tokio::task::spawn_blocking(move || {
+        use diesel_migrations::MigrationHarness;
+        let ours = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.name().to_string() == name)
+            .expect("the migration is embedded")
+            .name()
+            .version()
+            .as_owned();
+        loop {
+            let reverted = wrapper.revert_last_migration(MIGRATIONS).unwrap();
+            if reverted == ours {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs every pending migration of the database at `url` (a migration
+/// test's "up again").
+pub async fn migrate_up(url: &str) {
+    let mut wrapper = migration_connection(url).await;
+    tokio::task::spawn_blocking(move || {
+        use diesel_migrations::MigrationHarness;
+        wrapper.run_pending_migrations(MIGRATIONS).map(drop)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+/// A blocking connection for diesel's migration harness.
+async fn migration_connection(
+    url: &str,
+) -> diesel_async::async_connection_wrapper::AsyncConnectionWrapper<Conn> {
+    diesel_async::async_connection_wrapper::AsyncConnectionWrapper::from(
+        Conn::establish(url).await.unwrap(),
+    )
+}

@@ -3,11 +3,7 @@
 //! (the safe side: a merge based on an older version conflicts, one based
 //! on the current version applies), and a todo never changed keeps 1.
 
-use diesel::migration::MigrationSource;
-use diesel_async::{AsyncConnection, async_connection_wrapper::AsyncConnectionWrapper};
-use diesel_migrations::MigrationHarness;
 use serde_json::json;
-use todoql::db::{Conn, MIGRATIONS};
 
 use crate::support::{TestApp, error_code, lists::Pg};
 
@@ -35,27 +31,7 @@ async fn the_migration_goes_down_and_up_and_backfills_from_the_version() {
     app.stop().await.unwrap();
 
     // Down: every migration after this one, then this one.
-    let mut wrapper: AsyncConnectionWrapper<Conn> =
-        AsyncConnectionWrapper::from(Conn::establish(&url).await.unwrap());
-    let wrapper = tokio::task::spawn_blocking(move || {
-        let ours = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
-            .unwrap()
-            .into_iter()
-            .find(|m| m.name().to_string() == MIGRATION)
-            .expect("the migration is embedded")
-            .name()
-            .version()
-            .as_owned();
-        loop {
-            let reverted = wrapper.revert_last_migration(MIGRATIONS).unwrap();
-            if reverted == ours {
-                break;
-            }
-        }
-        wrapper
-    })
-    .await
-    .unwrap();
+    crate::support::db::revert_through(&url, MIGRATION).await;
     let pg = Pg::connect(&url).await;
     for column in COLUMNS {
         let n = pg
@@ -69,11 +45,7 @@ async fn the_migration_goes_down_and_up_and_backfills_from_the_version() {
     assert_eq!(pg.count("SELECT count(*) FROM todos").await, 2);
 
     // Up again: the versions are backfilled.
-    let mut wrapper = wrapper;
-    tokio::task::spawn_blocking(move || wrapper.run_pending_migrations(MIGRATIONS).map(drop))
-        .await
-        .unwrap()
-        .unwrap();
+    crate::support::db::migrate_up(&url).await;
     let versions = |id: &str| {
         format!(
             "SELECT concat_ws(',', version, {}) FROM todos WHERE id = '{id}'",
