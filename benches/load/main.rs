@@ -74,9 +74,6 @@ pub const POOL_SIZE: u32 = 10;
 pub const CLIENTS: usize = 16;
 /// Concurrent clients of the write-contention scenarios.
 pub const WRITERS: usize = 64;
-/// createTodo spread over users in the full run of 2026-11-24 (req/s), the
-/// floor for the one-user scenario.
-pub const SPREAD_CREATE_BEFORE: f64 = 930.0;
 /// Concurrent clients for `login` (argon2 saturates a core with a few).
 pub const LOGIN_CLIENTS: usize = 4;
 pub const SUBSCRIBERS: usize = 1000;
