@@ -196,6 +196,11 @@ pub struct GraphqlConfig {
     /// within one interval; on one instance the budget is exact. Default
     /// `100`.
     pub user_budget_sync: Duration,
+    /// `GRAPHQL_DOCUMENT_CACHE_BYTES`: query text the parsed-document cache
+    /// may hold (least recently used documents go first; a parsed document
+    /// takes a small multiple of its text); `0` turns it off. Default
+    /// `1048576`.
+    pub document_cache_bytes: usize,
 }
 
 impl GraphqlConfig {
@@ -224,6 +229,7 @@ impl GraphqlConfig {
             user_budget_sync: Duration::from_millis(
                 positive(&var, "USER_BUDGET_SYNC_MS")?.unwrap_or(100),
             ),
+            document_cache_bytes: parsed(&var, "GRAPHQL_DOCUMENT_CACHE_BYTES")?.unwrap_or(1 << 20),
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod changes;
 pub mod context;
+pub mod documents;
 pub mod inputs;
 pub mod limits;
 pub mod lists;

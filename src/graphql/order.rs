@@ -35,7 +35,7 @@ use async_graphql::{
 
 /// One parsed document.
 struct Parsed {
-    document: ExecutableDocument,
+    document: Arc<ExecutableDocument>,
     variables: Variables,
     operation_name: Option<String>,
 }
@@ -96,12 +96,13 @@ impl SelectionOrder {
         }
     }
 
-    /// Keeps a copy of the parsed document and its variables.
-    pub(crate) fn parsed(&self, document: &ExecutableDocument, variables: &Variables) {
+    /// Keeps the parsed document (shared with the document cache) and the
+    /// variables.
+    pub(crate) fn parsed(&self, document: Arc<ExecutableDocument>, variables: &Variables) {
         if let Ok(mut state) = self.state.lock() {
             let operation_name = state.operation_name.take();
             state.parsed = Some(Arc::new(Parsed {
-                document: document.clone(),
+                document,
                 variables: variables.clone(),
                 operation_name,
             }));

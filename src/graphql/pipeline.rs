@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use super::{
     context::ExecutionMarker,
+    documents::SharedDocument,
     order::SelectionOrder,
     telemetry::{Operation, OperationTelemetry},
 };
@@ -93,7 +94,12 @@ impl Extension for PipelineExtension {
             .run(ctx, query, variables)
             .await
             .map_err(parse_failed)?;
-        self.order.parsed(&document, variables);
+        // The cached document when the request came through the cache,
+        // else a copy: `reorder` needs it after execution.
+        let shared = ctx
+            .data_opt::<SharedDocument>()
+            .map_or_else(|| Arc::new(document.clone()), |d| d.0.clone());
+        self.order.parsed(shared, variables);
         self.telemetry.parsed(&document, query);
         Ok(document)
     }
