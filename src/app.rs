@@ -11,6 +11,7 @@ use tokio::{
 
 use crate::{
     auth::{AuthService, token::AccessTokens},
+    budget::Budget,
     cache::{Redis, apq::PersistedQueries, reads::ReadCache},
     config::Config,
     db::{self, Db},
@@ -214,8 +215,13 @@ async fn assemble(
             max_complexity: config.graphql.max_complexity,
             introspection: config.graphql.introspection,
             suggestions: !config.is_production(),
-            limiter,
-            budget_per_minute: config.graphql.user_budget_per_minute,
+            budget: Budget::new(
+                redis.clone(),
+                config.cache.timeout,
+                config.graphql.user_budget_per_minute,
+                config.graphql.user_budget_sync,
+                metrics.clone(),
+            ),
             record_document: !config.is_production(),
             metrics: metrics.clone(),
         },

@@ -10,6 +10,8 @@
 //! - [`jobs`][]: the durable job queue, workers and email;
 //! - [`cache`][]: Redis, the read cache and persisted queries;
 //! - [`rate_limit`][]: fixed-window limits shared through Redis;
+//! - [`budget`][]: the per-user complexity budget, counted locally and
+//!   synced with Redis in batches;
 //! - [`idempotency`][]: idempotency keys, so a retried write runs once.
 //!
 //! Wiring: [`app`] (assembly and lifecycle), [`state`] (what handlers
@@ -25,6 +27,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod cache;
 pub mod client_id;
 pub mod config;

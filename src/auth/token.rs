@@ -5,7 +5,7 @@
 //! `iss`, `aud`, `sub` and `exp` required and checked, and an explicit
 //! `typ` of `at+jwt` so no other JWT kind can pass for an access token.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -46,9 +46,14 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Issues and verifies access tokens with one HMAC key.
+/// Issues and verifies access tokens with one HMAC key. Cheap to clone:
+/// services holding it are cloned per request (axum's `State`, the
+/// request's DataLoader), and the keys and `Validation` (sets of claims,
+/// key bytes) would otherwise be copied each time.
 #[derive(Clone)]
-pub struct AccessTokens {
+pub struct AccessTokens(Arc<Keys>);
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -64,17 +69,17 @@ impl AccessTokens {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // One issuer is also the only verifier, so clocks agree: no leeway.
         validation.leeway = 0;
-        Self {
+        Self(Arc::new(Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
-        }
+        }))
     }
 
     /// Seconds each token lives.
     pub fn ttl_secs(&self) -> i64 {
-        i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)
+        i64::try_from(self.0.ttl.as_secs()).unwrap_or(i64::MAX)
     }
 
     /// Signs a token for `user_id`, valid from now for the configured lifetime.
@@ -93,13 +98,13 @@ impl AccessTokens {
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TOKEN_TYP.into());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, &self.0.encoding)
             .map_err(|e| TokenError::Invalid(e.to_string()))
     }
 
     /// Verifies signature, algorithm, type and claims.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(e.to_string()),

@@ -190,10 +190,22 @@ pub struct GraphqlConfig {
     /// `USER_BUDGET_PER_MINUTE`: complexity points each user may spend per
     /// minute across all operations. Default `100000`.
     pub user_budget_per_minute: u64,
+    /// `USER_BUDGET_SYNC_MS`: how often each instance sends the budget
+    /// points spent on it to Redis and learns what the others spent. Across
+    /// instances a user may overspend by what the other instances admitted
+    /// within one interval; on one instance the budget is exact. Default
+    /// `100`.
+    pub user_budget_sync: Duration,
+    /// `GRAPHQL_DOCUMENT_CACHE_BYTES`: query text the parsed-document cache
+    /// may hold (least recently used documents go first; a parsed document
+    /// takes a small multiple of its text); `0` turns it off. Default
+    /// `1048576`.
+    pub document_cache_bytes: usize,
 }
 
 impl GraphqlConfig {
-    /// Reads the `GRAPHQL_*` variables, `APQ` and `USER_BUDGET_PER_MINUTE`.
+    /// Reads the `GRAPHQL_*` variables, `APQ`, `USER_BUDGET_PER_MINUTE` and
+    /// `USER_BUDGET_SYNC_MS`.
     pub fn from_lookup(
         var: impl Fn(&str) -> Option<String>,
         app_env: AppEnv,
@@ -214,6 +226,10 @@ impl GraphqlConfig {
                 .unwrap_or(app_env != AppEnv::Production),
             apq: parsed(&var, "APQ")?.unwrap_or(true),
             user_budget_per_minute: positive(&var, "USER_BUDGET_PER_MINUTE")?.unwrap_or(100_000),
+            user_budget_sync: Duration::from_millis(
+                positive(&var, "USER_BUDGET_SYNC_MS")?.unwrap_or(100),
+            ),
+            document_cache_bytes: parsed(&var, "GRAPHQL_DOCUMENT_CACHE_BYTES")?.unwrap_or(1 << 20),
         })
     }
 }

@@ -8,11 +8,14 @@
 //! Introspection fields are exempt from the depth limit: GraphiQL's
 //! introspection query nests `ofType` eight levels deep.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Request,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
+use super::documents::{DocumentCache, SharedDocument};
 use crate::config::GraphqlConfig;
 
 /// The limits, from configuration.
@@ -37,6 +40,9 @@ pub struct Limits {
     /// `GRAPHQL_INTROSPECTION`: when false, `__schema` and `__type` are
     /// refused with an error (rather than answered with null).
     pub introspection: bool,
+    /// Parsed documents by their text, so a document sent again is not
+    /// parsed again (the checks here still run on every request).
+    pub documents: DocumentCache,
 }
 
 /// Fields visited (fragments expanded) before a document counts as too big,
@@ -55,6 +61,7 @@ impl Limits {
             max_mutation_root_fields: config.max_mutation_root_fields,
             max_directives: config.max_directives,
             introspection: config.introspection,
+            documents: DocumentCache::new(config.document_cache_bytes),
         }
     }
 }
@@ -105,8 +112,9 @@ impl LimitExceeded {
 }
 
 /// Checks a request against `limits`, parsing it (the parsed document is
-/// kept in the request, so it is parsed once). A document that does not
-/// parse passes here and fails as a parse error later.
+/// kept in the request, so it is parsed once, and in the document cache,
+/// so the same text is not parsed again). A document that does not parse
+/// passes here and fails as a parse error later.
 pub fn check(request: &mut Request, limits: &Limits) -> Result<(), LimitExceeded> {
     if request.query.len() > limits.max_query_bytes {
         return Err(LimitExceeded::QueryBytes(limits.max_query_bytes));
@@ -115,6 +123,14 @@ pub fn check(request: &mut Request, limits: &Limits) -> Result<(), LimitExceeded
         return Err(LimitExceeded::Tokens(limits.max_tokens));
     }
     let operation_name = request.operation_name.clone();
+    if let Some(document) = limits.documents.get(&request.query) {
+        request.set_parsed_query(ExecutableDocument::clone(&document));
+        request.data.insert(SharedDocument(document));
+    } else if let Ok(document) = request.parsed_query() {
+        let document = Arc::new(document.clone());
+        limits.documents.insert(&request.query, document.clone());
+        request.data.insert(SharedDocument(document));
+    }
     match request.parsed_query() {
         Ok(doc) => check_document(doc, operation_name.as_deref(), limits),
         Err(_) => Ok(()),
@@ -344,11 +360,39 @@ mod tests {
             max_mutation_root_fields: 5,
             max_directives: 2,
             introspection: true,
+            documents: DocumentCache::new(10_000),
         }
     }
 
     fn check_query(q: &str) -> Result<(), LimitExceeded> {
         check(&mut Request::new(q), &limits())
+    }
+
+    #[test]
+    fn cached_documents_are_checked_and_handed_to_the_request() {
+        let limits = limits();
+        let deep = "{ a { b { c { d { e } } } } }";
+        for _ in 0..2 {
+            let mut request = Request::new("{ a { b } }");
+            assert!(check(&mut request, &limits).is_ok());
+            assert!(
+                request
+                    .data
+                    .get(&std::any::TypeId::of::<SharedDocument>())
+                    .is_some()
+            );
+            assert!(request.parsed_query().is_ok());
+            // A cached document is refused as it was the first time.
+            assert_eq!(check_with(deep, &limits), Err(LimitExceeded::Depth(4)));
+        }
+        assert_eq!(limits.documents.usage().0, 2);
+        // Documents that do not parse are not kept; they fail later.
+        assert!(check_with("{ a {", &limits).is_ok());
+        assert_eq!(limits.documents.usage().0, 2);
+    }
+
+    fn check_with(q: &str, limits: &Limits) -> Result<(), LimitExceeded> {
+        check(&mut Request::new(q), limits)
     }
 
     #[test]

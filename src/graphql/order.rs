@@ -6,13 +6,14 @@
 //! meets them, fragments expanded in place. async-graphql 7.2 resolves a
 //! query's fields concurrently and adds each to its object as it
 //! completes, so a field that waits (a DataLoader, a count query) ends up
-//! after faster ones. This extension puts every object of a finished
-//! response back into selection order: the result of a query or mutation,
+//! after faster ones. This module puts every object of a finished
+//! response back into selection order (from the schema's extension,
+//! [`super::pipeline`]): the result of a query or mutation,
 //! and each subscription event. (The transports then write the response
 //! straight to JSON, which keeps that order.)
 //!
-//! The library hands the parsed document to no hook after parsing, so the
-//! extension keeps its own copy of it, with the variables (for `@skip` and
+//! The library hands the parsed document to no hook after parsing, so
+//! this keeps its own copy of it, with the variables (for `@skip` and
 //! `@include`). A fragment's type condition needs no evaluating: the schema
 //! has no interfaces or unions, so a valid fragment always applies to the
 //! object it is spread in.
@@ -23,11 +24,7 @@ use std::{
 };
 
 use async_graphql::{
-    Name, Positioned, Request, Response, ServerResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-        NextPrepareRequest, NextSubscribe,
-    },
+    Name, Positioned, Response, Value, Variables,
     futures_util::stream::{BoxStream, StreamExt},
     indexmap::IndexMap,
     parser::types::{
@@ -36,18 +33,9 @@ use async_graphql::{
     },
 };
 
-/// The extension factory.
-pub struct SelectionOrder;
-
-impl ExtensionFactory for SelectionOrder {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SelectionOrderExtension::default())
-    }
-}
-
-/// One request's document, once parsed.
+/// One parsed document.
 struct Parsed {
-    document: ExecutableDocument,
+    document: Arc<ExecutableDocument>,
     variables: Variables,
     operation_name: Option<String>,
 }
@@ -64,8 +52,10 @@ struct State {
     parsed: Option<Arc<Parsed>>,
 }
 
+/// One request's ordering; the schema's extension ([`super::pipeline`])
+/// calls it from its hooks.
 #[derive(Default)]
-struct SelectionOrderExtension {
+pub(crate) struct SelectionOrder {
     /// Shared with the subscription stream, which outlives the hooks.
     state: Arc<Mutex<State>>,
 }
@@ -74,16 +64,11 @@ fn parsed(state: &Mutex<State>) -> Option<Arc<Parsed>> {
     state.lock().ok().and_then(|s| s.parsed.clone())
 }
 
-#[async_trait::async_trait]
-impl Extension for SelectionOrderExtension {
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
+impl SelectionOrder {
+    /// Orders each subscription event of `stream`.
+    pub(crate) fn stream<'s>(&self, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
         let state = self.state.clone();
-        next.run(ctx, stream)
+        stream
             .map(move |mut response| {
                 // Queries and mutations sent over a socket pass `execute`
                 // too; only subscription events are ordered here.
@@ -104,44 +89,28 @@ impl Extension for SelectionOrderExtension {
             .boxed()
     }
 
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+    /// The request's operation name, before parsing.
+    pub(crate) fn prepared(&self, name: Option<String>) {
         if let Ok(mut state) = self.state.lock() {
-            state.operation_name = request.operation_name.clone();
+            state.operation_name = name;
         }
-        next.run(ctx, request).await
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+    /// Keeps the parsed document (shared with the document cache) and the
+    /// variables.
+    pub(crate) fn parsed(&self, document: Arc<ExecutableDocument>, variables: &Variables) {
         if let Ok(mut state) = self.state.lock() {
             let operation_name = state.operation_name.take();
             state.parsed = Some(Arc::new(Parsed {
-                document: document.clone(),
+                document,
                 variables: variables.clone(),
                 operation_name,
             }));
         }
-        Ok(document)
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
+    /// Orders the executed operation's result.
+    pub(crate) fn executed(&self, response: &mut Response, operation_name: Option<&str>) {
         if let Some(parsed) = parsed(&self.state) {
             reorder(
                 &mut response.data,
@@ -150,7 +119,6 @@ impl Extension for SelectionOrderExtension {
                 &parsed.variables,
             );
         }
-        response
     }
 }
 

@@ -17,21 +17,17 @@ use std::{
 };
 
 use async_graphql::{
-    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextRequest, NextSubscribe, NextValidation,
-    },
+    Response, ServerError,
     futures_util::stream::{BoxStream, Stream, StreamExt},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use opentelemetry::trace::TraceContextExt;
-use tracing::{Instrument, Span, field::Empty};
+use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::telemetry::Metrics;
 
-/// The extension factory.
+/// What every operation's telemetry needs.
 pub struct OperationTelemetry {
     /// Whether the document text goes on the span (development only: it
     /// may hold personal data in literals).
@@ -40,8 +36,9 @@ pub struct OperationTelemetry {
     pub metrics: Metrics,
 }
 
-impl ExtensionFactory for OperationTelemetry {
-    fn create(&self) -> Arc<dyn Extension> {
+impl OperationTelemetry {
+    /// The state of one operation, its span started.
+    pub(crate) fn start(&self) -> Operation {
         let span = tracing::info_span!(
             "GraphQL Operation",
             otel.status_code = Empty,
@@ -49,7 +46,7 @@ impl ExtensionFactory for OperationTelemetry {
             graphql.operation.name = Empty,
             error.type = Empty,
         );
-        Arc::new(OperationExtension {
+        Operation {
             record_document: self.record_document,
             state: Arc::new(Mutex::new(OperationState {
                 span,
@@ -60,7 +57,7 @@ impl ExtensionFactory for OperationTelemetry {
                 finished: false,
                 metrics: self.metrics.clone(),
             })),
-        })
+        }
     }
 }
 
@@ -117,64 +114,46 @@ fn first_code(errors: &[ServerError]) -> Option<String> {
     }
 }
 
-struct OperationExtension {
+/// One operation's telemetry; the schema's extension
+/// ([`super::pipeline`]) calls it from its hooks.
+pub(crate) struct Operation {
     record_document: bool,
     state: Arc<Mutex<OperationState>>,
 }
 
-impl OperationExtension {
+impl Operation {
     fn with_state<T>(&self, f: impl FnOnce(&mut OperationState) -> T) -> Option<T> {
         self.state.lock().ok().map(|mut s| f(&mut s))
     }
-}
 
-#[async_trait::async_trait]
-impl Extension for OperationExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let span = self
-            .with_state(|s| s.span.clone())
-            .unwrap_or_else(Span::none);
-        let response = next.run(ctx).instrument(span).await;
-        self.with_state(|s| s.finish(&response));
-        response
+    /// The operation's span, to run the request in.
+    pub(crate) fn span(&self) -> Span {
+        self.with_state(|s| s.span.clone())
+            .unwrap_or_else(Span::none)
     }
 
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let span = self
-            .with_state(|s| s.span.clone())
-            .unwrap_or_else(Span::none);
+    /// Counts the finished request.
+    pub(crate) fn finish(&self, response: &Response) {
+        self.with_state(|s| s.finish(response));
+    }
+
+    /// A WebSocket operation's responses, polled inside the span.
+    pub(crate) fn stream<'s>(&self, inner: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
         OperationStream {
-            inner: next.run(ctx, stream),
-            span,
+            inner,
+            span: self.span(),
             state: self.state.clone(),
         }
         .boxed()
     }
 
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let name = request.operation_name.clone();
+    /// The request's operation name, before parsing.
+    pub(crate) fn prepared(&self, name: Option<String>) {
         self.with_state(|s| s.name = name);
-        next.run(ctx, request).await
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+    /// Names the span after the operation `document` selects.
+    pub(crate) fn parsed(&self, document: &ExecutableDocument, query: &str) {
         let record_document = self.record_document;
         self.with_state(|s| {
             let selected = match (&document.operations, s.name.as_deref()) {
@@ -211,17 +190,12 @@ impl Extension for OperationExtension {
                     .set_attribute("graphql.document", redact_literals(query));
             }
         });
-        Ok(document)
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        // A subscription counts as one operation when it starts; its events
-        // are not operations of their own.
+    /// After validation passed (and the budget admitted it): a
+    /// subscription counts as one operation when it starts; its events are
+    /// not operations of their own.
+    pub(crate) fn validated(&self) {
         self.with_state(|s| {
             if s.kind == Some(OperationType::Subscription) && !s.subscribed {
                 s.subscribed = true;
@@ -231,7 +205,6 @@ impl Extension for OperationExtension {
                     .graphql_operation("subscription", s.name.as_deref(), None, None);
             }
         });
-        Ok(result)
     }
 }
 

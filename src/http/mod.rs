@@ -28,7 +28,7 @@ use serde_json::json;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::CorsLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
 use crate::state::AppState;
@@ -72,7 +72,10 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             telemetry::trace,
         ))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            request_id,
+            telemetry::MakeRequestUuid,
+        ))
         .with_state(state)
 }
 

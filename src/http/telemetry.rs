@@ -32,6 +32,44 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
+/// Makes `x-request-id` values: random (version 4) UUIDs, as
+/// `tower_http`'s `MakeRequestUuid` does, but from the thread's
+/// cryptographically seeded generator (`rand::random`) instead of a
+/// `getrandom` system call per request (`uuid` without its `fast-rng`
+/// feature).
+#[derive(Clone, Copy, Default)]
+pub struct MakeRequestUuid;
+
+impl tower_http::request_id::MakeRequestId for MakeRequestUuid {
+    fn make_request_id<B>(
+        &mut self,
+        _request: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = id.hyphenated().encode_lower(&mut text);
+        axum::http::HeaderValue::from_str(text)
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// The span name the conventions ask for: `{method} {http.route}`.
+struct SpanName<'r> {
+    method: &'static str,
+    route: Option<&'r str>,
+}
+
+impl std::fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.route, self.method) {
+            (_, "_OTHER") => f.write_str("HTTP"),
+            (Some(route), method) => write!(f, "{method} {route}"),
+            (None, method) => f.write_str(method),
+        }
+    }
+}
+
 /// Decrements `http.server.active_requests` however the request ends
 /// (including a client that hangs up and drops the future).
 struct Active(&'static str, Metrics);
@@ -46,21 +84,17 @@ impl Drop for Active {
 /// metrics in the app's instruments (the middleware's state).
 pub async fn trace(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let method = method_name(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let name = match (&route, method) {
-        (_, "_OTHER") => "HTTP".to_owned(),
-        (Some(route), _) => format!("{method} {route}"),
-        (None, _) => method.to_owned(),
-    };
+    // An `Arc` clone; the name is formatted only where a layer records it
+    // (no `String`s built per request for what nothing may read).
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map(MatchedPath::as_str);
+    let name = SpanName { method, route };
     let headers = request.headers();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string());
+        .map(|ConnectInfo(peer)| tracing::field::display(peer.ip()));
     // `url.query` is left out on purpose: GraphQL GET requests carry
     // variables there, which may be personal data.
     let span = tracing::info_span!(
@@ -69,11 +103,11 @@ pub async fn trace(State(metrics): State<Metrics>, request: Request, next: Next)
         otel.kind = "server",
         otel.status_code = Empty,
         http.request.method = method,
-        http.route = route.as_deref(),
+        http.route = route,
         http.response.status_code = Empty,
         url.path = request.uri().path(),
         url.scheme = "http",
-        client.address = client.as_deref(),
+        client.address = client,
         user_agent.original = text(header::USER_AGENT),
         request_id = text(header::HeaderName::from_static("x-request-id")),
         error.type = Empty,
@@ -91,7 +125,7 @@ pub async fn trace(State(metrics): State<Metrics>, request: Request, next: Next)
         span.record("otel.status_code", "ERROR");
         span.record("error.type", status.as_str());
     }
-    metrics.http_request(method, route.as_deref(), status.as_u16(), started.elapsed());
+    metrics.http_request(method, route, status.as_u16(), started.elapsed());
     response
 }
 
@@ -104,5 +138,30 @@ mod tests {
         assert_eq!(method_name(&Method::POST), "POST");
         let odd = Method::from_bytes(b"BREW").unwrap_or(Method::GET);
         assert_eq!(method_name(&odd), "_OTHER");
+    }
+
+    #[test]
+    fn request_ids_are_distinct_v4_uuids() {
+        use tower_http::request_id::MakeRequestId;
+        let request = axum::http::Request::new(());
+        let mut make = MakeRequestUuid;
+        let id = |make: &mut MakeRequestUuid| {
+            make.make_request_id(&request)
+                .and_then(|id| id.header_value().to_str().ok().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let (a, b) = (id(&mut make), id(&mut make));
+        assert_ne!(a, b);
+        let parsed = uuid::Uuid::parse_str(&a).unwrap_or_default();
+        assert_eq!(parsed.get_version_num(), 4, "{a}");
+        assert_eq!(a, parsed.hyphenated().to_string());
+    }
+
+    #[test]
+    fn span_names_follow_the_conventions() {
+        let name = |method, route| SpanName { method, route }.to_string();
+        assert_eq!(name("POST", Some("/graphql")), "POST /graphql");
+        assert_eq!(name("GET", None), "GET");
+        assert_eq!(name("_OTHER", Some("/graphql")), "HTTP");
     }
 }

@@ -200,6 +200,10 @@ impl Metrics {
         status: u16,
         elapsed: Duration,
     ) {
+        if !self.0.exporting {
+            // No-op instruments: skip building the attributes.
+            return;
+        }
         let mut attributes = vec![
             KeyValue::new("http.request.method", method),
             KeyValue::new("url.scheme", "http"),
@@ -236,6 +240,10 @@ impl Metrics {
         error_code: Option<&str>,
         elapsed: Option<Duration>,
     ) {
+        if !self.0.exporting {
+            // No-op instruments: skip building the attributes.
+            return;
+        }
         let mut attributes = vec![KeyValue::new("graphql.operation.type", kind)];
         if let Some(name) = name {
             attributes.push(KeyValue::new("graphql.operation.name", truncate(name)));
@@ -298,6 +306,10 @@ impl Metrics {
 
     /// A rate limit refused a request.
     pub fn rate_limited(&self, limit: &str) {
+        if !self.0.exporting {
+            // No-op instruments: skip building the attributes.
+            return;
+        }
         self.0.rate_limit_refusals.add(
             1,
             &[KeyValue::new("todoql.rate_limit.name", truncate(limit))],
@@ -306,6 +318,10 @@ impl Metrics {
 
     /// A job attempt ended: `outcome` is `succeeded`, `retried` or `dead`.
     pub fn job_finished(&self, kind: &str, outcome: &'static str, elapsed: Duration) {
+        if !self.0.exporting {
+            // No-op instruments: skip building the attributes.
+            return;
+        }
         let kind = KeyValue::new("todoql.job.kind", truncate(kind));
         self.0
             .jobs_duration

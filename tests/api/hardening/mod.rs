@@ -6,11 +6,12 @@
 //! the server keeps answering `/ping`.
 //!
 //! One file per concern: [`limits`], [`csrf`] (and CORS), [`apq`],
-//! [`production`], [`rate_limits`] and [`abuse`]; the helpers they share are
-//! here.
+//! [`production`], [`rate_limits`], [`budget`] (the per-user budget across
+//! instances) and [`abuse`]; the helpers they share are here.
 
 mod abuse;
 mod apq;
+mod budget;
 mod csrf;
 mod limits;
 mod production;

@@ -1,0 +1,198 @@
+//! The schema's one extension: error codes for parse and validation
+//! errors and for the library's own execution errors, the per-user budget
+//! (charged after validation with the document's complexity), the
+//! execution marker, the operation's telemetry ([`super::telemetry`]) and
+//! selection order ([`super::order`]).
+//!
+//! One extension rather than one per concern: async-graphql runs every
+//! resolved field through each extension's `resolve` hook (a boxed future
+//! each, even for the default hook that only calls the next), so each
+//! extension costs an allocation and a dynamic call per field of every
+//! response. The hooks run the three concerns in the order the separate
+//! extensions ran in: telemetry outermost (its span covers the rest and the
+//! response it counts carries every error code), then error codes and the
+//! budget, then selection order.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextPrepareRequest, NextRequest, NextSubscribe, NextValidation,
+    },
+    futures_util::stream::BoxStream,
+    parser::types::ExecutableDocument,
+};
+use tracing::Instrument;
+
+use super::{
+    context::ExecutionMarker,
+    documents::SharedDocument,
+    order::SelectionOrder,
+    telemetry::{Operation, OperationTelemetry},
+};
+use crate::{auth::Credentials, budget::Budget, error::ErrorCode};
+
+/// The extension factory.
+pub struct Pipeline {
+    /// What each operation's telemetry needs.
+    pub telemetry: OperationTelemetry,
+}
+
+impl ExtensionFactory for Pipeline {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PipelineExtension {
+            telemetry: self.telemetry.start(),
+            order: SelectionOrder::default(),
+        })
+    }
+}
+
+struct PipelineExtension {
+    telemetry: Operation,
+    order: SelectionOrder,
+}
+
+#[async_trait::async_trait]
+impl Extension for PipelineExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let response = next.run(ctx).instrument(self.telemetry.span()).await;
+        self.telemetry.finish(&response);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let ordered = self.order.stream(next.run(ctx, stream));
+        self.telemetry.stream(ordered)
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.telemetry.prepared(request.operation_name.clone());
+        self.order.prepared(request.operation_name.clone());
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(parse_failed)?;
+        // The cached document when the request came through the cache,
+        // else a copy: `reorder` needs it after execution.
+        let shared = ctx
+            .data_opt::<SharedDocument>()
+            .map_or_else(|| Arc::new(document.clone()), |d| d.0.clone());
+        self.order.parsed(shared, variables);
+        self.telemetry.parsed(&document, query);
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await.map_err(validation_failed)?;
+        charge_budget(ctx, &result).await?;
+        self.telemetry.validated();
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
+            marker.mark();
+        }
+        let mut response = next.run(ctx, operation_name).await;
+        self.order.executed(&mut response, operation_name);
+        code_execution_errors(&mut response);
+        response
+    }
+}
+
+fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
+    let ext = error.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code.as_str());
+    }
+    error
+}
+
+/// A parse error, with its code.
+fn parse_failed(error: ServerError) -> ServerError {
+    with_code(error, ErrorCode::GraphqlParseFailed)
+}
+
+/// Validation errors, with their code.
+fn validation_failed(errors: Vec<ServerError>) -> Vec<ServerError> {
+    errors
+        .into_iter()
+        .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
+        .collect()
+}
+
+/// Charges the caller's budget with what the validated document may cost.
+async fn charge_budget(
+    ctx: &ExtensionContext<'_>,
+    result: &ValidationResult,
+) -> Result<(), Vec<ServerError>> {
+    if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
+        (ctx.data_opt::<Credentials>(), ctx.data_opt::<Budget>())
+    {
+        let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+        if let Err(limited) = budget.charge(claims.sub, cost).await {
+            let mut error = ServerError::new("operation budget exceeded; slow down", None);
+            let ext = error.extensions.get_or_insert_with(Default::default);
+            ext.set("code", ErrorCode::RateLimited.as_str());
+            ext.set("retryAfter", limited.retry_after_secs());
+            return Err(vec![error]);
+        }
+    }
+    Ok(())
+}
+
+/// Errors raised by the library itself during execution carry no code:
+/// input that failed to coerce (a malformed `DateTime`, say) is the
+/// client's fault; anything else is internal and its text is not for
+/// clients.
+fn code_execution_errors(response: &mut Response) {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|mut e| {
+            if e.extensions
+                .as_ref()
+                .is_some_and(|x| x.get("code").is_some())
+            {
+                return e;
+            }
+            if e.message.starts_with("Failed to parse") || e.message.starts_with("Invalid value") {
+                with_code(e, ErrorCode::BadUserInput)
+            } else {
+                tracing::error!(error = %e.message, path = ?e.path, "internal error");
+                e.message = "Internal server error".into();
+                with_code(e, ErrorCode::InternalServerError)
+            }
+        })
+        .collect();
+}
