@@ -11,6 +11,8 @@ pub mod limits;
 pub mod lists;
 pub mod objects;
 pub mod order;
+pub mod shared;
+pub mod shared_key;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -80,6 +82,40 @@ pub struct SchemaOptions {
 struct UserBudget {
     limiter: RateLimiter,
     per_minute: u64,
+}
+
+impl UserBudget {
+    /// Charges `user`'s budget `cost` points: `RATE_LIMITED` once spent.
+    async fn charge(&self, user: uuid::Uuid, cost: u64) -> Result<(), ServerError> {
+        let key = format!("budget:{user}");
+        let window = std::time::Duration::from_secs(60);
+        let Err(limited) = self
+            .limiter
+            .check(&key, cost, self.per_minute, window)
+            .await
+        else {
+            return Ok(());
+        };
+        let mut error = ServerError::new("operation budget exceeded; slow down", None);
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        ext.set("code", ErrorCode::RateLimited.as_str());
+        ext.set("retryAfter", limited.retry_after_secs());
+        Err(error)
+    }
+}
+
+/// Charges `user`'s per-user budget `cost` points, as validation does for
+/// every document: for a subscriber that joins a shared run ([`shared`]),
+/// whose document was validated once for everyone.
+pub async fn charge_budget(
+    schema: &AppSchema,
+    user: uuid::Uuid,
+    cost: u64,
+) -> Result<(), ServerError> {
+    match schema.data::<UserBudget>() {
+        Some(budget) => budget.charge(user, cost).await,
+        None => Ok(()),
+    }
 }
 
 /// Builds the schema with the services resolvers need.
@@ -177,27 +213,13 @@ impl Extension for ErrorCodesExtension {
                 .collect::<Vec<_>>()
         })?;
         // Charge the caller's budget with what the document may cost.
+        let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+        // A shared subscription run charges each later subscriber the same.
+        crate::stream_tap::record_cost(cost);
         if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
             (ctx.data_opt::<Credentials>(), ctx.data_opt::<UserBudget>())
         {
-            let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
-            let key = format!("budget:{}", claims.sub);
-            if let Err(limited) = budget
-                .limiter
-                .check(
-                    &key,
-                    cost,
-                    budget.per_minute,
-                    std::time::Duration::from_secs(60),
-                )
-                .await
-            {
-                let mut error = ServerError::new("operation budget exceeded; slow down", None);
-                let ext = error.extensions.get_or_insert_with(Default::default);
-                ext.set("code", ErrorCode::RateLimited.as_str());
-                ext.set("retryAfter", limited.retry_after_secs());
-                return Err(vec![error]);
-            }
+            budget.charge(claims.sub, cost).await.map_err(|e| vec![e])?;
         }
         Ok(result)
     }

@@ -10,12 +10,14 @@
 //! client that stops reading slows only its own operations (which then end
 //! with `SLOW_CONSUMER`) and the server's memory stays bounded.
 
+mod follow;
 mod operation;
 pub mod protocol;
 mod session;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use async_graphql::parser::types::OperationType;
 use axum::{
     extract::ws::{Message, WebSocket, WebSocketUpgrade},
     http::{HeaderMap, header},
@@ -31,6 +33,7 @@ use crate::{
     graphql::{
         ClientAddr,
         admission::{Refusal, Transport},
+        shared_key,
     },
     state::AppState,
 };
@@ -147,9 +150,20 @@ impl Connection {
         let (mut sink, mut source) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
         let writer = tokio::spawn(async move {
-            while let Some(message) = outbox.recv().await {
-                let closing = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || closing {
+            // Everything queued goes out with one flush (one socket write
+            // for a burst of events, not one per message).
+            'write: while let Some(message) = outbox.recv().await {
+                let mut closing = matches!(message, Message::Close(_));
+                if sink.feed(message).await.is_err() {
+                    break;
+                }
+                while !closing && let Ok(message) = outbox.try_recv() {
+                    closing = matches!(message, Message::Close(_));
+                    if sink.feed(message).await.is_err() {
+                        break 'write;
+                    }
+                }
+                if sink.flush().await.is_err() || closing {
                     break;
                 }
             }
@@ -372,6 +386,10 @@ impl Connection {
             }
         }
         let credentials = Credentials::Token(Ok(session.claims.clone()));
+        let user = session.user;
+        // Read before admission takes the payload: whether the operation may
+        // follow a shared run (subscriptions without a cursor).
+        let share = shared_key::shareable(user, &payload);
         let admitted = match self
             .state
             .gateway
@@ -425,6 +443,10 @@ impl Connection {
         // A mutation with `extensions.idempotencyKey` runs once per key.
         let handle = if admitted.is_keyed() {
             operation::spawn_keyed(&self.state.gateway, admitted, ends)
+        } else if let (Some(share), Some(OperationType::Subscription)) =
+            (share, admitted.operation())
+        {
+            follow::spawn(&self.state, share, admitted, user, ends)
         } else {
             operation::spawn(&self.state.gateway, admitted, ends)
         };
