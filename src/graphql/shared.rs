@@ -20,7 +20,7 @@
 //!   request it was: it gets the run's answer.
 //! - **Budget.** The first subscriber is charged by validation, as
 //!   always; every other one is charged the same complexity on joining.
-//! - **Slow members.** The broadcast holds `SUBSCRIPTION_BUFFER` results;
+//! - **Slow members.** The broadcast holds `SUBSCRIPTION_BUFFER` batches;
 //!   a member that falls further behind is told `SLOW_CONSUMER` with the
 //!   cursor of the last result it was handed (`http::ws`), never a gap.
 //! - **End.** The run ends when its last member leaves (the execution is
@@ -35,7 +35,7 @@ use std::{
 };
 
 use async_graphql::{Response, ServerError};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::{
     sync::{broadcast, watch},
     task::AbortHandle,
@@ -52,18 +52,27 @@ use crate::{
 /// What a run hands its members.
 #[derive(Debug, Clone)]
 pub enum Item {
-    /// A response, serialised: `{"data":…}` (and `errors`).
-    Result {
-        /// The event behind it (`None` for an error).
-        event: Option<ItemInfo>,
-        /// The `payload` JSON.
-        payload: Arc<str>,
-    },
+    /// Responses, serialised, as many as were ready together (the events
+    /// of one transaction, mostly): members fall behind by batches, as a
+    /// private subscription falls behind the feed by transactions.
+    Results(Arc<[Output]>),
     /// The first response was a request error: nothing ran.
     RequestError(Arc<[ServerError]>),
     /// The run ended.
     End,
 }
+
+/// One response of a run.
+#[derive(Debug)]
+pub struct Output {
+    /// The event behind it (`None` for an error).
+    pub event: Option<ItemInfo>,
+    /// The `payload` JSON: `{"data":…}` (and `errors`).
+    pub payload: Box<str>,
+}
+
+/// The most responses one batch carries.
+const BATCH: usize = 256;
 
 /// The runs of one app.
 #[derive(Clone)]
@@ -213,25 +222,45 @@ async fn upstream(
             tap.fail();
             registry.remove(&run);
         }
-        let item = if first && is_request_error(&response) {
-            Item::RequestError(response.errors.into())
-        } else {
-            let payload = serde_json::to_string(&response).unwrap_or_else(|e| {
-                crate::error::log_internal(&e);
-                r#"{"data":null,"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_owned()
-            });
-            Item::Result {
-                event: tap.take_item(),
-                payload: payload.into(),
-            }
-        };
+        if first && is_request_error(&response) {
+            let _ = tx.send(Item::RequestError(response.errors.into()));
+            break;
+        }
         first = false;
+        let mut batch = vec![output(&response, &tap)];
+        // What else is ready now goes in the same batch.
+        let mut ended = false;
+        while batch.len() < BATCH {
+            match stream_tap::scope(tap.clone(), stream.next()).now_or_never() {
+                Some(Some(response)) => batch.push(output(&response, &tap)),
+                Some(None) => {
+                    ended = true;
+                    break;
+                }
+                None => break,
+            }
+        }
         // No receiver: every member left, and the run is being aborted.
-        let _ = tx.send(item);
+        let _ = tx.send(Item::Results(batch.into()));
+        if ended {
+            break;
+        }
     }
     tap.fail();
     registry.remove(&run);
     let _ = tx.send(Item::End);
+}
+
+/// A response, serialised once, with its event.
+fn output(response: &Response, tap: &Tap) -> Output {
+    let payload = serde_json::to_string(response).unwrap_or_else(|e| {
+        crate::error::log_internal(&e);
+        r#"{"data":null,"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_owned()
+    });
+    Output {
+        event: tap.take_item(),
+        payload: payload.into(),
+    }
 }
 
 impl Member {

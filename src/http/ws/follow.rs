@@ -25,7 +25,7 @@ use crate::{
     events::{EventError, cursor},
     graphql::{
         admission::Admitted,
-        shared::{Item, Member, Ready},
+        shared::{Item, Member, Output, Ready},
         shared_key::Shareable,
     },
     state::AppState,
@@ -125,22 +125,24 @@ async fn follow(
     let mut last = start;
     loop {
         match member.results.recv().await {
-            Ok(Item::Result { event, payload }) => {
-                if let (Some((seq, _)), Some(start)) = (event, start)
-                    && seq <= start
-                {
-                    // Committed before this follower subscribed.
-                    continue;
-                }
-                if !ends.is_live() {
-                    return;
-                }
-                if ends.out.send(frame(ends, &payload)).await.is_err() {
-                    return;
-                }
-                if let Some((seq, at)) = event {
-                    last = Some(seq);
-                    metrics.event_delivered((Utc::now() - at).to_std().ok());
+            Ok(Item::Results(batch)) => {
+                for Output { event, payload } in batch.iter() {
+                    if let (Some((seq, _)), Some(start)) = (event, start)
+                        && *seq <= start
+                    {
+                        // Committed before this follower subscribed.
+                        continue;
+                    }
+                    if !ends.is_live() {
+                        return;
+                    }
+                    if ends.out.send(frame(ends, payload)).await.is_err() {
+                        return;
+                    }
+                    if let Some((seq, at)) = event {
+                        last = Some(*seq);
+                        metrics.event_delivered((Utc::now() - *at).to_std().ok());
+                    }
                 }
             }
             Ok(Item::RequestError(errors)) => {
