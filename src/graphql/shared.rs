@@ -214,6 +214,14 @@ async fn upstream(
     tx: broadcast::Sender<Item>,
     tap: Arc<Tap>,
 ) {
+    // However the run ends (its stream ends, it panics, or it is aborted
+    // because every member left), members are told and nobody joins it.
+    let _ending = Ending {
+        registry: registry.clone(),
+        run: run.clone(),
+        tx: tx.clone(),
+        tap: tap.clone(),
+    };
     let mut first = true;
     while let Some(response) = stream_tap::scope(tap.clone(), stream.next()).await {
         if *run.phase.borrow() == Phase::Starting {
@@ -246,9 +254,22 @@ async fn upstream(
             break;
         }
     }
-    tap.fail();
-    registry.remove(&run);
-    let _ = tx.send(Item::End);
+}
+
+/// Ends a run when dropped.
+struct Ending {
+    registry: Arc<Registry>,
+    run: Arc<Run>,
+    tx: broadcast::Sender<Item>,
+    tap: Arc<Tap>,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.tap.fail();
+        self.registry.remove(&self.run);
+        let _ = self.tx.send(Item::End);
+    }
 }
 
 /// A response, serialised once, with its event.
@@ -305,25 +326,25 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
-        let mut runs = self.registry.lock();
-        let mut members = self.run.members.lock().unwrap_or_else(|p| p.into_inner());
-        *members = members.saturating_sub(1);
-        if *members > 0 {
-            return;
-        }
-        if runs
-            .get(&self.run.key)
-            .is_some_and(|r| Arc::ptr_eq(r, &self.run))
-        {
-            runs.remove(&self.run.key);
-        }
-        if let Some(upstream) = self
-            .run
-            .upstream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        let upstream = {
+            let mut runs = self.registry.lock();
+            let mut members = self.run.members.lock().unwrap_or_else(|p| p.into_inner());
+            *members = members.saturating_sub(1);
+            if *members > 0 {
+                return;
+            }
+            if runs
+                .get(&self.run.key)
+                .is_some_and(|r| Arc::ptr_eq(r, &self.run))
+            {
+                runs.remove(&self.run.key);
+            }
+            let mut upstream = self.run.upstream.lock().unwrap_or_else(|p| p.into_inner());
+            upstream.take()
+        };
+        // The last member left: stop executing (outside the registry's
+        // lock, which the run's own end takes).
+        if let Some(upstream) = upstream {
             upstream.abort();
         }
     }

@@ -45,7 +45,10 @@ pub fn spawn(
     let (member, admitted) = state.shared.join(key, &state.gateway, admitted);
     let state = state.clone();
     tokio::spawn(async move {
-        let start = match member.ready(&state.schema, &state.events, user).await {
+        // Boxed: what getting ready holds (a pooled connection's future) is
+        // large, and inline it would stay reserved in the task all its life.
+        let ready = Box::pin(member.ready(&state.schema, &state.events, user)).await;
+        let start = match ready {
             Ready::Start(start) => start,
             Ready::Refused(error) => {
                 let code = error
@@ -79,7 +82,7 @@ pub fn spawn(
             Ready::Private => {
                 drop(member);
                 if let Some(admitted) = admitted {
-                    operation::run(state.gateway.execute_stream(admitted), ends).await;
+                    Box::pin(operation::run(state.gateway.execute_stream(admitted), ends)).await;
                 }
                 return;
             }

@@ -52,9 +52,18 @@ const OUTBOX: usize = 64;
 /// Initial read buffer of each socket. tungstenite's default (128 KiB) is
 /// sized for high read load and is touched on the first read, so it was
 /// most of an idle socket's ~150 KB (`scripts/bench.sh`, idle memory);
-/// clients here send only small control messages, and the buffer still
-/// grows for a larger one.
-const READ_BUFFER: usize = 4 * 1024;
+/// clients here send only small control messages (`connection_init` with
+/// a token, `subscribe`, `pong`: well under 1 KiB mostly), and the buffer
+/// still grows for a larger one. 4 KiB was a quarter of a subscribed
+/// socket's memory.
+const READ_BUFFER: usize = 1024;
+
+/// How much the writer gathers before writing to the socket, when it
+/// feeds several queued messages before one flush. tungstenite's default
+/// (128 KiB) would let a burst grow each socket's write buffer that far,
+/// and a buffer keeps its capacity; a few KiB still makes one write of
+/// several events.
+const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Upgrades the connection and runs the protocol.
 pub fn upgrade(
@@ -80,6 +89,7 @@ pub fn upgrade(
     let state = Arc::new(state);
     ws.protocols(["graphql-transport-ws", "graphql-ws"])
         .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             match protocol {
                 Some(protocol) => {
