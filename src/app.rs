@@ -16,7 +16,9 @@ use crate::{
     config::Config,
     db::{self, Db},
     events::{EventBus, EventService},
-    graphql::{SchemaOptions, admission::Gateway, build_schema, limits::Limits},
+    graphql::{
+        SchemaOptions, admission::Gateway, build_schema, limits::Limits, shared::SharedRuns,
+    },
     http::linger::{LingeringListener, MakeService},
     idempotency::IdempotencyService,
     jobs::{email::Mailer, handlers::JobContext, worker::WorkerPool},
@@ -272,9 +274,11 @@ async fn assemble(
         config.graphql.timeout,
     );
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let shared = SharedRuns::new(config.events.subscription_buffer);
     Ok((
         AppState {
             gateway,
+            shared,
             config: Arc::new(config),
             db,
             redis,

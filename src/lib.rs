@@ -22,8 +22,9 @@
 //! (ids chosen by clients), [`db`] (pool,
 //! migrations), [`telemetry`] (logs, traces, metrics), [`schema`] (Diesel
 //! tables), [`devdb`] (a local PostgreSQL for `serve` without
-//! `DATABASE_URL`) and [`write_claim`] (the idempotency claim a write
-//! transaction marks applied).
+//! `DATABASE_URL`), [`write_claim`] (the idempotency claim a write
+//! transaction marks applied) and [`stream_tap`] (what a shared
+//! subscription run learns from inside its execution).
 
 pub mod app;
 pub mod auth;
@@ -43,6 +44,7 @@ pub mod lists;
 pub mod rate_limit;
 pub mod schema;
 pub mod state;
+pub mod stream_tap;
 pub mod telemetry;
 pub mod todos;
 pub mod write_claim;

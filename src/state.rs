@@ -17,7 +17,7 @@ use crate::{
     config::Config,
     db::Db,
     events::EventService,
-    graphql::{AppSchema, admission::Gateway, limits::Limits},
+    graphql::{AppSchema, admission::Gateway, limits::Limits, shared::SharedRuns},
     idempotency::IdempotencyService,
     telemetry::Metrics,
     todos::TodoService,
@@ -42,6 +42,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// The admission pipeline and executor of GraphQL requests.
     pub gateway: Gateway,
+    /// Subscriptions executed once for every socket that shares them.
+    pub shared: SharedRuns,
     /// Document limits checked before execution.
     pub limits: Limits,
     /// Automatic persisted queries.

@@ -27,7 +27,8 @@ use crate::{
     report::{Row, fill_latency, histogram, ms},
 };
 
-type Socket =
+/// A client WebSocket.
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a `graphql-transport-ws` socket and waits for `connection_ack`.

@@ -81,6 +81,14 @@ impl SubscriptionRoot {
                     }
                 },
             };
+            // A shared run tags each result with its event (none for an error).
+            if let Some(shown) = &shown {
+                let item = shown
+                    .as_ref()
+                    .ok()
+                    .map(|o| (o.change.seq(), o.change.occurred_at()));
+                crate::stream_tap::record_item(item);
+            }
             std::future::ready(shown)
         }))
     }
@@ -99,6 +107,8 @@ impl SubscriptionRoot {
         let loaders = Loaders::of(ctx);
         Ok(stream.map(move |item| {
             loaders.clear();
+            let tag = item.as_ref().ok().map(|c| (c.seq(), c.occurred_at()));
+            crate::stream_tap::record_item(tag);
             item.map(ChangeObject::from).gql()
         }))
     }

@@ -259,6 +259,13 @@ impl EventService {
         Ok(after)
     }
 
+    /// `user`'s newest feed position: where a subscription without a
+    /// cursor starts (one that joins a shared run reads it for itself).
+    pub async fn position(&self, user: Uuid) -> Result<i64, EventError> {
+        let mut conn = self.db.conn().await?;
+        Ok(model::current_seq(&mut conn, user).await?)
+    }
+
     /// A page of the pull feed: up to `first` (default 100, at most 500)
     /// of `user`'s changes after `after` (from the oldest retained without
     /// it), oldest first, read in one statement ([`model::page`]) with one
@@ -297,6 +304,9 @@ impl EventService {
         // between is missed (duplicates are dropped by sequence number).
         let mut live = self.bus.subscribe(user);
         let mut last = self.start(user, after).await?;
+        crate::stream_tap::record_start(last);
+        // A shared run's subscribers count their own deliveries.
+        let count = !crate::stream_tap::is_set();
         let this = self.clone();
         Ok(async_stream::try_stream! {
             // Replay what the cursor missed.
@@ -305,7 +315,9 @@ impl EventService {
                 let full = batch.len() as i64 == BATCH;
                 for event in batch {
                     last = event.seq();
-                    this.metrics.event_delivered(None);
+                    if count {
+                        this.metrics.event_delivered(None);
+                    }
                     yield Arc::new(event);
                 }
                 if !full {
@@ -327,8 +339,10 @@ impl EventService {
                             }
                             last = event.seq();
                             // Live: the time since the change committed.
-                            let lag = (Utc::now() - event.occurred_at()).to_std().ok();
-                            this.metrics.event_delivered(lag);
+                            if count {
+                                let lag = (Utc::now() - event.occurred_at()).to_std().ok();
+                                this.metrics.event_delivered(lag);
+                            }
                             yield Arc::new(event.clone());
                         }
                         gap
@@ -348,7 +362,9 @@ impl EventService {
                         let full = batch.len() as i64 == BATCH;
                         for event in batch {
                             last = event.seq();
-                            this.metrics.event_delivered(None);
+                            if count {
+                                this.metrics.event_delivered(None);
+                            }
                             yield Arc::new(event);
                         }
                         if !full {

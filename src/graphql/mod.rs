@@ -14,6 +14,8 @@ pub mod lists;
 pub mod objects;
 pub mod order;
 mod pipeline;
+pub mod shared;
+pub mod shared_key;
 pub mod telemetry;
 
 use async_graphql::{MergedObject, Schema};
@@ -66,6 +68,20 @@ pub struct SchemaOptions {
     pub record_document: bool,
     /// Where the operation metrics are recorded.
     pub metrics: crate::telemetry::Metrics,
+}
+
+/// Charges `user`'s per-user budget `cost` points, as validation does for
+/// every document: for a subscriber that joins a shared run ([`shared`]),
+/// whose document was validated once for everyone.
+pub async fn charge_budget(
+    schema: &AppSchema,
+    user: uuid::Uuid,
+    cost: u64,
+) -> Result<(), async_graphql::ServerError> {
+    match schema.data::<Budget>() {
+        Some(budget) => pipeline::charge(budget, user, cost).await,
+        None => Ok(()),
+    }
 }
 
 /// Builds the schema with the services resolvers need.

@@ -157,19 +157,27 @@ async fn charge_budget(
     ctx: &ExtensionContext<'_>,
     result: &ValidationResult,
 ) -> Result<(), Vec<ServerError>> {
+    let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+    // A shared subscription run charges each later subscriber the same.
+    crate::stream_tap::record_cost(cost);
     if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
         (ctx.data_opt::<Credentials>(), ctx.data_opt::<Budget>())
     {
-        let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
-        if let Err(limited) = budget.charge(claims.sub, cost).await {
-            let mut error = ServerError::new("operation budget exceeded; slow down", None);
-            let ext = error.extensions.get_or_insert_with(Default::default);
-            ext.set("code", ErrorCode::RateLimited.as_str());
-            ext.set("retryAfter", limited.retry_after_secs());
-            return Err(vec![error]);
-        }
+        charge(budget, claims.sub, cost).await.map_err(|e| vec![e])?;
     }
     Ok(())
+}
+
+/// Charges `user`'s budget `cost` points: `RATE_LIMITED` once spent.
+pub(super) async fn charge(budget: &Budget, user: uuid::Uuid, cost: u64) -> Result<(), ServerError> {
+    let Err(limited) = budget.charge(user, cost).await else {
+        return Ok(());
+    };
+    let mut error = ServerError::new("operation budget exceeded; slow down", None);
+    let ext = error.extensions.get_or_insert_with(Default::default);
+    ext.set("code", ErrorCode::RateLimited.as_str());
+    ext.set("retryAfter", limited.retry_after_secs());
+    Err(error)
 }
 
 /// Errors raised by the library itself during execution carry no code:

@@ -197,10 +197,14 @@ impl Operation {
     /// not operations of their own.
     pub(crate) fn validated(&self) {
         self.with_state(|s| {
-            if s.kind == Some(OperationType::Subscription) && !s.subscribed {
-                s.subscribed = true;
+            if s.kind == Some(OperationType::Subscription) && !s.finished {
+                // A shared run's subscribers count themselves as active
+                // (`graphql::shared`); the run is not one of them.
+                s.subscribed = !crate::stream_tap::is_set();
                 s.finished = true;
-                s.metrics.subscription(1);
+                if s.subscribed {
+                    s.metrics.subscription(1);
+                }
                 s.metrics
                     .graphql_operation("subscription", s.name.as_deref(), None, None);
             }

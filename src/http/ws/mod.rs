@@ -10,12 +10,14 @@
 //! client that stops reading slows only its own operations (which then end
 //! with `SLOW_CONSUMER`) and the server's memory stays bounded.
 
+mod follow;
 mod operation;
 pub mod protocol;
 mod session;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use async_graphql::parser::types::OperationType;
 use axum::{
     extract::ws::{Message, WebSocket, WebSocketUpgrade},
     http::{HeaderMap, header},
@@ -31,6 +33,7 @@ use crate::{
     graphql::{
         ClientAddr,
         admission::{Refusal, Transport},
+        shared_key,
     },
     state::AppState,
 };
@@ -49,9 +52,18 @@ const OUTBOX: usize = 64;
 /// Initial read buffer of each socket. tungstenite's default (128 KiB) is
 /// sized for high read load and is touched on the first read, so it was
 /// most of an idle socket's ~150 KB (`scripts/bench.sh`, idle memory);
-/// clients here send only small control messages, and the buffer still
-/// grows for a larger one.
-const READ_BUFFER: usize = 4 * 1024;
+/// clients here send only small control messages (`connection_init` with
+/// a token, `subscribe`, `pong`: well under 1 KiB mostly), and the buffer
+/// still grows for a larger one. 4 KiB was a quarter of a subscribed
+/// socket's memory.
+const READ_BUFFER: usize = 1024;
+
+/// How much the writer gathers before writing to the socket, when it
+/// feeds several queued messages before one flush. tungstenite's default
+/// (128 KiB) would let a burst grow each socket's write buffer that far,
+/// and a buffer keeps its capacity; a few KiB still makes one write of
+/// several events.
+const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Upgrades the connection and runs the protocol.
 pub fn upgrade(
@@ -77,6 +89,7 @@ pub fn upgrade(
     let state = Arc::new(state);
     ws.protocols(["graphql-transport-ws", "graphql-ws"])
         .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             match protocol {
                 Some(protocol) => {
@@ -147,9 +160,20 @@ impl Connection {
         let (mut sink, mut source) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
         let writer = tokio::spawn(async move {
-            while let Some(message) = outbox.recv().await {
-                let closing = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || closing {
+            // Everything queued goes out with one flush (one socket write
+            // for a burst of events, not one per message).
+            'write: while let Some(message) = outbox.recv().await {
+                let mut closing = matches!(message, Message::Close(_));
+                if sink.feed(message).await.is_err() {
+                    break;
+                }
+                while !closing && let Ok(message) = outbox.try_recv() {
+                    closing = matches!(message, Message::Close(_));
+                    if sink.feed(message).await.is_err() {
+                        break 'write;
+                    }
+                }
+                if sink.flush().await.is_err() || closing {
                     break;
                 }
             }
@@ -372,6 +396,10 @@ impl Connection {
             }
         }
         let credentials = Credentials::Token(Ok(session.claims.clone()));
+        let user = session.user;
+        // Read before admission takes the payload: whether the operation may
+        // follow a shared run (subscriptions without a cursor).
+        let share = shared_key::shareable(user, &payload);
         let admitted = match self
             .state
             .gateway
@@ -425,6 +453,10 @@ impl Connection {
         // A mutation with `extensions.idempotencyKey` runs once per key.
         let handle = if admitted.is_keyed() {
             operation::spawn_keyed(&self.state.gateway, admitted, ends)
+        } else if let (Some(share), Some(OperationType::Subscription)) =
+            (share, admitted.operation())
+        {
+            follow::spawn(&self.state, share, admitted, user, ends)
         } else {
             operation::spawn(&self.state.gateway, admitted, ends)
         };

@@ -21,7 +21,10 @@ use tokio::{sync::mpsc, task::AbortHandle};
 use super::protocol::{ErrorPayload, Protocol, ServerMessage, coded_error, result_message};
 use crate::{
     error::{ClientError, ErrorCode},
-    graphql::admission::{Admitted, Executed, Gateway, Keepable, Once},
+    graphql::{
+        admission::{Admitted, Executed, Gateway, Keepable, Once},
+        shared::is_request_error,
+    },
     idempotency::replay::mark_replayed,
 };
 
@@ -54,7 +57,8 @@ pub struct Ends {
 }
 
 impl Ends {
-    fn is_live(&self) -> bool {
+    /// Whether the client still wants the operation's messages.
+    pub fn is_live(&self) -> bool {
         self.live
             .lock()
             .map(|l| l.contains(&self.id))
@@ -63,7 +67,7 @@ impl Ends {
 
     /// Frees the id before the client can see the end, so it may reuse
     /// the id as soon as it does.
-    fn release(&self) {
+    pub fn release(&self) {
         if let Ok(mut l) = self.live.lock() {
             l.remove(&self.id);
         }
@@ -76,54 +80,40 @@ impl Ends {
 
 /// Runs `admitted` until it ends or is aborted.
 pub fn spawn(gateway: &Gateway, admitted: Admitted, ends: Ends) -> AbortHandle {
-    let mut stream = gateway.execute_stream(admitted);
-    tokio::spawn(async move {
-        let mut first = true;
-        while let Some(response) = stream.next().await {
-            if !ends.is_live() {
-                return;
-            }
-            if first && is_request_error(&response) {
-                let message = ServerMessage::Error {
-                    id: Some(&ends.id),
-                    payload: ErrorPayload::for_operation(ends.protocol, &response.errors),
-                }
-                .encode();
-                ends.release();
-                let _ = ends.out.send(message).await;
-                return;
-            }
-            first = false;
-            let message = result_message(ends.protocol, &ends.id, &response).encode();
-            if ends.out.send(message).await.is_err() {
-                return;
-            }
-        }
-        let still_live = ends.is_live();
-        ends.release();
-        if still_live {
-            let message = ServerMessage::Complete { id: &ends.id }.encode();
-            let _ = ends.out.send(message).await;
-        }
-    })
-    .abort_handle()
+    let stream = gateway.execute_stream(admitted);
+    tokio::spawn(run(stream, ends)).abort_handle()
 }
 
-/// A response from before execution: parse, validation or operation
-/// selection failed (no data, and only such codes).
-fn is_request_error(response: &GqlResponse) -> bool {
-    !response.errors.is_empty()
-        && response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|e| {
-            match e.extensions.as_ref().and_then(|ext| ext.get("code")) {
-                None => true,
-                Some(async_graphql::Value::String(code)) => {
-                    code == ErrorCode::GraphqlParseFailed.as_str()
-                        || code == ErrorCode::GraphqlValidationFailed.as_str()
-                }
-                Some(_) => false,
+/// Sends the results of `stream` as the operation's messages.
+pub async fn run(stream: impl futures_util::Stream<Item = GqlResponse>, ends: Ends) {
+    let mut stream = std::pin::pin!(stream);
+    let mut first = true;
+    while let Some(response) = stream.next().await {
+        if !ends.is_live() {
+            return;
+        }
+        if first && is_request_error(&response) {
+            let message = ServerMessage::Error {
+                id: Some(&ends.id),
+                payload: ErrorPayload::for_operation(ends.protocol, &response.errors),
             }
-        })
+            .encode();
+            ends.release();
+            let _ = ends.out.send(message).await;
+            return;
+        }
+        first = false;
+        let message = result_message(ends.protocol, &ends.id, &response).encode();
+        if ends.out.send(message).await.is_err() {
+            return;
+        }
+    }
+    let still_live = ends.is_live();
+    ends.release();
+    if still_live {
+        let message = ServerMessage::Complete { id: &ends.id }.encode();
+        let _ = ends.out.send(message).await;
+    }
 }
 
 /// A keyed operation's rendering, as its key keeps it: status 200 and the

@@ -29,6 +29,7 @@ mod migration;
 mod moves;
 mod queries;
 mod roles;
+mod shared_feeds;
 mod state;
 
 use std::time::Duration;

@@ -14,6 +14,7 @@
 mod events;
 mod instances;
 mod protocol;
+mod shared;
 mod termination;
 mod trash;
 
