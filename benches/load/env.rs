@@ -398,7 +398,9 @@ pub fn start_perf(dir: &Path, name: &str, pid: u32) -> Option<Profiler> {
     let data = dir.join(format!("perf-{file}.data"));
     let mut command = Command::new("perf");
     command
-        .args(["record", "-g", "-F", "499", "-o"])
+        // DWARF unwinding: release builds have no frame pointers, and
+        // `-g` alone (frame pointers) gives a flat profile.
+        .args(["record", "--call-graph", "dwarf,16384", "-F", "199", "-o"])
         .arg(&data)
         .args(["-p", &pid.to_string()])
         .stdout(Stdio::null())
