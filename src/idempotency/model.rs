@@ -56,21 +56,44 @@ pub struct NewClaim<'a> {
 /// request won it (the primary key decides between concurrent requests
 /// and instances).
 pub async fn claim(conn: &mut Conn, new: &NewClaim<'_>) -> QueryResult<bool> {
-    let inserted = diesel::sql_query(
-        "INSERT INTO idempotency_keys \
-             (scope, key, fingerprint, token, transport, claimed_at, lease_until) \
-         VALUES ($1, $2, $3, $4, $5, now(), now() + make_interval(secs => $6)) \
-         ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind::<Text, _>(new.scope)
-    .bind::<Text, _>(new.key)
-    .bind::<Bytea, _>(new.fingerprint)
-    .bind::<SqlUuid, _>(new.token)
-    .bind::<Text, _>(new.transport)
-    .bind::<Double, _>(new.lease_secs)
-    .execute(conn)
-    .await?;
-    Ok(inserted == 1)
+    Ok(Claim(new).execute(conn).await? == 1)
+}
+
+/// The claim's `INSERT`. A query type rather than `diesel::sql_query`,
+/// which diesel never keeps prepared: every claim would cost a prepare
+/// round trip before the insert itself.
+struct Claim<'a, 'b>(&'a NewClaim<'b>);
+
+impl diesel::query_builder::QueryId for Claim<'_, '_> {
+    type QueryId = ();
+    // Cached by its text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim<'_, '_> {
+    fn walk_ast<'q>(
+        &'q self,
+        mut out: diesel::query_builder::AstPass<'_, 'q, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let new = self.0;
+        out.push_sql(
+            "INSERT INTO idempotency_keys \
+             (scope, key, fingerprint, token, transport, claimed_at, lease_until) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(new.scope)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(new.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(new.fingerprint)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&new.token)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(new.transport)?;
+        out.push_sql(", now(), now() + make_interval(secs => ");
+        out.push_bind_param::<Double, _>(&new.lease_secs)?;
+        out.push_sql(")) ON CONFLICT (scope, key) DO NOTHING");
+        Ok(())
+    }
 }
 
 /// The row of `(scope, key)`.

@@ -182,29 +182,29 @@ pub struct FieldVersionChanges {
 /// Inserts a todo unless its id is taken (then `None`): the id of a
 /// concurrent insert is decided by the unique index, so two creations
 /// with one client-chosen id never both insert.
-pub async fn insert_new(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
+pub async fn insert_new(mut conn: &Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
     diesel::insert_into(todos::table)
         .values(todo)
         .on_conflict(todos::id)
         .do_nothing()
         .returning(TodoRow::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .optional()
 }
 
 /// The field versions of a todo (read under the row lock the update
 /// took, so they cannot change before it commits).
-pub async fn field_versions(conn: &mut Conn, id: Uuid) -> QueryResult<FieldVersions> {
+pub async fn field_versions(mut conn: &Conn, id: Uuid) -> QueryResult<FieldVersions> {
     todos::table
         .find(id)
         .select(FieldVersions::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
 }
 
 /// A todo of any list `viewer` is a member of.
-pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+pub async fn find_visible(mut conn: &Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     live()
         .inner_join(
             list_members::table.on(list_members::list_id
@@ -213,18 +213,18 @@ pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResul
         )
         .filter(todos::id.eq(id))
         .select(TodoRow::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
 
 /// The list a todo is in (no lock: writers lock the list, then the todo,
 /// then check it is still there).
-pub async fn list_of(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
+pub async fn list_of(mut conn: &Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
     live()
         .filter(todos::id.eq(id))
         .select(todos::list_id)
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
@@ -240,12 +240,24 @@ pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 }
 
 /// A todo of `list`, locked until the transaction ends.
-pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+pub async fn lock_in_list(mut conn: &Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     live()
         .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
         .select(TodoRow::as_select())
         .for_update()
-        .first(conn)
+        .first(&mut conn)
+        .await
+        .optional()
+}
+
+/// A live todo of any list, locked until the transaction ends (the
+/// caller checks it is in the list whose audience it locked first).
+pub async fn lock_live(mut conn: &Conn, id: Uuid) -> QueryResult<Option<TodoRow>> {
+    live()
+        .filter(todos::id.eq(id))
+        .select(TodoRow::as_select())
+        .for_update()
+        .first(&mut conn)
         .await
         .optional()
 }
@@ -253,7 +265,7 @@ pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 /// Writes a todo's new state, and the new version of the fields that
 /// changed.
 pub async fn update(
-    conn: &mut Conn,
+    mut conn: &Conn,
     id: Uuid,
     changes: &TodoChanges<'_>,
     versions: &FieldVersionChanges,
@@ -261,7 +273,7 @@ pub async fn update(
     diesel::update(live().filter(todos::id.eq(id)))
         .set((changes, versions))
         .returning(TodoRow::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
 }
 
@@ -288,7 +300,7 @@ pub async fn relocate(
 /// Moves a live todo of `list` to the trash at `at` (its version and
 /// everything else stay as they are), returning it.
 pub async fn delete_in_list(
-    conn: &mut Conn,
+    mut conn: &Conn,
     list: Uuid,
     id: Uuid,
     at: DateTime<Utc>,
@@ -296,7 +308,7 @@ pub async fn delete_in_list(
     diesel::update(live().filter(todos::id.eq(id).and(todos::list_id.eq(list))))
         .set(todos::deleted_at.eq(at))
         .returning(TodoRow::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .optional()
 }
@@ -346,11 +358,11 @@ pub async fn delete_many(
 }
 
 /// The first position key of `list` (new todos go before it).
-pub async fn first_position(conn: &mut Conn, list: Uuid) -> QueryResult<Option<String>> {
+pub async fn first_position(mut conn: &Conn, list: Uuid) -> QueryResult<Option<String>> {
     live()
         .filter(todos::list_id.eq(list))
         .select(diesel::dsl::min(todos::position))
-        .first(conn)
+        .first(&mut conn)
         .await
 }
 
@@ -377,20 +389,20 @@ pub async fn position_before(
 }
 
 /// Every todo of `list` in manual order (for rebalancing its keys).
-pub async fn in_order(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
+pub async fn in_order(mut conn: &Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
     live()
         .filter(todos::list_id.eq(list))
         .order((todos::position.asc(), todos::id.asc()))
         .select(TodoRow::as_select())
         .for_update()
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// Sets the positions of todos `ids` to `keys` (pairwise), bumping their
 /// versions, in one statement: the changed rows.
 pub async fn set_positions(
-    conn: &mut Conn,
+    mut conn: &Conn,
     ids: &[Uuid],
     keys: &[String],
     at: DateTime<Utc>,
@@ -407,7 +419,7 @@ pub async fn set_positions(
     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
     .bind::<Array<Text>, _>(keys)
     .bind::<Timestamptz, _>(at)
-    .load(conn)
+    .load(&mut conn)
     .await
 }
 
@@ -460,7 +472,7 @@ fn escape_like(s: &str) -> String {
 /// One page of the todos of `scope`: up to `first + 1` rows (the extra one
 /// tells whether there is a next page), strictly after the cursor, by keyset.
 pub async fn list_page(
-    conn: &mut Conn,
+    mut conn: &Conn,
     scope: Scope,
     filter: &TodoFilter,
     page: &PageRequest,
@@ -545,13 +557,13 @@ pub async fn list_page(
     query
         .limit(page.first + 1)
         .select(TodoRow::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// How many todos of `scope` match `filter`.
-pub async fn count(conn: &mut Conn, scope: Scope, filter: &TodoFilter) -> QueryResult<i64> {
-    filtered(scope, filter).count().get_result(conn).await
+pub async fn count(mut conn: &Conn, scope: Scope, filter: &TodoFilter) -> QueryResult<i64> {
+    filtered(scope, filter).count().get_result(&mut conn).await
 }
 
 /// The todo counts of `list`: (total, completed), in one scan.
