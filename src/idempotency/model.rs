@@ -149,22 +149,54 @@ pub async fn complete(
     (scope, key, token): (&str, &str, Uuid),
     done: &Completion<'_>,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        idempotency_keys::table
-            .find((scope, key))
-            .filter(idempotency_keys::token.eq(token))
-            .filter(idempotency_keys::state.eq("running")),
-    )
-    .set((
-        idempotency_keys::state.eq("done"),
-        idempotency_keys::status.eq(done.status),
-        idempotency_keys::media_type.eq(done.media_type),
-        idempotency_keys::body.eq(done.body),
-        idempotency_keys::completed_at.eq(diesel::dsl::now),
-    ))
+    let updated = Complete {
+        scope,
+        key,
+        token,
+        done,
+    }
     .execute(conn)
     .await?;
     Ok(updated == 1)
+}
+
+/// The statement of [`complete`]: a fixed text, which diesel keeps
+/// prepared (it prepares every `UPDATE` it builds itself anew, a round
+/// trip of its own before the statement).
+struct Complete<'a> {
+    scope: &'a str,
+    key: &'a str,
+    token: Uuid,
+    done: &'a Completion<'a>,
+}
+
+impl diesel::query_builder::QueryId for Complete<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Complete<'_> {
+    fn walk_ast<'q>(
+        &'q self,
+        mut out: diesel::query_builder::AstPass<'_, 'q, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE \"idempotency_keys\" SET state = 'done', completed_at = now(), status = ",
+        );
+        out.push_bind_param::<diesel::sql_types::SmallInt, _>(&self.done.status)?;
+        out.push_sql(", media_type = ");
+        out.push_bind_param::<Text, _>(self.done.media_type)?;
+        out.push_sql(", body = ");
+        out.push_bind_param::<Bytea, _>(self.done.body)?;
+        out.push_sql(" WHERE scope = ");
+        out.push_bind_param::<Text, _>(self.scope)?;
+        out.push_sql(" AND key = ");
+        out.push_bind_param::<Text, _>(self.key)?;
+        out.push_sql(" AND token = ");
+        out.push_bind_param::<SqlUuid, _>(&self.token)?;
+        out.push_sql(" AND state = 'running'");
+        Ok(())
+    }
 }
 
 /// Deletes the claim of the run holding `token` if its write was not
