@@ -239,7 +239,10 @@ pub async fn advisory_xact_lock_shared(conn: &Conn, key: &str) -> diesel::QueryR
 
 async fn advisory(mut conn: &Conn, sql: &'static str, key: &str) -> diesel::QueryResult<()> {
     use diesel_async::RunQueryDsl;
-    AdvisoryLock { sql, key }.execute(&mut conn).await.map(|_| ())
+    AdvisoryLock { sql, key }
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
 }
 
 /// An advisory lock statement with its key as a bind. Written by hand

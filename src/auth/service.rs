@@ -395,6 +395,12 @@ impl AuthService {
         Ok(model::find_by_ids(&mut conn, ids).await?)
     }
 
+    /// [`Self::users_by_ids`] on a connection the caller holds (shared, so
+    /// the read can be pipelined with the caller's own statements).
+    pub async fn users_on(conn: &Conn, ids: &[Uuid]) -> Result<Vec<User>, AuthError> {
+        Ok(model::find_by_ids(conn, ids).await?)
+    }
+
     /// Stores a new refresh token in `family` and signs an access token.
     async fn start_session(
         &self,

@@ -18,9 +18,7 @@
 //! texts with array binds (see `events::model` and [`super::AdvisoryLock`]).
 
 use diesel::connection::TransactionManagerStatus;
-use diesel_async::{
-    AnsiTransactionManager, SimpleAsyncConnection, TransactionManager,
-};
+use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection, TransactionManager};
 
 use super::Conn;
 
@@ -66,7 +64,8 @@ pub async fn run<R, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let status = <AnsiTransactionManager as TransactionManager<Conn>>::transaction_manager_status_mut(conn);
+    let status =
+        <AnsiTransactionManager as TransactionManager<Conn>>::transaction_manager_status_mut(conn);
     // Nested in a diesel transaction, BEGIN would be a no-op and COMMIT
     // would end the outer transaction: refuse.
     if status.transaction_depth()?.is_some() {

@@ -12,6 +12,7 @@ pub mod lists;
 pub mod objects;
 pub mod order;
 pub mod telemetry;
+pub mod viewer_todos;
 
 use std::sync::Arc;
 

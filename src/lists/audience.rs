@@ -29,7 +29,10 @@ pub async fn lock_of_todo(conn: &Conn, todo: Uuid) -> QueryResult<Option<Uuid>> 
 /// user-id order, with that list (empty when there is no such todo). Sent
 /// after [`lock_of_todo`] in the same write, it runs once the lock is
 /// granted and reads the members as of then.
-pub async fn members_of_todo(conn: &Conn, todo: Uuid) -> QueryResult<(Option<Uuid>, Vec<(Uuid, Role)>)> {
+pub async fn members_of_todo(
+    conn: &Conn,
+    todo: Uuid,
+) -> QueryResult<(Option<Uuid>, Vec<(Uuid, Role)>)> {
     let rows: Vec<(Uuid, String, Uuid)> = list_members::table
         .filter(
             list_members::list_id.nullable().eq(todos::table
@@ -37,7 +40,11 @@ pub async fn members_of_todo(conn: &Conn, todo: Uuid) -> QueryResult<(Option<Uui
                 .select(todos::list_id)
                 .single_value()),
         )
-        .select((list_members::user_id, list_members::role, list_members::list_id))
+        .select((
+            list_members::user_id,
+            list_members::role,
+            list_members::list_id,
+        ))
         .order(list_members::user_id.asc())
         .load(&mut { conn })
         .await?;

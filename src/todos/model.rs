@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     db::Conn,
-    schema::{list_members, todos},
+    schema::{list_members, todos, users},
 };
 
 pub mod trash;
@@ -423,6 +423,15 @@ fn filtered<'a>(scope: Scope, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, P
                     list_members::table
                         .filter(list_members::user_id.eq(user))
                         .select(list_members::list_id),
+                ),
+            )
+            .into_boxed(),
+        Scope::DefaultOf(user) => live()
+            .filter(
+                todos::list_id.eq_any(
+                    users::table
+                        .filter(users::id.eq(user))
+                        .select(users::default_list_id),
                 ),
             )
             .into_boxed(),

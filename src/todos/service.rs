@@ -224,15 +224,13 @@ impl TodoService {
         }
         let conn = self.db.conn().await?;
         // The page and its count in one write (one round trip).
-        let (mut rows, total) = futures_util::try_join!(
-            model::list_page(&conn, scope, filter, page),
-            async {
+        let (mut rows, total) =
+            futures_util::try_join!(model::list_page(&conn, scope, filter, page), async {
                 match with_total {
                     true => model::count(&conn, scope, filter).await.map(Some),
                     false => Ok(None),
                 }
-            },
-        )?;
+            },)?;
         drop(conn);
         let first = usize::try_from(page.first).unwrap_or(0);
         let has_next_page = rows.len() > first;
@@ -252,6 +250,51 @@ impl TodoService {
             order: page.order,
             total,
         })
+    }
+
+    /// Whether reads go through the read cache (which [`Self::list_with`]
+    /// bypasses: its key needs the viewer's data version first).
+    pub fn caches_reads(&self) -> bool {
+        self.cache.scope(Uuid::nil(), 0).is_some()
+    }
+
+    /// A page as [`Self::list`] reads it with the cache off, on one
+    /// connection and in one round trip with `also`'s statements, sent
+    /// first (the caller's read of the viewer's row: the page's `scope`
+    /// may find the viewer's default list itself, `Scope::DefaultOf`).
+    /// `also`'s answer is returned whatever the page's.
+    pub async fn list_with<T>(
+        &self,
+        scope: Scope,
+        filter: &TodoFilter,
+        page: &PageRequest,
+        with_total: bool,
+        also: impl AsyncFnOnce(&Conn) -> T,
+    ) -> Result<(T, Result<Page, TodoError>), TodoError> {
+        let conn = self.db.conn().await?;
+        let (also, read) = futures_util::join!(
+            also(&conn),
+            futures_util::future::try_join(model::list_page(&conn, scope, filter, page), async {
+                match with_total {
+                    true => model::count(&conn, scope, filter).await.map(Some),
+                    false => Ok(None),
+                }
+            },)
+        );
+        drop(conn);
+        let page = read.map_err(TodoError::from).map(|(mut rows, total)| {
+            let first = usize::try_from(page.first).unwrap_or(0);
+            let has_next_page = rows.len() > first;
+            rows.truncate(first);
+            Page {
+                rows,
+                has_next_page,
+                has_previous_page: page.after.is_some(),
+                order: page.order,
+                total,
+            }
+        });
+        Ok((also, page))
     }
 
     /// How many todos of `scope` match `filter` (see [`Self::list`]).

@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::{
     TodoService, first_key_before,
-    write::{Failed, mismatch},
     moves::{REBALANCE_AT, rebalance},
     now, schedule_reminder,
+    write::{Failed, mismatch},
 };
 use crate::{
     db::pipeline,
@@ -51,7 +51,11 @@ impl TodoService {
         let created = pipeline::run(&mut conn, async |conn| {
             let (_, audience, first) = futures_util::try_join!(
                 async { Ok::<_, Failed>(pipeline::begin(conn).await?) },
-                async { Ok(guard::enter(conn, list, actor, Action::WriteTodos).await.map_err(TodoError::from)?) },
+                async {
+                    Ok(guard::enter(conn, list, actor, Action::WriteTodos)
+                        .await
+                        .map_err(TodoError::from)?)
+                },
                 async {
                     // A chosen position needs no read (and sends none).
                     match todo.position {
@@ -87,7 +91,11 @@ impl TodoService {
                     std::slice::from_ref(&row),
                 );
                 let rebalanced = rebalance(conn, list).await?;
-                let row = rebalanced.iter().find(|r| r.id == id).cloned().unwrap_or(row);
+                let row = rebalanced
+                    .iter()
+                    .find(|r| r.id == id)
+                    .cloned()
+                    .unwrap_or(row);
                 changes.extend(todo_changes(
                     &audience.users(),
                     EventKind::Updated,
