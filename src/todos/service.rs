@@ -175,8 +175,8 @@ impl TodoService {
 
     /// A todo of any list `viewer` is a member of.
     pub async fn get(&self, viewer: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
-        let mut conn = self.db.conn().await?;
-        model::find_visible(&mut conn, viewer, id)
+        let conn = self.db.conn().await?;
+        model::find_visible(&conn, viewer, id)
             .await?
             .ok_or(TodoError::NotFound)
     }
@@ -312,8 +312,8 @@ impl TodoService {
         {
             return Ok(n);
         }
-        let mut conn = self.db.conn().await?;
-        let n = model::count(&mut conn, scope, filter).await?;
+        let conn = self.db.conn().await?;
+        let n = model::count(&conn, scope, filter).await?;
         drop(conn);
         if let Some(cache) = &cache {
             self.cache.put(cache, &name, &n).await;
