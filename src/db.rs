@@ -21,6 +21,8 @@ use futures_util::FutureExt;
 
 use crate::{config::DatabaseConfig, telemetry::Metrics};
 
+pub mod pipeline;
+
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -218,34 +220,57 @@ impl Db {
 /// Takes a transaction-scoped advisory lock named `key` (hashed to 64
 /// bits): concurrent transactions taking the same key run one at a time
 /// from here to their end.
-pub async fn advisory_xact_lock(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
-    advisory(
-        conn,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        key,
-    )
-    .await
+pub async fn advisory_xact_lock(conn: &Conn, key: &str) -> diesel::QueryResult<()> {
+    advisory(conn, "SELECT pg_advisory_xact_lock(hashtextextended(", key).await
 }
 
 /// The shared form of [`advisory_xact_lock`]: holders of the shared lock
 /// run side by side, and wait for (and hold off) the exclusive one. Held in
 /// the lock manager, so unlike a row lock it writes nothing to the table.
-pub async fn advisory_xact_lock_shared(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
+/// Takes a shared reference, so it can be pipelined ([`pipeline`]).
+pub async fn advisory_xact_lock_shared(conn: &Conn, key: &str) -> diesel::QueryResult<()> {
     advisory(
         conn,
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended(",
         key,
     )
     .await
 }
 
-async fn advisory(conn: &mut Conn, sql: &'static str, key: &str) -> diesel::QueryResult<()> {
+async fn advisory(mut conn: &Conn, sql: &'static str, key: &str) -> diesel::QueryResult<()> {
     use diesel_async::RunQueryDsl;
-    diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Text, _>(key)
-        .execute(conn)
+    AdvisoryLock { sql, key }
+        .execute(&mut conn)
         .await
         .map(|_| ())
+}
+
+/// An advisory lock statement with its key as a bind. Written by hand
+/// rather than with `diesel::sql_query` because diesel never keeps a
+/// `sql_query` prepared: each use would cost a prepare round trip before
+/// the statement itself, and would stall a pipeline ([`pipeline`]).
+struct AdvisoryLock<'a> {
+    /// The text up to the key's bind.
+    sql: &'static str,
+    key: &'a str,
+}
+
+impl diesel::query_builder::QueryId for AdvisoryLock<'_> {
+    type QueryId = ();
+    // Cached by its SQL text (two texts: shared and exclusive).
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvisoryLock<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.sql);
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.key)?;
+        out.push_sql(", 0))");
+        Ok(())
+    }
 }
 
 /// Runs pending migrations on a fresh connection to `url`.

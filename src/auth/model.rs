@@ -83,11 +83,11 @@ pub async fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<U
 }
 
 /// The users with these ids (in no particular order; missing ones absent).
-pub async fn find_by_ids(conn: &mut Conn, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+pub async fn find_by_ids(mut conn: &Conn, ids: &[Uuid]) -> QueryResult<Vec<User>> {
     users::table
         .filter(users::id.eq_any(ids))
         .select(User::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 

@@ -305,7 +305,7 @@ impl AuthService {
         let mut conn = self.db.conn().await?;
         if let Some(user) = model::find_by_email(&mut conn, email.trim()).await? {
             jobs::queue::enqueue(
-                &mut conn,
+                &conn,
                 &Job::PasswordResetEmail { user_id: user.id },
                 None,
                 None,
@@ -323,7 +323,7 @@ impl AuthService {
         user_id: Uuid,
     ) -> Result<Option<(User, String)>, AuthError> {
         let mut conn = self.db.conn().await?;
-        let Some(user) = model::find_by_ids(&mut conn, &[user_id]).await?.pop() else {
+        let Some(user) = model::find_by_ids(&conn, &[user_id]).await?.pop() else {
             return Ok(None);
         };
         let token = token::random_token();
@@ -391,8 +391,14 @@ impl AuthService {
 
     /// Users by id, for the DataLoader.
     pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>, AuthError> {
-        let mut conn = self.db.conn().await?;
-        Ok(model::find_by_ids(&mut conn, ids).await?)
+        let conn = self.db.conn().await?;
+        Ok(model::find_by_ids(&conn, ids).await?)
+    }
+
+    /// [`Self::users_by_ids`] on a connection the caller holds (shared, so
+    /// the read can be pipelined with the caller's own statements).
+    pub async fn users_on(conn: &Conn, ids: &[Uuid]) -> Result<Vec<User>, AuthError> {
+        Ok(model::find_by_ids(conn, ids).await?)
     }
 
     /// Stores a new refresh token in `family` and signs an access token.

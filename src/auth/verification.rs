@@ -46,7 +46,7 @@ impl AuthService {
     #[tracing::instrument(skip_all, fields(user.id = %user_id))]
     pub async fn verify_email(&self, user_id: Uuid, code: &str) -> Result<User, AuthError> {
         let mut conn = self.db.conn().await?;
-        let user = model::find_by_ids(&mut conn, &[user_id])
+        let user = model::find_by_ids(&conn, &[user_id])
             .await?
             .pop()
             .ok_or(AuthError::InvalidToken)?;

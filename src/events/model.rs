@@ -59,12 +59,10 @@ pub struct NewEvent<'a> {
 }
 
 /// Inserts events (unnumbered), returning their row ids in insertion order.
-pub async fn insert(conn: &mut Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec<i64>> {
-    diesel::insert_into(todo_events::table)
-        .values(events)
-        .returning(todo_events::id)
-        .get_results(conn)
-        .await
+/// One statement whatever the number of rows (the rows go as arrays), so
+/// diesel keeps it prepared and it can be pipelined (`db::pipeline`).
+pub async fn insert(conn: &Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec<i64>> {
+    InsertEvents::new(events, None).load(&mut { conn }).await
 }
 
 /// The claimed form of [`insert`], for a write made under an idempotency
@@ -74,59 +72,129 @@ pub async fn insert(conn: &mut Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec
 /// `idempotency::service`) makes this fail, so the old run rolls back and
 /// the key's write is never applied twice.
 pub async fn insert_claimed(
-    conn: &mut Conn,
+    conn: &Conn,
     events: &[NewEvent<'_>],
     claim: &WriteClaim,
 ) -> QueryResult<Vec<i64>> {
-    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz};
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let ids: Vec<Id> = diesel::sql_query(
-        "WITH claim AS ( \
-             UPDATE idempotency_keys SET applied_at = coalesce(applied_at, now()) \
-             WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'running' \
-             RETURNING 1) \
-         INSERT INTO todo_events \
-             (user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id) \
-         SELECT e.user_id, e.kind, e.todo_id, e.snapshot, e.occurred_at, e.list_id, e.from_list_id \
-         FROM unnest($4::uuid[], $5::text[], $6::uuid[], $7::jsonb[], $8::timestamptz[], \
-                     $9::uuid[], $10::uuid[]) WITH ORDINALITY \
-              AS e(user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id, n) \
-         WHERE EXISTS (SELECT 1 FROM claim) \
-         ORDER BY e.n \
-         RETURNING id",
-    )
-    .bind::<Text, _>(&claim.scope)
-    .bind::<Text, _>(&claim.key)
-    .bind::<diesel::sql_types::Uuid, _>(claim.token)
-    .bind::<Array<diesel::sql_types::Uuid>, _>(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(events.iter().map(|e| e.kind).collect::<Vec<_>>())
-    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(
-        events.iter().map(|e| e.todo_id).collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Jsonb>>, _>(
-        events
-            .iter()
-            .map(|e| e.snapshot.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Timestamptz>, _>(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-    .bind::<Array<diesel::sql_types::Uuid>, _>(events.iter().map(|e| e.list_id).collect::<Vec<_>>())
-    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(
-        events.iter().map(|e| e.from_list_id).collect::<Vec<_>>(),
-    )
-    .load(conn)
-    .await?;
+    let ids: Vec<i64> = InsertEvents::new(events, Some(claim))
+        .load(&mut { conn })
+        .await?;
     if ids.len() != events.len() {
         // The claim is no longer this run's: roll the write back.
         return Err(diesel::result::Error::QueryBuilderError(
             "the idempotency claim was taken over by a later request".into(),
         ));
     }
-    Ok(ids.into_iter().map(|row| row.id).collect())
+    Ok(ids)
+}
+
+/// `INSERT INTO todo_events … SELECT … FROM unnest(…) RETURNING id`, with
+/// the claim's CTE when under an idempotency key. Written as a query type
+/// rather than `diesel::sql_query` (which diesel never keeps prepared) or
+/// a multi-row `VALUES` insert (whose text changes with the row count): a
+/// statement prepared once per connection costs one round trip, not two,
+/// and does not stall a pipeline behind its prepare.
+struct InsertEvents<'a> {
+    claim: Option<&'a WriteClaim>,
+    user_ids: Vec<Uuid>,
+    kinds: Vec<&'a str>,
+    todo_ids: Vec<Option<Uuid>>,
+    snapshots: Vec<Option<serde_json::Value>>,
+    occurred_at: Vec<DateTime<Utc>>,
+    list_ids: Vec<Uuid>,
+    from_list_ids: Vec<Option<Uuid>>,
+}
+
+impl<'a> InsertEvents<'a> {
+    fn new(events: &'a [NewEvent<'a>], claim: Option<&'a WriteClaim>) -> Self {
+        Self {
+            claim,
+            user_ids: events.iter().map(|e| e.user_id).collect(),
+            kinds: events.iter().map(|e| e.kind).collect(),
+            todo_ids: events.iter().map(|e| e.todo_id).collect(),
+            snapshots: events.iter().map(|e| e.snapshot.clone()).collect(),
+            occurred_at: events.iter().map(|e| e.occurred_at).collect(),
+            list_ids: events.iter().map(|e| e.list_id).collect(),
+            from_list_ids: events.iter().map(|e| e.from_list_id).collect(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for InsertEvents<'_> {
+    type QueryId = ();
+    // Cached by its text: one with the claim, one without.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for InsertEvents<'_> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertEvents<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        if let Some(claim) = self.claim {
+            out.push_sql(
+                "WITH claim AS ( \
+                 UPDATE idempotency_keys SET applied_at = coalesce(applied_at, now()) \
+                 WHERE scope = ",
+            );
+            out.push_bind_param::<Text, _>(&claim.scope)?;
+            out.push_sql(" AND key = ");
+            out.push_bind_param::<Text, _>(&claim.key)?;
+            out.push_sql(" AND token = ");
+            out.push_bind_param::<SqlUuid, _>(&claim.token)?;
+            out.push_sql(" AND state = 'running' RETURNING 1) ");
+        }
+        // The plain form names the table as diesel would ("todo_events"),
+        // so the two forms stay apart in statement counts.
+        out.push_sql(match self.claim {
+            Some(_) => "INSERT INTO todo_events ",
+            None => "INSERT INTO \"todo_events\" ",
+        });
+        out.push_sql(
+            "(user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id) \
+             SELECT e.user_id, e.kind, e.todo_id, e.snapshot, e.occurred_at, e.list_id, \
+             e.from_list_id FROM unnest(",
+        );
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.user_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.todo_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<Jsonb>>, _>(&self.snapshots)?;
+        out.push_sql("::jsonb[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.occurred_at)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.list_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.from_list_ids)?;
+        out.push_sql(
+            "::uuid[]) WITH ORDINALITY \
+             AS e(user_id, kind, todo_id, snapshot, occurred_at, list_id, from_list_id, n) ",
+        );
+        if self.claim.is_some() {
+            out.push_sql("WHERE EXISTS (SELECT 1 FROM claim) ");
+        }
+        // Ids come from a sequence in insertion order: the order of `events`.
+        out.push_sql("ORDER BY e.n RETURNING id");
+        Ok(())
+    }
+}
+
+/// Sends the read of the numbers the commit gave the rows `ids` (see
+/// [`numbers`]) on a shared connection, to be pipelined after `COMMIT`.
+pub async fn numbers_shared(conn: &Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    todo_events::table
+        .filter(todo_events::id.eq_any(ids))
+        .filter(todo_events::seq.is_not_null())
+        .select((todo_events::id, todo_events::seq.assume_not_null()))
+        .load(&mut { conn })
+        .await
 }
 
 /// The sequence numbers the commit gave the rows `ids`, as `(id, seq)`.

@@ -98,7 +98,7 @@ pub fn todo_changes(
 /// order the rows were inserted. They are inserted in user-id order, so two
 /// transactions that write events of the same users lock those rows in the
 /// same order and cannot deadlock (a list's 50 members included).
-pub async fn record(conn: &mut Conn, mut changes: Vec<Change>) -> diesel::QueryResult<Recorded> {
+pub async fn record(conn: &Conn, mut changes: Vec<Change>) -> diesel::QueryResult<Recorded> {
     if changes.is_empty() {
         return Ok(Recorded::default());
     }
@@ -154,6 +154,18 @@ pub async fn record(conn: &mut Conn, mut changes: Vec<Change>) -> diesel::QueryR
     })
 }
 
+/// Reads the numbers the commit gave `recorded`'s rows (nothing to read,
+/// and nothing sent, when it recorded none): poll it together with
+/// `COMMIT` (`db::pipeline::commit`), so it costs no round trip of its
+/// own, then hand the answer to [`EventService::deliver`]. Sent after the
+/// `COMMIT` on the same connection, it sees what the commit numbered.
+pub async fn numbers(conn: &Conn, recorded: &Recorded) -> diesel::QueryResult<Vec<(i64, i64)>> {
+    if recorded.is_empty() {
+        return Ok(Vec::new());
+    }
+    model::numbers_shared(conn, &recorded.ids).await
+}
+
 /// How many events one catch-up query reads.
 const BATCH: i64 = 500;
 
@@ -194,6 +206,16 @@ impl EventService {
             return;
         }
         let numbers = model::numbers(conn, &recorded.ids).await;
+        self.deliver(recorded, numbers);
+    }
+
+    /// Hands `recorded` to the bus with the `numbers` its commit gave it,
+    /// as read by [`numbers`] in the same write as the `COMMIT` (see
+    /// `db::pipeline::commit`); [`Self::publish`] reads them itself.
+    pub fn deliver(&self, recorded: Recorded, numbers: diesel::QueryResult<Vec<(i64, i64)>>) {
+        if recorded.is_empty() {
+            return;
+        }
         let numbers = match numbers {
             Ok(numbers) => numbers,
             Err(error) => {

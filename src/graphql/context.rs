@@ -92,6 +92,33 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
     signed_in(credentials, row)
 }
 
+/// The signed-in caller's id as its token says, before the user row is
+/// read (`None` without valid credentials: [`viewer`] then answers why).
+pub fn viewer_id(ctx: &Context<'_>) -> Option<Uuid> {
+    ctx.data_opt::<Credentials>()
+        .and_then(|c| c.claims().ok())
+        .map(|claims| claims.sub)
+}
+
+/// The request's viewer from `row`, the caller's own read of
+/// [`viewer_id`]'s row (pipelined with its other statements, e.g.
+/// `TodoService::list_with`): checked as [`viewer`] checks it, then primed
+/// into the request's user DataLoader, so [`viewer`] and [`load_user`]
+/// answer it without a query of their own.
+pub async fn adopt_viewer(
+    ctx: &Context<'_>,
+    row: Result<Option<User>, AuthError>,
+) -> async_graphql::Result<User> {
+    let credentials = ctx
+        .data_opt::<Credentials>()
+        .unwrap_or(&Credentials::Anonymous);
+    let user = row.and_then(|row| signed_in(credentials, row)).gql()?;
+    if let Ok(loader) = ctx.data::<UserDataLoader>() {
+        loader.feed_one(user.id, user.clone()).await;
+    }
+    Ok(user)
+}
+
 /// The request's DataLoaders, detached from its context: what a
 /// subscription keeps to forget, before each event, what it loaded for the
 /// last one (a user row's data version, memberships), so every event's

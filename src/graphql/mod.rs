@@ -17,6 +17,7 @@ mod pipeline;
 pub mod shared;
 pub mod shared_key;
 pub mod telemetry;
+pub mod viewer_todos;
 
 use async_graphql::{MergedObject, Schema};
 

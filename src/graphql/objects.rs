@@ -244,6 +244,17 @@ impl TodoConnection {
         }
     }
 
+    /// A page of live todos of `scope` matching `filter`, as `viewer`
+    /// reads them at data `version`.
+    pub fn live(viewer: Uuid, version: i64, scope: Scope, filter: TodoFilter, page: Page) -> Self {
+        Self {
+            viewer,
+            version,
+            listing: Listing::Live { scope, filter },
+            page,
+        }
+    }
+
     /// The cursor just after `row`.
     fn cursor(&self, row: &TodoRow) -> String {
         match (&self.listing, row.deleted_at) {

@@ -56,21 +56,44 @@ pub struct NewClaim<'a> {
 /// request won it (the primary key decides between concurrent requests
 /// and instances).
 pub async fn claim(conn: &mut Conn, new: &NewClaim<'_>) -> QueryResult<bool> {
-    let inserted = diesel::sql_query(
-        "INSERT INTO idempotency_keys \
-             (scope, key, fingerprint, token, transport, claimed_at, lease_until) \
-         VALUES ($1, $2, $3, $4, $5, now(), now() + make_interval(secs => $6)) \
-         ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind::<Text, _>(new.scope)
-    .bind::<Text, _>(new.key)
-    .bind::<Bytea, _>(new.fingerprint)
-    .bind::<SqlUuid, _>(new.token)
-    .bind::<Text, _>(new.transport)
-    .bind::<Double, _>(new.lease_secs)
-    .execute(conn)
-    .await?;
-    Ok(inserted == 1)
+    Ok(Claim(new).execute(conn).await? == 1)
+}
+
+/// The claim's `INSERT`. A query type rather than `diesel::sql_query`,
+/// which diesel never keeps prepared: every claim would cost a prepare
+/// round trip before the insert itself.
+struct Claim<'a, 'b>(&'a NewClaim<'b>);
+
+impl diesel::query_builder::QueryId for Claim<'_, '_> {
+    type QueryId = ();
+    // Cached by its text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim<'_, '_> {
+    fn walk_ast<'q>(
+        &'q self,
+        mut out: diesel::query_builder::AstPass<'_, 'q, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let new = self.0;
+        out.push_sql(
+            "INSERT INTO idempotency_keys \
+             (scope, key, fingerprint, token, transport, claimed_at, lease_until) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(new.scope)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(new.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(new.fingerprint)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&new.token)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(new.transport)?;
+        out.push_sql(", now(), now() + make_interval(secs => ");
+        out.push_bind_param::<Double, _>(&new.lease_secs)?;
+        out.push_sql(")) ON CONFLICT (scope, key) DO NOTHING");
+        Ok(())
+    }
 }
 
 /// The row of `(scope, key)`.
@@ -126,22 +149,54 @@ pub async fn complete(
     (scope, key, token): (&str, &str, Uuid),
     done: &Completion<'_>,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        idempotency_keys::table
-            .find((scope, key))
-            .filter(idempotency_keys::token.eq(token))
-            .filter(idempotency_keys::state.eq("running")),
-    )
-    .set((
-        idempotency_keys::state.eq("done"),
-        idempotency_keys::status.eq(done.status),
-        idempotency_keys::media_type.eq(done.media_type),
-        idempotency_keys::body.eq(done.body),
-        idempotency_keys::completed_at.eq(diesel::dsl::now),
-    ))
+    let updated = Complete {
+        scope,
+        key,
+        token,
+        done,
+    }
     .execute(conn)
     .await?;
     Ok(updated == 1)
+}
+
+/// The statement of [`complete`]: a fixed text, which diesel keeps
+/// prepared (it prepares every `UPDATE` it builds itself anew, a round
+/// trip of its own before the statement).
+struct Complete<'a> {
+    scope: &'a str,
+    key: &'a str,
+    token: Uuid,
+    done: &'a Completion<'a>,
+}
+
+impl diesel::query_builder::QueryId for Complete<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Complete<'_> {
+    fn walk_ast<'q>(
+        &'q self,
+        mut out: diesel::query_builder::AstPass<'_, 'q, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE \"idempotency_keys\" SET state = 'done', completed_at = now(), status = ",
+        );
+        out.push_bind_param::<diesel::sql_types::SmallInt, _>(&self.done.status)?;
+        out.push_sql(", media_type = ");
+        out.push_bind_param::<Text, _>(self.done.media_type)?;
+        out.push_sql(", body = ");
+        out.push_bind_param::<Bytea, _>(self.done.body)?;
+        out.push_sql(" WHERE scope = ");
+        out.push_bind_param::<Text, _>(self.scope)?;
+        out.push_sql(" AND key = ");
+        out.push_bind_param::<Text, _>(self.key)?;
+        out.push_sql(" AND token = ");
+        out.push_bind_param::<SqlUuid, _>(&self.token)?;
+        out.push_sql(" AND state = 'running'");
+        Ok(())
+    }
 }
 
 /// Deletes the claim of the run holding `token` if its write was not

@@ -67,15 +67,15 @@ pub struct NewJobRow<'a> {
 
 /// Inserts a job (a duplicate idempotency key is a no-op) and notifies
 /// workers when the transaction commits. Returns whether it was inserted.
-pub async fn insert(conn: &mut Conn, job: &NewJobRow<'_>) -> QueryResult<bool> {
+pub async fn insert(mut conn: &Conn, job: &NewJobRow<'_>) -> QueryResult<bool> {
     let inserted = diesel::insert_into(jobs::table)
         .values(job)
         .on_conflict_do_nothing()
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     if inserted > 0 {
         diesel::sql_query(format!("NOTIFY {CHANNEL}"))
-            .execute(conn)
+            .execute(&mut conn)
             .await?;
     }
     Ok(inserted > 0)
@@ -247,7 +247,7 @@ pub async fn retry_all_dead(conn: &mut Conn) -> QueryResult<usize> {
 /// Deletes jobs of `kind` not yet started whose payload has `field` equal
 /// to one of `values` (cancelling, e.g., a todo's reminders).
 pub async fn cancel_pending(
-    conn: &mut Conn,
+    mut conn: &Conn,
     kind: &str,
     field: &str,
     values: &[String],
@@ -262,7 +262,7 @@ pub async fn cancel_pending(
     .bind::<Text, _>(kind)
     .bind::<Text, _>(field)
     .bind::<diesel::sql_types::Array<Text>, _>(values)
-    .execute(conn)
+    .execute(&mut conn)
     .await
 }
 

@@ -96,7 +96,7 @@ impl Job {
 /// `idempotency_key`, a job with the same key already queued or done makes
 /// this a no-op. Call it inside the transaction of the change it belongs to.
 pub async fn enqueue(
-    conn: &mut Conn,
+    conn: &Conn,
     job: &Job,
     run_at: Option<DateTime<Utc>>,
     idempotency_key: Option<&str>,
@@ -118,7 +118,7 @@ pub async fn enqueue(
 }
 
 /// Cancels the pending reminders of these todos.
-pub async fn cancel_reminders(conn: &mut Conn, todo_ids: &[Uuid]) -> diesel::QueryResult<usize> {
+pub async fn cancel_reminders(conn: &Conn, todo_ids: &[Uuid]) -> diesel::QueryResult<usize> {
     let ids: Vec<String> = todo_ids.iter().map(Uuid::to_string).collect();
     model::cancel_pending(conn, "due_reminder", "todo_id", &ids).await
 }

@@ -47,12 +47,19 @@ pub enum Refused {
 /// Locks `list`'s audience (see [`model::lock_audience`]) and checks that
 /// `actor` may do `action` there.
 pub async fn enter(
-    conn: &mut Conn,
+    conn: &Conn,
     list: Uuid,
     actor: Uuid,
     action: Action,
 ) -> Result<Audience, Refused> {
     let members = model::lock_audience(conn, list).await?;
+    admit(members, actor, action)
+}
+
+/// The audience of a list whose `members` were read under its audience
+/// lock (by [`enter`], or by `super::audience` for a todo's list), if
+/// `actor` may do `action` there.
+pub fn admit(members: Vec<(Uuid, Role)>, actor: Uuid, action: Action) -> Result<Audience, Refused> {
     let role = members.iter().find(|(u, _)| *u == actor).map(|(_, r)| *r);
     let role = authorize(role, action).map_err(Refused::Denied)?;
     Ok(Audience { members, role })

@@ -8,6 +8,7 @@
 //! `loader` the per-request DataLoaders, and `graphql` the resolvers.
 
 pub mod access;
+pub mod audience;
 pub mod domain;
 pub mod error;
 pub mod graphql;

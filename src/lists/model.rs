@@ -76,7 +76,7 @@ pub struct MemberWithUser {
 
 /// The name of the advisory lock that orders a list's todo writes (shared)
 /// against its membership changes and deletion (exclusive).
-fn audience_lock(list: Uuid) -> String {
+pub fn audience_lock(list: Uuid) -> String {
     format!("list-audience:{}", list.simple())
 }
 
@@ -89,14 +89,21 @@ fn audience_lock(list: Uuid) -> String {
 /// granted, in a statement of their own, so they are the ones a membership
 /// change just committed (READ COMMITTED takes a snapshot per statement).
 /// Empty when the list does not exist.
-pub async fn lock_audience(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<(Uuid, Role)>> {
-    crate::db::advisory_xact_lock_shared(conn, &audience_lock(list)).await?;
-    let rows: Vec<(Uuid, String)> = list_members::table
-        .filter(list_members::list_id.eq(list))
-        .select((list_members::user_id, list_members::role))
-        .order(list_members::user_id.asc())
-        .load(conn)
-        .await?;
+///
+/// The two statements are pipelined (one write, one round trip): the
+/// server still runs the read only once the lock is granted, and gives it
+/// its own snapshot then, exactly as if it had been sent after the lock's
+/// answer came back.
+pub async fn lock_audience(mut conn: &Conn, list: Uuid) -> QueryResult<Vec<(Uuid, Role)>> {
+    let key = audience_lock(list);
+    let (_, rows): (_, Vec<(Uuid, String)>) = futures_util::try_join!(
+        crate::db::advisory_xact_lock_shared(conn, &key),
+        list_members::table
+            .filter(list_members::list_id.eq(list))
+            .select((list_members::user_id, list_members::role))
+            .order(list_members::user_id.asc())
+            .load(&mut conn),
+    )?;
     Ok(rows
         .into_iter()
         .map(|(user, role)| (user, Role::from_db(&role)))

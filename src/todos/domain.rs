@@ -14,6 +14,10 @@ pub enum Scope {
     List(Uuid),
     /// The todos of every list this user is a member of.
     MemberOf(Uuid),
+    /// The todos of this user's default list, which the query finds itself
+    /// (a subquery on the user's row): a page read together with the
+    /// viewer's row, before it has been read (`TodoService::list_with`).
+    DefaultOf(Uuid),
 }
 
 impl Scope {
@@ -22,6 +26,7 @@ impl Scope {
         match self {
             Self::List(list) => format!("l{}", list.simple()),
             Self::MemberOf(_) => "all".to_owned(),
+            Self::DefaultOf(_) => "default".to_owned(),
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::{changed_data, viewer},
-        objects::{TodoConnection, TodoFilterInput, TodoObject, TodoOrderInput, todo_connection},
+        objects::{TodoConnection, TodoFilterInput, TodoObject, TodoOrderInput},
+        viewer_todos::viewer_todo_connection,
     },
 };
 
@@ -129,20 +130,7 @@ impl TodoQuery {
             TodoOrderInput,
         >,
     ) -> async_graphql::Result<TodoConnection> {
-        let user = viewer(ctx).await?;
-        let filter = filter.unwrap_or_default();
-        let scope = filter.scope(&user);
-        todo_connection(
-            ctx,
-            user.id,
-            user.event_seq,
-            scope,
-            first,
-            after,
-            filter,
-            order_by,
-        )
-        .await
+        viewer_todo_connection(ctx, first, after, filter.unwrap_or_default(), order_by).await
     }
 }
 

@@ -16,10 +16,12 @@ use super::{
 };
 use crate::{
     db::Conn,
-    schema::{list_members, todos},
+    schema::{list_members, todos, users},
 };
 
 pub mod trash;
+mod update;
+pub use update::update;
 
 /// A todo row.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, PartialEq, Eq)]
@@ -84,9 +86,12 @@ impl TodoRow {
     }
 }
 
-/// A todo to insert.
+/// A todo to insert. `None` is written as NULL (the columns' default)
+/// rather than as `DEFAULT`: a statement whose text does not depend on
+/// which fields are set is one diesel keeps prepared (one round trip, not
+/// a prepare and then the insert).
 #[derive(Debug, Insertable)]
-#[diesel(table_name = todos)]
+#[diesel(table_name = todos, treat_none_as_default_value = false)]
 pub struct NewTodoRow<'a> {
     /// Id (UUIDv7, or a v4/v7 UUID the client chose).
     pub id: Uuid,
@@ -182,29 +187,29 @@ pub struct FieldVersionChanges {
 /// Inserts a todo unless its id is taken (then `None`): the id of a
 /// concurrent insert is decided by the unique index, so two creations
 /// with one client-chosen id never both insert.
-pub async fn insert_new(conn: &mut Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
+pub async fn insert_new(mut conn: &Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
     diesel::insert_into(todos::table)
         .values(todo)
         .on_conflict(todos::id)
         .do_nothing()
         .returning(TodoRow::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .optional()
 }
 
 /// The field versions of a todo (read under the row lock the update
 /// took, so they cannot change before it commits).
-pub async fn field_versions(conn: &mut Conn, id: Uuid) -> QueryResult<FieldVersions> {
+pub async fn field_versions(mut conn: &Conn, id: Uuid) -> QueryResult<FieldVersions> {
     todos::table
         .find(id)
         .select(FieldVersions::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
 }
 
 /// A todo of any list `viewer` is a member of.
-pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+pub async fn find_visible(mut conn: &Conn, viewer: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     live()
         .inner_join(
             list_members::table.on(list_members::list_id
@@ -213,18 +218,18 @@ pub async fn find_visible(conn: &mut Conn, viewer: Uuid, id: Uuid) -> QueryResul
         )
         .filter(todos::id.eq(id))
         .select(TodoRow::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
 
 /// The list a todo is in (no lock: writers lock the list, then the todo,
 /// then check it is still there).
-pub async fn list_of(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
+pub async fn list_of(mut conn: &Conn, id: Uuid) -> QueryResult<Option<Uuid>> {
     live()
         .filter(todos::id.eq(id))
         .select(todos::list_id)
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
@@ -240,29 +245,26 @@ pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 }
 
 /// A todo of `list`, locked until the transaction ends.
-pub async fn lock_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
+pub async fn lock_in_list(mut conn: &Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     live()
         .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
         .select(TodoRow::as_select())
         .for_update()
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
 
-/// Writes a todo's new state, and the new version of the fields that
-/// changed.
-pub async fn update(
-    conn: &mut Conn,
-    id: Uuid,
-    changes: &TodoChanges<'_>,
-    versions: &FieldVersionChanges,
-) -> QueryResult<TodoRow> {
-    diesel::update(live().filter(todos::id.eq(id)))
-        .set((changes, versions))
-        .returning(TodoRow::as_returning())
-        .get_result(conn)
+/// A live todo of any list, locked until the transaction ends (the
+/// caller checks it is in the list whose audience it locked first).
+pub async fn lock_live(mut conn: &Conn, id: Uuid) -> QueryResult<Option<TodoRow>> {
+    live()
+        .filter(todos::id.eq(id))
+        .select(TodoRow::as_select())
+        .for_update()
+        .first(&mut conn)
         .await
+        .optional()
 }
 
 /// Moves a todo to `position` of `list`, bumping its version.
@@ -288,7 +290,7 @@ pub async fn relocate(
 /// Moves a live todo of `list` to the trash at `at` (its version and
 /// everything else stay as they are), returning it.
 pub async fn delete_in_list(
-    conn: &mut Conn,
+    mut conn: &Conn,
     list: Uuid,
     id: Uuid,
     at: DateTime<Utc>,
@@ -296,7 +298,7 @@ pub async fn delete_in_list(
     diesel::update(live().filter(todos::id.eq(id).and(todos::list_id.eq(list))))
         .set(todos::deleted_at.eq(at))
         .returning(TodoRow::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .optional()
 }
@@ -346,11 +348,11 @@ pub async fn delete_many(
 }
 
 /// The first position key of `list` (new todos go before it).
-pub async fn first_position(conn: &mut Conn, list: Uuid) -> QueryResult<Option<String>> {
+pub async fn first_position(mut conn: &Conn, list: Uuid) -> QueryResult<Option<String>> {
     live()
         .filter(todos::list_id.eq(list))
         .select(diesel::dsl::min(todos::position))
-        .first(conn)
+        .first(&mut conn)
         .await
 }
 
@@ -377,20 +379,20 @@ pub async fn position_before(
 }
 
 /// Every todo of `list` in manual order (for rebalancing its keys).
-pub async fn in_order(conn: &mut Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
+pub async fn in_order(mut conn: &Conn, list: Uuid) -> QueryResult<Vec<TodoRow>> {
     live()
         .filter(todos::list_id.eq(list))
         .order((todos::position.asc(), todos::id.asc()))
         .select(TodoRow::as_select())
         .for_update()
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// Sets the positions of todos `ids` to `keys` (pairwise), bumping their
 /// versions, in one statement: the changed rows.
 pub async fn set_positions(
-    conn: &mut Conn,
+    mut conn: &Conn,
     ids: &[Uuid],
     keys: &[String],
     at: DateTime<Utc>,
@@ -407,7 +409,7 @@ pub async fn set_positions(
     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
     .bind::<Array<Text>, _>(keys)
     .bind::<Timestamptz, _>(at)
-    .load(conn)
+    .load(&mut conn)
     .await
 }
 
@@ -421,6 +423,15 @@ fn filtered<'a>(scope: Scope, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, P
                     list_members::table
                         .filter(list_members::user_id.eq(user))
                         .select(list_members::list_id),
+                ),
+            )
+            .into_boxed(),
+        Scope::DefaultOf(user) => live()
+            .filter(
+                todos::list_id.eq_any(
+                    users::table
+                        .filter(users::id.eq(user))
+                        .select(users::default_list_id),
                 ),
             )
             .into_boxed(),
@@ -460,7 +471,7 @@ fn escape_like(s: &str) -> String {
 /// One page of the todos of `scope`: up to `first + 1` rows (the extra one
 /// tells whether there is a next page), strictly after the cursor, by keyset.
 pub async fn list_page(
-    conn: &mut Conn,
+    mut conn: &Conn,
     scope: Scope,
     filter: &TodoFilter,
     page: &PageRequest,
@@ -545,13 +556,13 @@ pub async fn list_page(
     query
         .limit(page.first + 1)
         .select(TodoRow::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
 /// How many todos of `scope` match `filter`.
-pub async fn count(conn: &mut Conn, scope: Scope, filter: &TodoFilter) -> QueryResult<i64> {
-    filtered(scope, filter).count().get_result(conn).await
+pub async fn count(mut conn: &Conn, scope: Scope, filter: &TodoFilter) -> QueryResult<i64> {
+    filtered(scope, filter).count().get_result(&mut conn).await
 }
 
 /// The todo counts of `list`: (total, completed), in one scan.

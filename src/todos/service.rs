@@ -15,15 +15,15 @@ use uuid::Uuid;
 
 use super::{
     TodoError,
-    domain::{PageRequest, Patch, Scope, TodoFilter, TodoOrder, TodoPatch},
-    model::{self, FieldVersionChanges, TodoChanges, TodoRow},
+    domain::{PageRequest, Scope, TodoFilter, TodoOrder, TodoPatch},
+    model::{self, TodoRow},
 };
 use crate::{
     cache::reads::ReadCache,
     db::{Conn, Db},
     events::{
         EventKind, EventService,
-        service::{self as events, Recorded, TodoSnapshot, todo_changes},
+        service::{self as events, TodoSnapshot, todo_changes},
     },
     jobs::{self, queue::Job},
     lists::{
@@ -37,6 +37,7 @@ mod create;
 mod merge;
 mod moves;
 mod trash;
+mod write;
 pub use moves::{MoveTodo, Placement};
 pub use trash::{TRASH_PURGE_BATCH, TrashPage};
 
@@ -126,7 +127,7 @@ pub struct TodoService {
 /// completed: one per todo and due time (the idempotency key), sent
 /// `lead` before it is due (at once if that moment has passed).
 async fn schedule_reminder(
-    conn: &mut crate::db::Conn,
+    conn: &crate::db::Conn,
     row: &TodoRow,
     lead: std::time::Duration,
 ) -> diesel::QueryResult<()> {
@@ -174,8 +175,8 @@ impl TodoService {
 
     /// A todo of any list `viewer` is a member of.
     pub async fn get(&self, viewer: Uuid, id: Uuid) -> Result<TodoRow, TodoError> {
-        let mut conn = self.db.conn().await?;
-        model::find_visible(&mut conn, viewer, id)
+        let conn = self.db.conn().await?;
+        model::find_visible(&conn, viewer, id)
             .await?
             .ok_or(TodoError::NotFound)
     }
@@ -221,12 +222,15 @@ impl TodoService {
                 total: cached.total,
             });
         }
-        let mut conn = self.db.conn().await?;
-        let mut rows = model::list_page(&mut conn, scope, filter, page).await?;
-        let total = match with_total {
-            true => Some(model::count(&mut conn, scope, filter).await?),
-            false => None,
-        };
+        let conn = self.db.conn().await?;
+        // The page and its count in one write (one round trip).
+        let (mut rows, total) =
+            futures_util::try_join!(model::list_page(&conn, scope, filter, page), async {
+                match with_total {
+                    true => model::count(&conn, scope, filter).await.map(Some),
+                    false => Ok(None),
+                }
+            },)?;
         drop(conn);
         let first = usize::try_from(page.first).unwrap_or(0);
         let has_next_page = rows.len() > first;
@@ -248,6 +252,51 @@ impl TodoService {
         })
     }
 
+    /// Whether reads go through the read cache (which [`Self::list_with`]
+    /// bypasses: its key needs the viewer's data version first).
+    pub fn caches_reads(&self) -> bool {
+        self.cache.scope(Uuid::nil(), 0).is_some()
+    }
+
+    /// A page as [`Self::list`] reads it with the cache off, on one
+    /// connection and in one round trip with `also`'s statements, sent
+    /// first (the caller's read of the viewer's row: the page's `scope`
+    /// may find the viewer's default list itself, `Scope::DefaultOf`).
+    /// `also`'s answer is returned whatever the page's.
+    pub async fn list_with<T>(
+        &self,
+        scope: Scope,
+        filter: &TodoFilter,
+        page: &PageRequest,
+        with_total: bool,
+        also: impl AsyncFnOnce(&Conn) -> T,
+    ) -> Result<(T, Result<Page, TodoError>), TodoError> {
+        let conn = self.db.conn().await?;
+        let (also, read) = futures_util::join!(
+            also(&conn),
+            futures_util::future::try_join(model::list_page(&conn, scope, filter, page), async {
+                match with_total {
+                    true => model::count(&conn, scope, filter).await.map(Some),
+                    false => Ok(None),
+                }
+            },)
+        );
+        drop(conn);
+        let page = read.map_err(TodoError::from).map(|(mut rows, total)| {
+            let first = usize::try_from(page.first).unwrap_or(0);
+            let has_next_page = rows.len() > first;
+            rows.truncate(first);
+            Page {
+                rows,
+                has_next_page,
+                has_previous_page: page.after.is_some(),
+                order: page.order,
+                total,
+            }
+        });
+        Ok((also, page))
+    }
+
     /// How many todos of `scope` match `filter` (see [`Self::list`]).
     pub async fn count(
         &self,
@@ -263,8 +312,8 @@ impl TodoService {
         {
             return Ok(n);
         }
-        let mut conn = self.db.conn().await?;
-        let n = model::count(&mut conn, scope, filter).await?;
+        let conn = self.db.conn().await?;
+        let n = model::count(&conn, scope, filter).await?;
         drop(conn);
         if let Some(cache) = &cache {
             self.cache.put(cache, &name, &n).await;
@@ -316,110 +365,8 @@ impl TodoService {
         id: Uuid,
         patch: TodoPatch,
     ) -> Result<TodoRow, TodoError> {
-        let mut conn = self.db.conn().await?;
-        let (row, events) = conn
-            .transaction::<_, TodoError, _>(async |conn| {
-                let (audience, current) = enter_todo(conn, actor, id, Action::WriteTodos).await?;
-                if let Some(expected) = patch.expected_version
-                    && expected != current.version
-                {
-                    return Err(TodoError::VersionConflict {
-                        expected,
-                        actual: current.version,
-                        current: Box::new(current.current()),
-                    });
-                }
-                let title = match &patch.title {
-                    Patch::Set(t) => t.as_str(),
-                    Patch::Keep => current.title.as_str(),
-                };
-                let description = match &patch.description {
-                    Patch::Set(d) => d.as_ref().map(|d| d.as_str()),
-                    Patch::Keep => current.description.as_deref(),
-                };
-                let completed = match patch.completed {
-                    Patch::Set(c) => c,
-                    Patch::Keep => current.completed,
-                };
-                let due_at = match patch.due_at {
-                    Patch::Set(d) => d,
-                    Patch::Keep => current.due_at,
-                };
-                // Under the row lock `enter_todo` took: no write of this
-                // todo comes between the check and the write below. Only
-                // the input's fields whose value differs from the todo's
-                // can conflict: two devices that made the same change
-                // (both completed it) agree, as a three-way merge has it.
-                if let Some(base) = patch.base_version {
-                    let differing: Vec<&'static str> = patch
-                        .fields()
-                        .into_iter()
-                        .filter(|field| match *field {
-                            "title" => title != current.title,
-                            "description" => description != current.description.as_deref(),
-                            "completed" => completed != current.completed,
-                            "dueAt" => due_at != current.due_at,
-                            _ => true,
-                        })
-                        .collect();
-                    merge::check(conn, &current, base, &differing).await?;
-                }
-                let unchanged = title == current.title
-                    && description == current.description.as_deref()
-                    && completed == current.completed
-                    && due_at == current.due_at;
-                if unchanged {
-                    return Ok((current, Recorded::default()));
-                }
-                let at = now();
-                let completed_at = match (current.completed, completed) {
-                    (false, true) => Some(at),
-                    (_, false) => None,
-                    (true, true) => current.completed_at,
-                };
-                let version = current.version + 1;
-                let changed = |yes: bool| yes.then_some(version);
-                let versions = FieldVersionChanges {
-                    title_version: changed(title != current.title),
-                    description_version: changed(description != current.description.as_deref()),
-                    completed_version: changed(completed != current.completed),
-                    due_at_version: changed(due_at != current.due_at),
-                };
-                let row = model::update(
-                    conn,
-                    id,
-                    &TodoChanges {
-                        title,
-                        description,
-                        completed,
-                        due_at,
-                        completed_at,
-                        updated_at: at,
-                        version,
-                    },
-                    &versions,
-                )
-                .await?;
-                let events = events::record(
-                    conn,
-                    todo_changes(
-                        &audience.users(),
-                        EventKind::Updated,
-                        row.list_id,
-                        std::slice::from_ref(&row),
-                    ),
-                )
-                .await?;
-                // A new due time reschedules the reminder; completing cancels it.
-                if row.due_at != current.due_at || row.completed != current.completed {
-                    jobs::queue::cancel_reminders(conn, &[row.id]).await?;
-                    schedule_reminder(conn, &row, self.reminder_lead).await?;
-                }
-                Ok((row, events))
-            })
-            .await?;
-        self.events.publish(&mut conn, events).await;
-        Ok(row)
+        // The transaction and its checks: `write`.
+        self.update_pipelined(actor, id, patch).await
     }
 
     /// Deletes one todo (OWNER or EDITOR of its list), returning its id:

@@ -3,18 +3,19 @@
 //! repeated with a client-chosen id (its first answer was lost) is
 //! answered with the todo it made, without a second event.
 
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::{
     TodoService, first_key_before,
     moves::{REBALANCE_AT, rebalance},
     now, schedule_reminder,
+    write::{Failed, mismatch},
 };
 use crate::{
+    db::pipeline,
     events::{
         EventKind,
-        service::{self as events, Recorded, todo_changes},
+        service::{self as events, todo_changes},
     },
     lists::{access::Action, guard},
     todos::{
@@ -31,6 +32,12 @@ impl TodoService {
     /// the rebalancing length rebalances the list). With `todo.id` taken:
     /// the existing todo when it is the caller's and equals the input
     /// (nothing written), `IdInUse` otherwise (see [`repeated`]).
+    ///
+    /// Three round trips to PostgreSQL (see [`crate::db::pipeline`]):
+    /// `BEGIN`, the audience lock, the members and the first position in
+    /// one write; the todo's insert with its events (their snapshot is the
+    /// row as it will be inserted, built here) and its reminder in the
+    /// next; `COMMIT` with the read of the events' numbers in the last.
     #[tracing::instrument(skip_all, fields(user.id = %actor, list.id = %list))]
     pub async fn create(
         &self,
@@ -40,62 +47,135 @@ impl TodoService {
     ) -> Result<TodoRow, TodoError> {
         let mut conn = self.db.conn().await?;
         let at = now();
-        let (row, events) = conn
-            .transaction::<_, TodoError, _>(async |conn| {
-                let audience = guard::enter(conn, list, actor, Action::WriteTodos).await?;
-                // Two todos created at once may get the same key: ties are
-                // broken by id, so the order stays total.
-                let position = match &todo.position {
-                    Some(key) => key.clone(),
-                    None => first_key_before(model::first_position(conn, list).await?.as_deref())?,
-                };
-                let id = todo.id.unwrap_or_else(Uuid::now_v7);
-                let inserted = model::insert_new(
-                    conn,
-                    &NewTodoRow {
-                        id,
-                        owner_id: actor,
-                        list_id: list,
-                        position: position.as_str(),
-                        title: todo.title.as_str(),
-                        description: todo.description.as_ref().map(|d| d.as_str()),
-                        due_at: todo.due_at,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )
-                .await?;
-                let Some(mut row) = inserted else {
-                    let existing = repeated(conn, actor, list, id, &todo).await?;
-                    return Ok((existing, Recorded::default()));
-                };
+        let id = todo.id.unwrap_or_else(Uuid::now_v7);
+        let created = pipeline::run(&mut conn, async |conn| {
+            let (_, audience, first) = futures_util::try_join!(
+                async { Ok::<_, Failed>(pipeline::begin(conn).await?) },
+                async {
+                    Ok(guard::enter(conn, list, actor, Action::WriteTodos)
+                        .await
+                        .map_err(TodoError::from)?)
+                },
+                async {
+                    // A chosen position needs no read (and sends none).
+                    match todo.position {
+                        Some(_) => Ok(None),
+                        None => Ok(model::first_position(conn, list).await?),
+                    }
+                },
+            )?;
+            // Two todos created at once may get the same key: ties are
+            // broken by id, so the order stays total.
+            let position = match &todo.position {
+                Some(key) => key.clone(),
+                None => first_key_before(first.as_deref())?,
+            };
+            let new = NewTodoRow {
+                id,
+                owner_id: actor,
+                list_id: list,
+                position: position.as_str(),
+                title: todo.title.as_str(),
+                description: todo.description.as_ref().map(|d| d.as_str()),
+                due_at: todo.due_at,
+                created_at: at,
+                updated_at: at,
+            };
+            let (row, events) = if position.as_str().len() > REBALANCE_AT {
+                // Rare (a key grown past the limit): one statement at a time.
+                let row = model::insert_new(conn, &new).await?.ok_or(Failed::Taken)?;
                 let mut changes = todo_changes(
                     &audience.users(),
                     EventKind::Created,
                     list,
                     std::slice::from_ref(&row),
                 );
-                if position.as_str().len() > REBALANCE_AT {
-                    let rebalanced = rebalance(conn, list).await?;
-                    if let Some(moved) = rebalanced.iter().find(|r| r.id == id) {
-                        row = moved.clone();
-                    }
-                    changes.extend(todo_changes(
-                        &audience.users(),
-                        EventKind::Updated,
-                        list,
-                        &rebalanced,
-                    ));
-                }
+                let rebalanced = rebalance(conn, list).await?;
+                let row = rebalanced
+                    .iter()
+                    .find(|r| r.id == id)
+                    .cloned()
+                    .unwrap_or(row);
+                changes.extend(todo_changes(
+                    &audience.users(),
+                    EventKind::Updated,
+                    list,
+                    &rebalanced,
+                ));
                 let events = events::record(conn, changes).await?;
                 schedule_reminder(conn, &row, self.reminder_lead).await?;
-                Ok((row, events))
+                (row, events)
+            } else {
+                // The events carry the row as inserted, known before the
+                // insert answers: it is the input with the columns'
+                // defaults. Were the id taken, the insert writes nothing and
+                // the transaction (events included) is rolled back below.
+                let expected = as_inserted(&new);
+                let (inserted, events, ()) = futures_util::try_join!(
+                    async { Ok::<_, Failed>(model::insert_new(conn, &new).await?) },
+                    async {
+                        Ok(events::record(
+                            conn,
+                            todo_changes(
+                                &audience.users(),
+                                EventKind::Created,
+                                list,
+                                std::slice::from_ref(&expected),
+                            ),
+                        )
+                        .await?)
+                    },
+                    async { Ok(schedule_reminder(conn, &expected, self.reminder_lead).await?) },
+                )?;
+                let row = inserted.ok_or(Failed::Taken)?;
+                if row != expected {
+                    return Err(mismatch(id).into());
+                }
+                (row, events)
+            };
+            pipeline::commit(conn, async {
+                let numbers = events::numbers(conn, &events).await;
+                (row, events, numbers)
             })
-            .await?;
-        // Cached reads need no invalidation: the change moved every
-        // member's data version in the same transaction.
-        self.events.publish(&mut conn, events).await;
-        Ok(row)
+            .await
+            .map_err(Failed::from)
+        })
+        .await;
+        match created {
+            Ok((row, events, numbers)) => {
+                // Cached reads need no invalidation: the change moved every
+                // member's data version in the same transaction.
+                self.events.deliver(events, numbers);
+                Ok(row)
+            }
+            // The id is taken (rolled back): answer as a repeat.
+            Err(Failed::Taken) => repeated(&conn, actor, list, id, &todo).await,
+            Err(Failed::Todo(e)) => Err(e),
+            // Not a thing creating does.
+            Err(Failed::Moved) => Err(TodoError::NotFound),
+        }
+    }
+}
+
+/// The row inserting `new` makes: its fields and the columns' defaults
+/// (not completed, version 1, in no trash). What `createTodo` puts in its
+/// events' snapshots before the insert has answered, so the two go to
+/// PostgreSQL in one write; the insert's answer is checked against it.
+fn as_inserted(new: &NewTodoRow<'_>) -> TodoRow {
+    TodoRow {
+        id: new.id,
+        owner_id: new.owner_id,
+        title: new.title.to_owned(),
+        description: new.description.map(str::to_owned),
+        completed: false,
+        due_at: new.due_at,
+        completed_at: None,
+        created_at: new.created_at,
+        updated_at: new.updated_at,
+        version: 1,
+        list_id: new.list_id,
+        position: new.position.to_owned(),
+        deleted_at: None,
     }
 }
 
@@ -107,7 +187,7 @@ impl TodoService {
 /// another user, in a list the caller left, or gone meanwhile) is an
 /// `IdInUse` that reveals nothing.
 async fn repeated(
-    conn: &mut crate::db::Conn,
+    conn: &crate::db::Conn,
     actor: Uuid,
     list: Uuid,
     id: Uuid,

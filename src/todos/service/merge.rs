@@ -22,7 +22,7 @@ use crate::{
 /// the todo, `MergeConflict` when one of them changed after the base. The caller holds the todo's row lock, so the field versions
 /// read here are those the write will follow.
 pub(super) async fn check(
-    conn: &mut Conn,
+    conn: &Conn,
     current: &TodoRow,
     base: i32,
     input: &[&'static str],

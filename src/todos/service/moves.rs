@@ -239,7 +239,7 @@ fn move_changes(source: &Audience, target: &Audience, row: &TodoRow, from: Uuid)
 /// Gives every todo of `list` a fresh short key in the current order (the
 /// order does not change), in one statement; the rows whose key changed.
 pub(super) async fn rebalance(
-    conn: &mut crate::db::Conn,
+    conn: &crate::db::Conn,
     list: Uuid,
 ) -> Result<Vec<TodoRow>, TodoError> {
     let rows = model::in_order(conn, list).await?;

@@ -19,6 +19,7 @@ pub mod fractional_index;
 pub mod graphql;
 pub mod http;
 pub mod lists;
+pub mod pg_proxy;
 pub mod process;
 pub mod redis;
 pub mod smtp_sink;

@@ -4,8 +4,9 @@
 //! One file per concern: [`create`], [`update`] (and delete), [`bulk`]
 //! (and counts), [`isolation`], [`queries`] (filters), [`merge`]
 //! (field-level merges with `baseVersion`), [`field_versions`] (their
-//! migration) and [`client_ids`] (ids and
-//! positions chosen by clients); the helpers they share are here.
+//! migration), [`client_ids`] (ids and positions chosen by clients) and
+//! [`pipelined`] (round trips, rollback mid-pipeline, concurrent
+//! numbering); the helpers they share are here.
 
 mod bulk;
 mod client_ids;
@@ -13,6 +14,7 @@ mod create;
 mod field_versions;
 mod isolation;
 mod merge;
+mod pipelined;
 mod queries;
 mod update;
 

@@ -1,0 +1,190 @@
+//! Pipelined statements (`db::pipeline`): what each operation costs in
+//! round trips to PostgreSQL, counted by a proxy in front of it; a
+//! statement failing in the middle of a pipelined transaction rolls all
+//! of it back and leaves the connection usable; concurrent creations are
+//! all numbered, without gaps.
+
+use diesel_async::AsyncConnection;
+use reqwest::header::ACCEPT;
+use serde_json::{Value, json};
+
+use crate::support::{
+    CREATE_TODO, GRJ, TestApp, TestUser, error_code, fresh_database, lists::Pg,
+    pg_proxy::PgProxy, send,
+};
+
+const LIST: &str = "{ todos(first: 20) { totalCount nodes { id title completed owner { email } } } }";
+const UPDATE: &str =
+    "mutation($id: ID!, $input: UpdateTodoInput!) { updateTodo(id: $id, input: $input) { id title version } }";
+
+async fn update(app: &TestApp, user: &TestUser, id: &str, input: Value) -> Value {
+    app.gql_as(user, UPDATE, json!({ "id": id, "input": input }))
+        .await
+}
+
+/// `createTodo` titled `title` under `Idempotency-Key: key`.
+async fn create_keyed(app: &TestApp, user: &TestUser, key: &str, title: &str) {
+    let body = json!({ "query": CREATE_TODO, "variables": { "input": { "title": title } } });
+    let answer = send(
+        app.graphql_request(Some(&user.access_token), &body)
+            .header(ACCEPT, GRJ)
+            .header("Idempotency-Key", key),
+    )
+    .await;
+    assert!(answer.body["errors"].is_null(), "{}", answer.text);
+}
+
+/// One connection (every statement prepared on it by the warm-up), no
+/// read cache: every read goes to PostgreSQL through the proxy.
+async fn spawn_counted() -> (TestApp, PgProxy) {
+    let proxy = PgProxy::start(&fresh_database().await).await;
+    let app = TestApp::spawn_on(
+        proxy.url.clone(),
+        &[("CACHE", "false"), ("DATABASE_POOL_SIZE", "1")],
+    )
+    .await;
+    (app, proxy)
+}
+
+#[tokio::test]
+async fn each_operation_costs_the_round_trips_its_pipelines_make() {
+    let (app, proxy) = spawn_counted().await;
+    let alice = app.register("alice").await;
+    let id = app.create_todo_titled(&alice, "first").await;
+    for n in 0..2 {
+        // Warm-up: every statement prepared once.
+        app.data_as(&alice, LIST, json!({})).await;
+        app.create_todo_titled(&alice, "warm").await;
+        update(&app, &alice, &id, json!({ "title": format!("warm {n}") })).await;
+        create_keyed(&app, &alice, &format!("warm-{n}"), "warm").await;
+    }
+
+    let before = proxy.writes();
+    let data = app.data_as(&alice, LIST, json!({})).await;
+    // The viewer's row, the page and the count: one write.
+    assert_eq!(proxy.writes() - before, 1, "list");
+    assert_eq!(data["todos"]["totalCount"], 6);
+    assert_eq!(data["todos"]["nodes"][0]["owner"]["email"], alice.email.as_str());
+
+    let before = proxy.writes();
+    app.create_todo_titled(&alice, "counted").await;
+    // The viewer; BEGIN, lock, members, first position; the todo and its
+    // event; COMMIT and the event's number.
+    assert_eq!(proxy.writes() - before, 4, "createTodo");
+
+    let before = proxy.writes();
+    let body = update(&app, &alice, &id, json!({ "title": "counted" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    // The viewer; BEGIN, lock, members, row lock; the update and its
+    // event; COMMIT and the number.
+    assert_eq!(proxy.writes() - before, 4, "updateTodo");
+
+    let before = proxy.writes();
+    create_keyed(&app, &alice, "counted", "keyed").await;
+    // createTodo's four, the claim and the stored response.
+    assert_eq!(proxy.writes() - before, 6, "keyed createTodo");
+}
+
+#[tokio::test]
+async fn a_statement_failing_mid_pipeline_rolls_the_whole_write_back() {
+    let (app, _proxy) = spawn_counted().await;
+    let alice = app.register("alice").await;
+    let id = app.create_todo_titled(&alice, "kept").await;
+    let pg = Pg::connect(&app.database_url).await;
+    // The event insert (the second statement of the write that also
+    // inserts or updates the todo) fails for a todo titled "poison".
+    pg.exec(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.snapshot->>'title' = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON todo_events \
+         FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+    )
+    .await;
+    let events = "SELECT count(*) FROM todo_events";
+    let before = pg.count(events).await;
+
+    let body = app.try_create_todo(&alice, json!({ "title": "poison" })).await;
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert_eq!(pg.count("SELECT count(*) FROM todos WHERE title = 'poison'").await, 0);
+
+    let body = update(&app, &alice, &id, json!({ "title": "poison" })).await;
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    let row = pg
+        .rows(&format!("SELECT title, version::text FROM todos WHERE id = '{id}'"))
+        .await;
+    assert_eq!(row, vec![vec![Some("kept".into()), Some("1".into())]]);
+
+    // A typed error decided between two pipelined writes.
+    let body = update(&app, &alice, &id, json!({ "title": "x", "expectedVersion": 7 })).await;
+    assert_eq!(error_code(&body), "VERSION_CONFLICT", "{body}");
+    assert_eq!(pg.count(events).await, before, "no event was written");
+
+    // The one pooled connection is not left inside a transaction: the
+    // next writes commit and are seen from outside.
+    let body = update(&app, &alice, &id, json!({ "title": "changed" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    app.create_todo_titled(&alice, "after").await;
+    assert_eq!(
+        pg.count("SELECT count(*) FROM todos WHERE title IN ('changed', 'after')").await,
+        2
+    );
+    assert_eq!(pg.count(events).await, before + 2);
+}
+
+#[tokio::test]
+async fn sixty_four_concurrent_creations_of_one_user_are_all_numbered_without_gaps() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let created = futures_util::future::join_all(
+        (0..64).map(|i| app.try_create_todo(&alice, json!({ "title": format!("todo {i}") }))),
+    )
+    .await;
+    for body in &created {
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let pg = Pg::connect(&app.database_url).await;
+    let user = &alice.id;
+    let (count, low, high) = {
+        let row = pg
+            .rows(&format!(
+                "SELECT count(*), min(seq), max(seq) FROM todo_events WHERE user_id = '{user}'"
+            ))
+            .await;
+        let n = |i: usize| row[0][i].as_deref().unwrap().parse::<i64>().unwrap();
+        (n(0), n(1), n(2))
+    };
+    assert_eq!(
+        pg.count(&format!(
+            "SELECT count(*) FROM todo_events WHERE user_id = '{user}' AND kind = 'CREATED'"
+        ))
+        .await,
+        64
+    );
+    assert_eq!((low, high), (1, count), "numbered 1..{count} without gaps");
+    assert_eq!(
+        pg.count(&format!(
+            "SELECT count(DISTINCT seq) FROM todo_events WHERE user_id = '{user}'"
+        ))
+        .await,
+        count
+    );
+    assert_eq!(
+        pg.count(&format!("SELECT event_seq FROM users WHERE id = '{user}'"))
+            .await,
+        high
+    );
+}
+
+#[tokio::test]
+async fn a_todos_audience_lock_is_the_lock_of_its_list() {
+    let app = TestApp::spawn().await;
+    let conn = todoql::db::Conn::establish(&app.database_url).await.unwrap();
+    for _ in 0..3 {
+        let list = uuid::Uuid::new_v4();
+        assert_eq!(
+            todoql::lists::audience::sql_key(&conn, list).await.unwrap(),
+            todoql::lists::model::audience_lock(list)
+        );
+    }
+}
