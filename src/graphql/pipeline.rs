@@ -163,13 +163,19 @@ async fn charge_budget(
     if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
         (ctx.data_opt::<Credentials>(), ctx.data_opt::<Budget>())
     {
-        charge(budget, claims.sub, cost).await.map_err(|e| vec![e])?;
+        charge(budget, claims.sub, cost)
+            .await
+            .map_err(|e| vec![e])?;
     }
     Ok(())
 }
 
 /// Charges `user`'s budget `cost` points: `RATE_LIMITED` once spent.
-pub(super) async fn charge(budget: &Budget, user: uuid::Uuid, cost: u64) -> Result<(), ServerError> {
+pub(super) async fn charge(
+    budget: &Budget,
+    user: uuid::Uuid,
+    cost: u64,
+) -> Result<(), ServerError> {
     let Err(limited) = budget.charge(user, cost).await else {
         return Ok(());
     };

@@ -9,13 +9,13 @@ use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 
 use crate::support::{
-    CREATE_TODO, GRJ, TestApp, TestUser, error_code, fresh_database, lists::Pg,
-    pg_proxy::PgProxy, send,
+    CREATE_TODO, GRJ, TestApp, TestUser, error_code, fresh_database, lists::Pg, pg_proxy::PgProxy,
+    send,
 };
 
-const LIST: &str = "{ todos(first: 20) { totalCount nodes { id title completed owner { email } } } }";
-const UPDATE: &str =
-    "mutation($id: ID!, $input: UpdateTodoInput!) { updateTodo(id: $id, input: $input) { id title version } }";
+const LIST: &str =
+    "{ todos(first: 20) { totalCount nodes { id title completed owner { email } } } }";
+const UPDATE: &str = "mutation($id: ID!, $input: UpdateTodoInput!) { updateTodo(id: $id, input: $input) { id title version } }";
 
 async fn update(app: &TestApp, user: &TestUser, id: &str, input: Value) -> Value {
     app.gql_as(user, UPDATE, json!({ "id": id, "input": input }))
@@ -64,7 +64,10 @@ async fn each_operation_costs_the_round_trips_its_pipelines_make() {
     // The viewer's row, the page and the count: one write.
     assert_eq!(proxy.writes() - before, 1, "list");
     assert_eq!(data["todos"]["totalCount"], 6);
-    assert_eq!(data["todos"]["nodes"][0]["owner"]["email"], alice.email.as_str());
+    assert_eq!(
+        data["todos"]["nodes"][0]["owner"]["email"],
+        alice.email.as_str()
+    );
 
     let before = proxy.writes();
     app.create_todo_titled(&alice, "counted").await;
@@ -104,19 +107,33 @@ async fn a_statement_failing_mid_pipeline_rolls_the_whole_write_back() {
     let events = "SELECT count(*) FROM todo_events";
     let before = pg.count(events).await;
 
-    let body = app.try_create_todo(&alice, json!({ "title": "poison" })).await;
+    let body = app
+        .try_create_todo(&alice, json!({ "title": "poison" }))
+        .await;
     assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
-    assert_eq!(pg.count("SELECT count(*) FROM todos WHERE title = 'poison'").await, 0);
+    assert_eq!(
+        pg.count("SELECT count(*) FROM todos WHERE title = 'poison'")
+            .await,
+        0
+    );
 
     let body = update(&app, &alice, &id, json!({ "title": "poison" })).await;
     assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
     let row = pg
-        .rows(&format!("SELECT title, version::text FROM todos WHERE id = '{id}'"))
+        .rows(&format!(
+            "SELECT title, version::text FROM todos WHERE id = '{id}'"
+        ))
         .await;
     assert_eq!(row, vec![vec![Some("kept".into()), Some("1".into())]]);
 
     // A typed error decided between two pipelined writes.
-    let body = update(&app, &alice, &id, json!({ "title": "x", "expectedVersion": 7 })).await;
+    let body = update(
+        &app,
+        &alice,
+        &id,
+        json!({ "title": "x", "expectedVersion": 7 }),
+    )
+    .await;
     assert_eq!(error_code(&body), "VERSION_CONFLICT", "{body}");
     assert_eq!(pg.count(events).await, before, "no event was written");
 
@@ -126,7 +143,8 @@ async fn a_statement_failing_mid_pipeline_rolls_the_whole_write_back() {
     assert!(body["errors"].is_null(), "{body}");
     app.create_todo_titled(&alice, "after").await;
     assert_eq!(
-        pg.count("SELECT count(*) FROM todos WHERE title IN ('changed', 'after')").await,
+        pg.count("SELECT count(*) FROM todos WHERE title IN ('changed', 'after')")
+            .await,
         2
     );
     assert_eq!(pg.count(events).await, before + 2);
@@ -179,7 +197,9 @@ async fn sixty_four_concurrent_creations_of_one_user_are_all_numbered_without_ga
 #[tokio::test]
 async fn a_todos_audience_lock_is_the_lock_of_its_list() {
     let app = TestApp::spawn().await;
-    let conn = todoql::db::Conn::establish(&app.database_url).await.unwrap();
+    let conn = todoql::db::Conn::establish(&app.database_url)
+        .await
+        .unwrap();
     for _ in 0..3 {
         let list = uuid::Uuid::new_v4();
         assert_eq!(
