@@ -232,18 +232,7 @@ impl Inner {
             let mut pipe = redis::pipe();
             pipe.atomic();
             for (key, amount) in keys {
-                pipe.cmd("SET")
-                    .arg(key)
-                    .arg(0)
-                    .arg("PX")
-                    .arg(window_ms)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("INCRBY")
-                    .arg(key)
-                    .arg(*amount)
-                    .cmd("PTTL")
-                    .arg(key);
+                crate::rate_limit::add_to_window(&mut pipe, key, *amount, window_ms);
             }
             let flat: Vec<i64> = pipe.query_async(&mut *conn).await?;
             anyhow::Ok(flat)

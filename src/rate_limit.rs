@@ -55,22 +55,9 @@ impl RateLimiter {
             let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
             let call = async {
                 let mut conn = redis.conn().await?;
-                let (count, ttl): (u64, i64) = redis::pipe()
-                    .atomic()
-                    .cmd("SET")
-                    .arg(&full)
-                    .arg(0)
-                    .arg("PX")
-                    .arg(window_ms)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("INCRBY")
-                    .arg(&full)
-                    .arg(amount)
-                    .cmd("PTTL")
-                    .arg(&full)
-                    .query_async(&mut *conn)
-                    .await?;
+                let mut pipe = redis::pipe();
+                add_to_window(pipe.atomic(), &full, amount, window_ms);
+                let (count, ttl): (u64, i64) = pipe.query_async(&mut *conn).await?;
                 anyhow::Ok((count, ttl))
             };
             let span = crate::client_span!("EVAL", "redis", "MULTI");
@@ -163,6 +150,25 @@ pub fn limit_name(key: &str) -> &'static str {
         "budget" => "complexity",
         _ => "other",
     }
+}
+
+/// Appends to `pipe` the commands that add `amount` to the fixed window
+/// counted at `key` (starting a window of `window_ms` when there is none)
+/// and answer the new count and the milliseconds left: the one window
+/// rule of the rate limits and of the budget's sync (`crate::budget`).
+pub(crate) fn add_to_window(pipe: &mut redis::Pipeline, key: &str, amount: u64, window_ms: u64) {
+    pipe.cmd("SET")
+        .arg(key)
+        .arg(0)
+        .arg("PX")
+        .arg(window_ms)
+        .arg("NX")
+        .ignore()
+        .cmd("INCRBY")
+        .arg(key)
+        .arg(amount)
+        .cmd("PTTL")
+        .arg(key);
 }
 
 #[cfg(test)]

@@ -35,12 +35,18 @@ async fn create_keyed(app: &TestApp, user: &TestUser, key: &str, title: &str) {
 }
 
 /// One connection (every statement prepared on it by the warm-up), no
-/// read cache: every read goes to PostgreSQL through the proxy.
+/// read cache: every read goes to PostgreSQL through the proxy. No job
+/// workers: their polls would go through the proxy too, between any two
+/// counts.
 async fn spawn_counted() -> (TestApp, PgProxy) {
     let proxy = PgProxy::start(&fresh_database().await).await;
     let app = TestApp::spawn_on(
         proxy.url.clone(),
-        &[("CACHE", "false"), ("DATABASE_POOL_SIZE", "1")],
+        &[
+            ("CACHE", "false"),
+            ("DATABASE_POOL_SIZE", "1"),
+            ("JOBS_IN_PROCESS", "false"),
+        ],
     )
     .await;
     (app, proxy)
