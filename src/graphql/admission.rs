@@ -32,7 +32,7 @@ use super::{
     limits::{self, LimitExceeded, Limits},
 };
 use crate::{
-    auth::{AuthService, Credentials},
+    auth::{AuthService, Credentials, loader::UserDataLoader},
     cache::apq::{self, PersistedQueries},
     error::{ErrorBody, ErrorCode},
     idempotency::{
@@ -325,14 +325,33 @@ impl Gateway {
         };
         let gateway = self.clone();
         let run = async move {
+            // A signed-in caller's row is read in the claim's write: the
+            // mutation needs it first thing (`context::viewer`), and it
+            // then costs no round trip of its own, nor the claim one.
+            let viewer = match keyed.scope {
+                KeyScope::User(id) => Some(id),
+                KeyScope::Addr(_) => None,
+            };
             let begin = gateway
                 .idempotency
-                .begin(keyed.scope, &keyed.key, keyed.fingerprint, keyed.transport)
+                .begin_with(
+                    keyed.scope,
+                    &keyed.key,
+                    keyed.fingerprint,
+                    keyed.transport,
+                    async |conn| match viewer {
+                        Some(id) => AuthService::users_on(conn, &[id]).await.ok(),
+                        None => None,
+                    },
+                )
                 .await;
             match begin {
-                Ok(Begin::Replay(stored)) => Once::Replayed(stored),
+                Ok((Begin::Replay(stored), _)) => Once::Replayed(stored),
                 Err(refused) => Once::Refused(refused),
-                Ok(Begin::Run(claim)) => {
+                Ok((Begin::Run(claim), viewer)) => {
+                    if let Some(rows) = viewer {
+                        prime_users(&admitted.request, rows).await;
+                    }
                     let executed =
                         write_claim::scope(Some(claim.clone()), gateway.execute(admitted)).await;
                     let retryable = retryable(&executed);
@@ -505,6 +524,22 @@ fn persisted_query(request: &Request) -> Option<Result<String, String>> {
     }
 }
 
+/// Primes `request`'s user DataLoader with `rows` (read by the caller in
+/// a write it made anyway), so resolvers find them without a query. A
+/// row missing here (a deleted account) is simply not primed: the
+/// resolver then reads it, and answers as it always does.
+async fn prime_users(request: &Request, rows: Vec<crate::auth::model::User>) {
+    let loader = request
+        .data
+        .get(&std::any::TypeId::of::<UserDataLoader>())
+        .and_then(|data| data.downcast_ref::<UserDataLoader>());
+    if let Some(loader) = loader {
+        loader
+            .feed_many(rows.into_iter().map(|user| (user.id, user)))
+            .await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -598,3 +633,4 @@ mod tests {
         assert!(persisted_query(&Request::new("{a}")).is_none());
     }
 }
+

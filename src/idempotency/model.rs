@@ -55,8 +55,9 @@ pub struct NewClaim<'a> {
 /// Claims a key: one `INSERT … ON CONFLICT DO NOTHING`; true when this
 /// request won it (the primary key decides between concurrent requests
 /// and instances).
-pub async fn claim(conn: &mut Conn, new: &NewClaim<'_>) -> QueryResult<bool> {
-    Ok(Claim(new).execute(conn).await? == 1)
+/// On a shared connection, so it can be pipelined with other statements.
+pub async fn claim(conn: &Conn, new: &NewClaim<'_>) -> QueryResult<bool> {
+    Ok(Claim(new).execute(&mut { conn }).await? == 1)
 }
 
 /// The claim's `INSERT`. A query type rather than `diesel::sql_query`,

@@ -33,7 +33,7 @@ use super::{
     model::{self, Completion, NewClaim},
 };
 use crate::{
-    db::{Db, DbError},
+    db::{Conn, Db, DbError},
     write_claim::WriteClaim,
 };
 
@@ -89,6 +89,25 @@ impl IdempotencyService {
         fingerprint: Fingerprint,
         transport: Transport,
     ) -> Result<Begin, IdempotencyError> {
+        let (begin, ()) = self
+            .begin_with(scope, key, fingerprint, transport, async |_| ())
+            .await?;
+        Ok(begin)
+    }
+
+    /// [`Self::begin`], with `alongside` (statements of the caller's, e.g.
+    /// the read of the viewer's row the operation will need) sent in the
+    /// same write as the claim on the same connection: the claim then costs
+    /// no round trip of its own. `alongside` runs whatever the claim's
+    /// outcome; its answer comes back with it.
+    pub async fn begin_with<T>(
+        &self,
+        scope: KeyScope,
+        key: &IdempotencyKey,
+        fingerprint: Fingerprint,
+        transport: Transport,
+        alongside: impl AsyncFnOnce(&Conn) -> T,
+    ) -> Result<(Begin, T), IdempotencyError> {
         let scope = scope.to_string();
         let mut conn = self.db.conn().await?;
         let token = Uuid::now_v7();
@@ -107,11 +126,17 @@ impl IdempotencyService {
                 token,
             })
         };
+        let (first, along) = futures_util::join!(model::claim(&conn, &new), alongside(&conn));
+        let mut first = Some(first?);
         // Twice at most: a row pruned, or taken over by another request,
         // between two statements is read again once.
         for _ in 0..2 {
-            if model::claim(&mut conn, &new).await? {
-                return Ok(run());
+            let won = match first.take() {
+                Some(won) => won,
+                None => model::claim(&conn, &new).await?,
+            };
+            if won {
+                return Ok((run(), along));
             }
             let Some(row) = model::find(&mut conn, &scope, key.as_ref()).await? else {
                 continue;
@@ -121,12 +146,15 @@ impl IdempotencyService {
             }
             if row.state == "done" {
                 return match (row.status, row.body) {
-                    (Some(status), Some(body)) => Ok(Begin::Replay(Stored {
-                        transport: Transport::from_stored(&row.transport),
-                        status: u16::try_from(status).unwrap_or(200),
-                        media_type: row.media_type.unwrap_or_default(),
-                        body,
-                    })),
+                    (Some(status), Some(body)) => Ok((
+                        Begin::Replay(Stored {
+                            transport: Transport::from_stored(&row.transport),
+                            status: u16::try_from(status).unwrap_or(200),
+                            media_type: row.media_type.unwrap_or_default(),
+                            body,
+                        }),
+                        along,
+                    )),
                     // The table's CHECK makes this impossible.
                     _ => Err(IdempotencyError::InUse),
                 };
@@ -142,7 +170,7 @@ impl IdempotencyService {
                     key = key.as_ref(),
                     "idempotency key taken over: its first run ended without applying its write"
                 );
-                return Ok(run());
+                return Ok((run(), along));
             }
         }
         Err(IdempotencyError::InUse)
