@@ -21,5 +21,5 @@ INSERT INTO "todo_events" (user_id, kind, todo_id, snapshot, occurred_at, list_i
 \endpipeline
 \startpipeline
 COMMIT;
-SELECT "todo_events"."id", "todo_events"."seq" FROM "todo_events" WHERE (("todo_events"."id" = ANY((SELECT array_agg(id) FROM todo_events WHERE todo_id = ('00000000-0000-4000-c000-' || lpad(:r::text, 12, '0'))::uuid))) AND ("todo_events"."seq" IS NOT NULL));
+SELECT "todo_events"."id", "todo_events"."seq" FROM "todo_events" WHERE (("todo_events"."id" = ANY(ARRAY(SELECT generate_series(currval('todo_events_id_seq') - 49, currval('todo_events_id_seq'))))) AND ("todo_events"."seq" IS NOT NULL));
 \endpipeline
