@@ -28,5 +28,5 @@ INSERT INTO "todo_events" (user_id, kind, todo_id, snapshot, occurred_at, list_i
 \endpipeline
 \startpipeline
 COMMIT;
-SELECT "todo_events"."id", "todo_events"."seq" FROM "todo_events" WHERE (("todo_events"."id" = ANY(ARRAY[currval('todo_events_id_seq')])) AND ("todo_events"."seq" IS NOT NULL));
+SELECT "todo_events"."id", "todo_events"."seq" FROM "todo_events" WHERE (("todo_events"."id" = ANY(ARRAY[(SELECT currval('todo_events_id_seq'))])) AND ("todo_events"."seq" IS NOT NULL));
 \endpipeline
