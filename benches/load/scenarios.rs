@@ -479,17 +479,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         .await;
         let mut row = row_from_load(name, "api", &r);
         let t = row.throughput.unwrap_or(0.0);
-        let lower = http_ceiling.min(db_create);
-        row.ratio = Some(t / lower);
-        row.ratio_to = Some(
-            if http_ceiling <= db_create {
-                "ceiling: http"
-            } else {
-                "ceiling: db createTodo"
-            }
-            .into(),
-        );
-        row.extra.insert("vs_db".into(), t / db_create);
+        against_ceilings(&mut row, http_ceiling, db_create, "ceiling: db createTodo");
         if keyed {
             if let Some(plain) = plain_create {
                 row.extra.insert("vs_createTodo".into(), t / plain);
@@ -620,17 +610,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         .await;
         let mut row = row_from_load(name, "api", &r);
         let t = row.throughput.unwrap_or(0.0);
-        let lower = http_ceiling.min(db_update);
-        row.ratio = Some(t / lower);
-        row.ratio_to = Some(
-            if http_ceiling <= db_update {
-                "ceiling: http"
-            } else {
-                "ceiling: db updateTodo"
-            }
-            .into(),
-        );
-        row.extra.insert("vs_db".into(), t / db_update);
+        against_ceilings(&mut row, http_ceiling, db_update, "ceiling: db updateTodo");
         row.target = Some(">= 50 % of its DB ceiling".into());
         row.target_met = Some(t / db_update >= 0.50);
         if one_user {
@@ -820,4 +800,21 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Sets a write row's `ratio` to its throughput over the lower of the HTTP
+/// ceiling and its DB ceiling (`ratio_to` names which), and `vs_db` to
+/// its throughput over the DB ceiling alone.
+fn against_ceilings(row: &mut Row, http_ceiling: f64, db_ceiling: f64, db_name: &str) {
+    let t = row.throughput.unwrap_or(0.0);
+    row.ratio = Some(t / http_ceiling.min(db_ceiling));
+    row.ratio_to = Some(
+        if http_ceiling <= db_ceiling {
+            "ceiling: http"
+        } else {
+            db_name
+        }
+        .into(),
+    );
+    row.extra.insert("vs_db".into(), t / db_ceiling);
 }
