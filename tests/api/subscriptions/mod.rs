@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp, TestUser,
-    ws_client::{WAIT, WsClient},
+    ws_client::{Connect, TRANSPORT_WS, WAIT, WsClient},
 };
 
 /// The subscription every test uses.
@@ -157,6 +157,46 @@ async fn subscribed(app: &TestApp, user: &TestUser, id: &str) -> WsClient {
     let mut client = WsClient::ready(app, user).await;
     client.subscribe(id, EVENTS, json!({})).await;
     sync(&mut client, id, app, user).await;
+    client
+}
+
+/// `todoEvents` with each todo's description: large events, for the slow
+/// consumer tests.
+const BIG_EVENTS: &str = "subscription($after: String) { todoEvents(after: $after) {
+    cursor kind todoId todo { id completed description } } }";
+
+/// Creates `n` todos of `user` with a 10 KB description each (so a
+/// toggle of all of them is about 1 MB of events), returning their ids.
+async fn big_todos(app: &TestApp, user: &TestUser, n: usize) -> HashSet<String> {
+    let description = "x".repeat(10_000);
+    let mut ids = HashSet::new();
+    for i in 0..n {
+        let todo = app
+            .create_todo(
+                user,
+                json!({ "title": format!("big {i}"), "description": description }),
+            )
+            .await;
+        ids.insert(todo["id"].as_str().unwrap_or_default().to_owned());
+    }
+    ids
+}
+
+/// A graphql-transport-ws socket of `user` with a 4 KiB receive buffer
+/// (so it falls behind as soon as it stops reading), subscribed to
+/// [`BIG_EVENTS`] as `s`.
+async fn slow_subscriber(app: &TestApp, user: &TestUser) -> WsClient {
+    let mut client = WsClient::open(
+        app,
+        Connect {
+            protocol: Some(TRANSPORT_WS),
+            recv_buffer: Some(4096),
+            ..Connect::default()
+        },
+    )
+    .await;
+    client.init(&user.access_token).await;
+    client.subscribe("s", BIG_EVENTS, json!({})).await;
     client
 }
 

@@ -11,10 +11,13 @@ use std::{collections::HashSet, time::Duration};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{EVENTS, assert_distinct_cursors, event_for, expect, next_event, next_events, summary};
+use super::{
+    BIG_EVENTS, EVENTS, assert_distinct_cursors, big_todos, event_for, expect, next_event,
+    next_events, slow_subscriber, summary,
+};
 use crate::support::{
     TestApp, TestUser, error_code,
-    ws_client::{Connect, LEGACY_WS, TRANSPORT_WS, WAIT, WsClient},
+    ws_client::{LEGACY_WS, TRANSPORT_WS, WAIT, WsClient},
 };
 
 /// One subscribed operation on a socket.
@@ -295,32 +298,12 @@ async fn a_slow_follower_ends_with_a_resumable_error_and_the_others_go_on() {
     const ROUNDS: usize = 20;
     let app = TestApp::spawn_with(&[("SUBSCRIPTION_BUFFER", "2")]).await;
     let user = app.register("slowfollower").await;
-    let description = "x".repeat(10_000);
-    for i in 0..TODOS {
-        app.create_todo(
-            &user,
-            json!({ "title": format!("big {i}"), "description": description }),
-        )
-        .await;
-    }
-    let big_events = "subscription($after: String) { todoEvents(after: $after) {
-        cursor kind todoId todo { id completed description } } }";
-    let mut slow = WsClient::open(
-        &app,
-        Connect {
-            protocol: Some(TRANSPORT_WS),
-            recv_buffer: Some(4096),
-            ..Connect::default()
-        },
-    )
-    .await;
-    slow.init(&user.access_token).await;
-    slow.subscribe("s", big_events, json!({})).await;
+    big_todos(&app, &user, TODOS).await;
     let mut slow = Sub {
-        client: slow,
+        client: slow_subscriber(&app, &user).await,
         id: "s".into(),
     };
-    let mut fast = Sub::open(&app, &user, TRANSPORT_WS, "f", big_events, json!({})).await;
+    let mut fast = Sub::open(&app, &user, TRANSPORT_WS, "f", BIG_EVENTS, json!({})).await;
     live(&app, &user, &mut [&mut slow, &mut fast]).await;
     assert_eq!(app.state.shared.running(), 1);
 
@@ -372,7 +355,7 @@ async fn a_slow_follower_ends_with_a_resumable_error_and_the_others_go_on() {
     assert_eq!(app.state.shared.running(), 1);
 
     slow.client
-        .subscribe("r", big_events, json!({ "after": resume_from }))
+        .subscribe("r", BIG_EVENTS, json!({ "after": resume_from }))
         .await;
     while received.len() < TODOS * ROUNDS {
         received.push(next_event(&mut slow.client, "r").await);

@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
-    EVENTS, assert_distinct_cursors, next_event, next_events, subscribed, sync, token_for,
-    user_uuid, without_time,
+    BIG_EVENTS, EVENTS, assert_distinct_cursors, big_todos, next_event, next_events,
+    slow_subscriber, subscribed, sync, token_for, user_uuid, without_time,
 };
 use crate::support::{
     TestApp, error_code,
-    ws_client::{Connect, LEGACY_WS, TRANSPORT_WS, WsClient},
+    ws_client::{LEGACY_WS, TRANSPORT_WS, WsClient},
 };
 
 // --- 8. Slow consumers ---------------------------------------------------------
@@ -31,30 +31,9 @@ async fn a_slow_consumer_ends_with_a_resumable_error() {
     const ROUNDS: usize = 20;
     let app = TestApp::spawn_with(&[("SUBSCRIPTION_BUFFER", "2")]).await;
     let user = app.register("slow").await;
+    let ids = big_todos(&app, &user, TODOS).await;
     let description = "x".repeat(10_000);
-    let mut ids = HashSet::new();
-    for i in 0..TODOS {
-        let todo = app
-            .create_todo(
-                &user,
-                json!({ "title": format!("big {i}"), "description": description }),
-            )
-            .await;
-        ids.insert(todo["id"].as_str().unwrap().to_owned());
-    }
-    let big_events = "subscription($after: String) { todoEvents(after: $after) {
-        cursor kind todoId todo { id completed description } } }";
-    let mut client = WsClient::open(
-        &app,
-        Connect {
-            protocol: Some(TRANSPORT_WS),
-            recv_buffer: Some(4096),
-            ..Connect::default()
-        },
-    )
-    .await;
-    client.init(&user.access_token).await;
-    client.subscribe("s", big_events, json!({})).await;
+    let mut client = slow_subscriber(&app, &user).await;
     sync(&mut client, "s", &app, &user).await;
 
     // Stop reading while the events are produced.
@@ -99,7 +78,7 @@ async fn a_slow_consumer_ends_with_a_resumable_error() {
 
     // Resuming from the cursor delivers the rest, without loss or duplicate.
     client
-        .subscribe("r", big_events, json!({ "after": resume_from }))
+        .subscribe("r", BIG_EVENTS, json!({ "after": resume_from }))
         .await;
     while received.len() < TODOS * ROUNDS {
         received.push(next_event(&mut client, "r").await);
