@@ -4,6 +4,7 @@
 # PostgreSQL and Redis started by scripts/test.sh --exec.
 #
 #   ./scripts/bench.sh [--no-pin] [--quick|--full] [--out FILE] [--perf SCENARIO-PREFIX]
+#                      [--only FAN-OUT-PREFIX[|…]]   (only those fan-out rows; names hold commas)
 #   ./scripts/bench.sh --compare OLD.json NEW.json
 #
 # --quick (default) takes about 3 minutes, --full about 10. Results go to

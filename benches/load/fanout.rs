@@ -25,6 +25,7 @@ use crate::{
         Env, Server, cpu_seconds, finish_perf, load_average, reset_peak_rss, start_perf, status_kb,
     },
     report::{Row, fill_latency, histogram, ms},
+    stamped::Stamped,
 };
 
 /// A client WebSocket.
@@ -66,9 +67,14 @@ struct Deliveries {
     /// latency is measured from the event's `occurredAt` instead.
     pub sent_us: AtomicU64,
     /// The row's latency (from `sent_us` when set, else from `occurredAt`).
+    /// Delivery = when the message reached this machine's kernel.
     pub latency: Mutex<Option<Histogram<u64>>>,
     /// From `occurredAt` whatever `sent_us` says (commit to delivery).
     pub from_commit: Mutex<Option<Histogram<u64>>>,
+    /// As `latency`, but to when this client read the message rather than
+    /// when it reached the kernel: what the rows measured before
+    /// 2026-12-03 (it includes the client's own queue, see `stamped`).
+    pub seen: Mutex<Option<Histogram<u64>>>,
 }
 
 fn now_us() -> u64 {
@@ -86,25 +92,40 @@ fn occurred_at_us(text: &str) -> Option<u64> {
     u64::try_from(at.timestamp_micros()).ok()
 }
 
-/// Runs one subscriber of `query`: records each delivery's latency.
+/// Runs one subscriber of `query`: records each delivery's latency, from
+/// the kernel's receive stamp ([`Stamped`]) and, in `seen`, from when this
+/// one-thread client read it.
 async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>, query: &'static str) {
     let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": query } });
-    if socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .is_err()
+    let sent = socket.send(Message::text(subscribe.to_string())).await;
+    let mut socket = match sent
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Stamped::new(socket))
     {
-        deliveries.errors.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    while let Some(Ok(message)) = socket.next().await {
-        let received = now_us();
-        let Message::Text(text) = message else {
+        Ok(socket) => socket,
+        Err(_) => {
+            deliveries.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    while let Some(frame) = socket.next().await {
+        let seen = now_us();
+        let received = frame.kernel_us;
+        match frame.opcode {
+            1 => {}
+            8 => break,
+            9 => {
+                let _ = socket.send(10, &frame.payload).await;
+                continue;
+            }
+            _ => continue,
+        }
+        let Ok(text) = std::str::from_utf8(&frame.payload) else {
+            deliveries.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let text = text.as_str();
         if text.starts_with("{\"type\":\"ping\"") || text.contains("\"type\":\"ping\"") {
-            let _ = socket.send(Message::text("{\"type\":\"pong\"}")).await;
+            let _ = socket.send(1, b"{\"type\":\"pong\"}").await;
             continue;
         }
         if !text.contains("\"type\":\"next\"") || text.contains("\"errors\"") {
@@ -118,10 +139,13 @@ async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>, query: &'st
             let _ = h.record(received.saturating_sub(at).max(1));
         }
         let sent = deliveries.sent_us.load(Ordering::Relaxed);
-        if let Some(at) = if sent > 0 { Some(sent) } else { occurred }
-            && let Some(h) = deliveries.latency.lock().unwrap().as_mut()
-        {
-            let _ = h.record(received.saturating_sub(at).max(1));
+        if let Some(at) = if sent > 0 { Some(sent) } else { occurred } {
+            if let Some(h) = deliveries.latency.lock().unwrap().as_mut() {
+                let _ = h.record(received.saturating_sub(at).max(1));
+            }
+            if let Some(h) = deliveries.seen.lock().unwrap().as_mut() {
+                let _ = h.record(seen.saturating_sub(at).max(1));
+            }
         }
         deliveries.last_us.fetch_max(received, Ordering::Relaxed);
         deliveries.count.fetch_add(1, Ordering::Relaxed);
@@ -295,6 +319,7 @@ pub async fn fan_out(
     deliveries.errors.store(0, Ordering::Relaxed);
     *deliveries.latency.lock().unwrap() = Some(histogram());
     *deliveries.from_commit.lock().unwrap() = Some(histogram());
+    *deliveries.seen.lock().unwrap() = Some(histogram());
 
     let pids: Vec<u32> = servers
         .iter()
@@ -307,6 +332,9 @@ pub async fn fan_out(
         .filter(|p| p.split(',').any(|p| case.name.starts_with(p)))
         .and_then(|_| start_perf(&env.work, &case.name, pids[0]));
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    // The load generator's own CPU: one thread reads every socket, so its
+    // time per delivery bounds how early the last of a round can be seen.
+    let client0 = cpu_seconds(std::process::id());
     for pid in &pids {
         reset_peak_rss(*pid);
     }
@@ -350,7 +378,9 @@ pub async fn fan_out(
         .unwrap()
         .replace(histogram())
         .unwrap();
+    let paced_seen = deliveries.seen.lock().unwrap().take().unwrap();
     let paced_count = deliveries.count.swap(0, Ordering::Relaxed);
+    let client_paced = cpu_seconds(std::process::id()) - client0;
 
     // Burst: rounds back to back from 8 concurrent writers; deliveries per
     // second until the last one arrives. A shared list's rounds are one
@@ -400,11 +430,11 @@ pub async fn fan_out(
         load_1m: load_average()[0],
         note: Some(match case.list {
             None => format!(
-                "{} subscribers of {users} user(s) on {} instance(s); latency = delivery time - occurredAt (stamped in the transaction just before commit), paced: one event per user at a time ({} rounds); throughput: {} rounds back to back; cpu per 1,000 deliveries",
+                "{} subscribers of {users} user(s) on {} instance(s); latency = delivery time (the kernel's receive stamp at the client, SO_TIMESTAMPNS; seen_*: when this one-thread client read it, the method before 2026-12-03) - occurredAt (stamped in the transaction just before commit), paced: one event per user at a time ({} rounds); throughput: {} rounds back to back; cpu per 1,000 deliveries",
                 case.subscribers, case.instances, settings.paced_rounds, settings.burst_rounds
             ),
             Some(_) => format!(
-                "{} `changes` subscribers, {} per member of one {users}-member list, on {} instance(s); paced: ONE createTodo in the list at a time by its members in turn ({} rounds), latency = delivery time - the time the mutation was sent (from_commit_*: - occurredAt); throughput: {burst_rounds} such writes from 8 writers back to back; cpu per 1,000 deliveries",
+                "{} `changes` subscribers, {} per member of one {users}-member list, on {} instance(s); paced: ONE createTodo in the list at a time by its members in turn ({} rounds), latency = delivery time (the kernel's receive stamp at the client; seen_*: when this client read it) - the time the mutation was sent (from_commit_*: - occurredAt); throughput: {burst_rounds} such writes from 8 writers back to back; cpu per 1,000 deliveries",
                 case.subscribers,
                 case.subscribers / users as usize,
                 case.instances,
@@ -424,6 +454,16 @@ pub async fn fan_out(
             ms(&paced_from_commit, 0.99).unwrap_or(0.0),
         );
     }
+    // The paced latency as this client read it (the method before
+    // 2026-12-03): bounded below by its CPU per delivery × the round.
+    row.extra
+        .insert("seen_p50_ms".into(), ms(&paced_seen, 0.5).unwrap_or(0.0));
+    row.extra
+        .insert("seen_p99_ms".into(), ms(&paced_seen, 0.99).unwrap_or(0.0));
+    row.extra.insert(
+        "client_cpu_us_per_paced_delivery".into(),
+        client_paced * 1e6 / paced_count.max(1) as f64,
+    );
     row.extra
         .insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
     row.extra

@@ -30,7 +30,8 @@
 //! line. The parts: [`env`] (processes, `/proc`, pinning, servers, `perf`),
 //! [`seed`] (the data and tokens), [`http_load`] (closed-loop HTTP and the
 //! fixed-response ceiling), [`pgbench`] (the database ceiling), [`fanout`]
-//! (WebSocket subscribers), [`jobs`], [`memory`], [`scenarios`] (the run,
+//! (WebSocket subscribers, reading with kernel receive stamps through
+//! [`stamped`]), [`jobs`], [`memory`], [`scenarios`] (the run,
 //! in order) and [`report`] (rows, table, JSON, `--compare`).
 #![allow(
     clippy::unwrap_used,
@@ -51,6 +52,7 @@ mod pgbench;
 mod report;
 mod scenarios;
 mod seed;
+mod stamped;
 
 use std::{
     path::{Path, PathBuf},
@@ -130,6 +132,10 @@ pub struct Settings {
     pub out: PathBuf,
     pub perf: Option<String>,
     pub pin: bool,
+    /// `--only PREFIX[|…]`: run only the fan-out rows whose names start
+    /// with a prefix (after the idle-memory row, whose instance is the
+    /// fan-out's second), to look into them without the other scenarios.
+    pub only: Option<String>,
 }
 
 impl Settings {
@@ -151,6 +157,7 @@ impl Settings {
                 out,
                 perf,
                 pin,
+                only: None,
             },
             Mode::Full => Self {
                 mode,
@@ -163,6 +170,7 @@ impl Settings {
                 out,
                 perf,
                 pin,
+                only: None,
             },
         }
     }
@@ -170,7 +178,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: load [--quick|--full] [--out FILE] [--perf SCENARIO-PREFIX[,…]] [--no-pin]\n       load --compare OLD.json NEW.json\n(run through scripts/bench.sh, which provides PostgreSQL and Redis)"
+        "usage: load [--quick|--full] [--out FILE] [--perf SCENARIO-PREFIX[,…]] [--only FAN-OUT-PREFIX[|…]] [--no-pin]\n       load --compare OLD.json NEW.json\n(run through scripts/bench.sh, which provides PostgreSQL and Redis)"
     );
     std::process::exit(2);
 }
@@ -191,6 +199,7 @@ fn main() {
     let mut out = None;
     let mut perf = None;
     let mut pin = true;
+    let mut only = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -199,6 +208,7 @@ fn main() {
             "--out" => out = Some(PathBuf::from(it.next().unwrap_or_else(|| usage()))),
             "--perf" => perf = Some(it.next().unwrap_or_else(|| usage()).clone()),
             "--no-pin" => pin = false,
+            "--only" => only = Some(it.next().unwrap_or_else(|| usage()).clone()),
             "--compare" => {
                 let (Some(a), Some(b)) = (it.next(), it.next()) else {
                     usage()
@@ -218,7 +228,8 @@ fn main() {
             }
         }
     }
-    let settings = Settings::new(mode, out, perf, pin);
+    let mut settings = Settings::new(mode, out, perf, pin);
+    settings.only = only;
     // One thread: the load generator stays on its own CPU.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -208,6 +208,15 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
     print_row(&row);
     rows.push(row);
 
+    if settings.only.is_some() {
+        // Only fan-out rows: instance A as the full run has it by then.
+        let on = env.serve("cache-on", &[("CACHE", "true".into())]).await?;
+        fan_outs(env, settings, (&on, &second), &tokens, &mut step, &mut rows).await?;
+        second.proc.stop();
+        on.proc.stop();
+        return Ok(rows);
+    }
+
     let off = env.serve("cache-off", &[("CACHE", "false".into())]).await?;
 
     // The HTTP ceiling answers the list query's real response body.
@@ -624,35 +633,7 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
         rows.push(row);
     }
 
-    // Fan-out: `on` is instance A (mutations go there), `second` is B.
-    let per_user = |name: &str, users: u32, instances: usize| FanOut {
-        name: name.into(),
-        first_user: 1,
-        users,
-        instances,
-        subscribers: SUBSCRIBERS,
-        list: None,
-    };
-    for case in [
-        per_user("fan-out: 1,000 subs of 1 user, 1 instance", 1, 1),
-        per_user("fan-out: 1,000 subs of 100 users, 1 instance", 100, 1),
-        per_user("fan-out: 1,000 subs of 1 user, 2 instances", 1, 2),
-        per_user("fan-out: 1,000 subs of 100 users, 2 instances", 100, 2),
-        // One change to a list of 50 members, each with 10 sockets.
-        FanOut {
-            name: "fan-out: 1 change to a 50-member list, 500 subs, 1 instance".into(),
-            first_user: BIG_LIST_FIRST,
-            users: BIG_LIST_MEMBERS,
-            instances: 1,
-            subscribers: BIG_LIST_MEMBERS as usize * SOCKETS_PER_MEMBER,
-            list: Some(big_list()),
-        },
-    ] {
-        progress(&mut step, &case.name);
-        let row = fan_out(env, settings, &[&on, &second], &tokens, &case).await?;
-        print_row(&row);
-        rows.push(row);
-    }
+    fan_outs(env, settings, (&on, &second), &tokens, &mut step, &mut rows).await?;
     second.proc.stop();
 
     // The 50 members of one shared list writing to it at once: each write
@@ -805,6 +786,55 @@ pub async fn scenarios(env: &Env, settings: &Settings) -> anyhow::Result<Vec<Row
 /// Sets a write row's `ratio` to its throughput over the lower of the HTTP
 /// ceiling and its DB ceiling (`ratio_to` names which), and `vs_db` to
 /// its throughput over the DB ceiling alone.
+/// The fan-out rows: `on` is instance A (mutations go there), `second` is
+/// B. With `--only`, just the rows whose names start with one of its
+/// prefixes.
+async fn fan_outs(
+    env: &Env,
+    settings: &Settings,
+    (on, second): (&Server, &Server),
+    tokens: &Arc<Vec<String>>,
+    step: &mut usize,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let per_user = |name: &str, users: u32, instances: usize| FanOut {
+        name: name.into(),
+        first_user: 1,
+        users,
+        instances,
+        subscribers: SUBSCRIBERS,
+        list: None,
+    };
+    let cases = [
+        per_user("fan-out: 1,000 subs of 1 user, 1 instance", 1, 1),
+        per_user("fan-out: 1,000 subs of 100 users, 1 instance", 100, 1),
+        per_user("fan-out: 1,000 subs of 1 user, 2 instances", 1, 2),
+        per_user("fan-out: 1,000 subs of 100 users, 2 instances", 100, 2),
+        // One change to a list of 50 members, each with 10 sockets.
+        FanOut {
+            name: "fan-out: 1 change to a 50-member list, 500 subs, 1 instance".into(),
+            first_user: BIG_LIST_FIRST,
+            users: BIG_LIST_MEMBERS,
+            instances: 1,
+            subscribers: BIG_LIST_MEMBERS as usize * SOCKETS_PER_MEMBER,
+            list: Some(big_list()),
+        },
+    ];
+    let wanted = |name: &str| {
+        settings
+            .only
+            .as_deref()
+            .is_none_or(|only| only.split('|').any(|p| name.starts_with(p)))
+    };
+    for case in cases.iter().filter(|c| wanted(&c.name)) {
+        progress(step, &case.name);
+        let row = fan_out(env, settings, &[on, second], tokens, case).await?;
+        print_row(&row);
+        rows.push(row);
+    }
+    Ok(())
+}
+
 fn against_ceilings(row: &mut Row, http_ceiling: f64, db_ceiling: f64, db_name: &str) {
     let t = row.throughput.unwrap_or(0.0);
     row.ratio = Some(t / http_ceiling.min(db_ceiling));

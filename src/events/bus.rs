@@ -138,15 +138,25 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5))
 }
 
+/// The most messages one write to Redis carries.
+const PUBLISH_BATCH: usize = 256;
+
+/// Sends the queue to Redis in order. Whatever is queued when a write
+/// starts goes in that one write, as a pipeline of `PUBLISH` commands (one
+/// round trip): sent one by one, awaiting each answer, a burst of commits
+/// (a round of 100 users' writes) made the last of them wait behind every
+/// other's round trip, each also waiting its turn on a busy runtime. A
+/// failed write is sent again whole after reconnecting: subscribers drop
+/// what they already had by sequence number.
 async fn publish_loop(
     client: redis::Client,
     channel: String,
     mut queue: mpsc::Receiver<Arc<Vec<Change>>>,
 ) {
-    let mut pending: Option<Arc<Vec<Change>>> = None;
+    let mut pending: Vec<Arc<Vec<Change>>> = Vec::new();
     let mut attempt = 0;
     loop {
-        if queue.is_closed() && pending.is_none() && queue.is_empty() {
+        if queue.is_closed() && pending.is_empty() && queue.is_empty() {
             // The bus is gone and nothing is left to send.
             return;
         }
@@ -161,32 +171,39 @@ async fn publish_loop(
         };
         attempt = 0;
         loop {
-            let event = match pending.take() {
-                Some(event) => event,
-                None => match queue.recv().await {
-                    Some(event) => event,
+            if pending.is_empty() {
+                match queue.recv().await {
+                    Some(events) => pending.push(events),
                     None => return,
-                },
-            };
-            let payload = match serde_json::to_string(&*event) {
-                Ok(payload) => payload,
-                Err(e) => {
-                    tracing::error!(error = %e, "serialising an event");
-                    continue;
                 }
-            };
-            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(payload)
-                .query_async(&mut conn)
-                .await;
+            }
+            while pending.len() < PUBLISH_BATCH {
+                match queue.try_recv() {
+                    Ok(events) => pending.push(events),
+                    Err(_) => break,
+                }
+            }
+            let mut pipe = redis::pipe();
+            for events in &pending {
+                match serde_json::to_string(&**events) {
+                    Ok(payload) => {
+                        pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+                    }
+                    Err(e) => tracing::error!(error = %e, "serialising an event"),
+                }
+            }
+            if pipe.is_empty() {
+                pending.clear();
+                continue;
+            }
+            let sent: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "redis publish failed; reconnecting");
-                pending = Some(event);
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
                 break;
             }
+            pending.clear();
         }
     }
 }
