@@ -9,6 +9,7 @@
 use std::sync::Mutex;
 
 use async_graphql::{InputType, Lookahead};
+use uuid::Uuid;
 
 use super::inputs::{TodoFilterInput, TodoOrderInput};
 use crate::todos::{
@@ -41,12 +42,12 @@ impl TodosArgs {
         })
     }
 
-    /// The arguments of the `todos` field under `look` (a `TodoList`
+    /// The arguments of the `todos` field `look` (under a `TodoList`
     /// selection), variables resolved. `None` unless it is selected exactly
     /// once (several selections may have different arguments) with
     /// arguments that parse: then nothing is read ahead.
     pub fn ahead(look: &Lookahead<'_>) -> Option<Self> {
-        let fields = look.field("todos").selection_fields();
+        let fields = look.selection_fields();
         let [field] = fields.as_slice() else {
             return None;
         };
@@ -75,21 +76,31 @@ impl TodosArgs {
     }
 }
 
+/// A page read ahead, with who read it.
+pub struct AheadPage {
+    /// The page.
+    pub page: Page,
+    /// The caller it was read for.
+    pub viewer: Uuid,
+    /// The caller's data version when it was read.
+    pub version: i64,
+}
+
 /// What a list object carries of a page read ahead: taken at most once.
 #[derive(Default)]
-pub struct TodosAhead(Mutex<Option<(TodosArgs, Page)>>);
+pub struct TodosAhead(Mutex<Option<(TodosArgs, AheadPage)>>);
 
 impl TodosAhead {
-    /// `page`, read for `args`.
-    pub fn new(args: TodosArgs, page: Page) -> Self {
-        Self(Mutex::new(Some((args, page))))
+    /// `read`, read for `args`.
+    pub fn new(args: TodosArgs, read: AheadPage) -> Self {
+        Self(Mutex::new(Some((args, read))))
     }
 
     /// The page, if it was read for `args` and not taken yet.
-    pub fn take(&self, args: &TodosArgs) -> Option<Page> {
+    pub fn take(&self, args: &TodosArgs) -> Option<AheadPage> {
         let mut slot = self.0.lock().ok()?;
         match slot.as_ref() {
-            Some((read_for, _)) if read_for == args => slot.take().map(|(_, page)| page),
+            Some((read_for, _)) if read_for == args => slot.take().map(|(_, read)| read),
             _ => None,
         }
     }

@@ -487,16 +487,22 @@ impl TodoListObject {
             TodoOrderInput,
         >,
     ) -> async_graphql::Result<TodoConnection> {
-        let user = viewer(ctx).await?;
         let filter = filter.unwrap_or_default();
         let scope = Scope::List(self.list.id);
         if let Ok(args) = TodosArgs::parse(first, after.as_deref(), &filter, order_by)
-            && let Some(page) = self.todos_ahead.take(&args)
+            && let Some(read) = self.todos_ahead.take(&args)
         {
-            prefetch(ctx, user.id, scope, &page.rows).await?;
-            let (id, version) = (user.id, user.event_seq);
-            return Ok(TodoConnection::live(id, version, scope, args.filter, page));
+            prefetch(ctx, read.viewer, scope, &read.page.rows).await?;
+            let (viewer, version) = (read.viewer, read.version);
+            return Ok(TodoConnection::live(
+                viewer,
+                version,
+                scope,
+                args.filter,
+                read.page,
+            ));
         }
+        let user = viewer(ctx).await?;
         todo_connection(
             ctx,
             user.id,

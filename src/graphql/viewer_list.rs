@@ -7,7 +7,7 @@ use async_graphql::{Context, ID};
 use futures_util::future::OptionFuture;
 
 use super::{
-    ahead::{TodosAhead, TodosArgs},
+    ahead::{AheadPage, TodosAhead, TodosArgs},
     context::{adopt_viewer, viewer, viewer_id},
     lists::{membership, parse_list_id},
     objects::TodoListObject,
@@ -54,10 +54,11 @@ pub async fn viewer_list(
             .map(|m| TodoListObject::new(m, &user)));
     };
     let look = ctx.look_ahead();
-    let ahead = TodosArgs::ahead(&look);
-    let with_total = look.field("todos").field("totalCount").exists();
-    let nodes = look.field("todos").field("nodes");
-    let edges = look.field("todos").field("edges").field("node");
+    let todos_look = look.field("todos");
+    let ahead = TodosArgs::ahead(&todos_look);
+    let with_total = todos_look.field("totalCount").exists();
+    let nodes = todos_look.field("nodes");
+    let edges = todos_look.field("edges").field("node");
     let with_users = look.field("owner").exists()
         || ["owner", "createdBy"]
             .iter()
@@ -105,7 +106,13 @@ pub async fn viewer_list(
     }
     let mut object = TodoListObject::new(found, &user);
     if let (Some(args), Some(Ok(page))) = (ahead, page) {
-        object.todos_ahead = TodosAhead::new(args, page);
+        let (viewer, version) = (user.id, user.event_seq);
+        let read = AheadPage {
+            page,
+            viewer,
+            version,
+        };
+        object.todos_ahead = TodosAhead::new(args, read);
     }
     Ok(Some(object))
 }
