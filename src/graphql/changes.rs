@@ -158,6 +158,7 @@ impl ListEventObject {
                 position: s.position.clone(),
                 joined_at: s.created_at,
             },
+            todos_ahead: Default::default(),
         }))
     }
 

@@ -5,6 +5,7 @@
 //! objects in selection order ([`order`]).
 
 pub mod admission;
+pub mod ahead;
 pub mod changes;
 pub mod context;
 pub mod documents;
@@ -17,6 +18,7 @@ mod pipeline;
 pub mod shared;
 pub mod shared_key;
 pub mod telemetry;
+pub mod viewer_list;
 pub mod viewer_todos;
 
 use async_graphql::{MergedObject, Schema};

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 pub use super::inputs::{TodoFilterInput, TodoOrderInput};
 use super::{
+    ahead::{TodosAhead, TodosArgs},
     context::{load_user, prefetch, viewer},
     lists::{
         CollaboratorObject, ListInvitationObject, ListMemberObject, ListRoleObject, membership,
@@ -401,6 +402,8 @@ pub struct TodoListObject {
     pub member: MemberRow,
     /// Whether it is the caller's default list.
     pub is_default: bool,
+    /// A page of `todos` read with the list (`Query.list`), if any.
+    pub todos_ahead: TodosAhead,
 }
 
 impl TodoListObject {
@@ -410,6 +413,7 @@ impl TodoListObject {
             is_default: membership.list.id == viewer.default_list_id,
             list: membership.list,
             member: membership.member,
+            todos_ahead: TodosAhead::default(),
         }
     }
 }
@@ -483,13 +487,27 @@ impl TodoListObject {
             TodoOrderInput,
         >,
     ) -> async_graphql::Result<TodoConnection> {
-        let user = viewer(ctx).await?;
         let filter = filter.unwrap_or_default();
+        let scope = Scope::List(self.list.id);
+        if let Ok(args) = TodosArgs::parse(first, after.as_deref(), &filter, order_by)
+            && let Some(read) = self.todos_ahead.take(&args)
+        {
+            prefetch(ctx, read.viewer, scope, &read.page.rows).await?;
+            let (viewer, version) = (read.viewer, read.version);
+            return Ok(TodoConnection::live(
+                viewer,
+                version,
+                scope,
+                args.filter,
+                read.page,
+            ));
+        }
+        let user = viewer(ctx).await?;
         todo_connection(
             ctx,
             user.id,
             user.event_seq,
-            Scope::List(self.list.id),
+            scope,
             first,
             after,
             filter,

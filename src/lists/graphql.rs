@@ -17,6 +17,7 @@ use crate::{
         context::{changed_data, viewer},
         lists::{ListInvitationObject, ListMemberObject, ListRoleObject, parse_list_id},
         objects::{PageInfo, TodoListConnection, TodoListObject},
+        viewer_list::viewer_list,
     },
 };
 
@@ -120,13 +121,7 @@ impl ListQuery {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<TodoListObject>> {
-        let user = viewer(ctx).await?;
-        let Some(list) = parse_list_id(id.as_str()) else {
-            return Ok(None);
-        };
-        Ok(crate::graphql::lists::membership(ctx, user.id, list)
-            .await?
-            .map(|m| TodoListObject::new(m, &user)))
+        viewer_list(ctx, &id).await
     }
 }
 

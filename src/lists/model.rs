@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::access::Role;
 use crate::{
+    auth::model::User,
     db::Conn,
     schema::{list_members, lists, users},
 };
@@ -138,7 +139,7 @@ pub async fn lock_for_rename(conn: &mut Conn, list: Uuid) -> QueryResult<Option<
 /// Memberships for several (user, list) pairs at once (the DataLoader's
 /// batch): one query.
 pub async fn memberships_for(
-    conn: &mut Conn,
+    mut conn: &Conn,
     pairs: &[(Uuid, Uuid)],
 ) -> QueryResult<Vec<Membership>> {
     let users_: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
@@ -148,7 +149,7 @@ pub async fn memberships_for(
         .filter(list_members::user_id.eq_any(users_))
         .filter(lists::id.eq_any(lists_))
         .select((ListRow::as_select(), MemberRow::as_select()))
-        .load(conn)
+        .load(&mut conn)
         .await?;
     Ok(rows
         .into_iter()
@@ -189,6 +190,26 @@ pub async fn members_of(conn: &mut Conn, lists_: &[Uuid]) -> QueryResult<Vec<Mem
         .order((list_members::joined_at.asc(), list_members::user_id.asc()))
         .select((MemberRow::as_select(), users::email, users::display_name))
         .load(conn)
+        .await
+}
+
+/// The accounts of `list`'s members, if `member` is one of them (none
+/// otherwise: the statement checks it itself, so it may be sent before the
+/// membership's answer is known). A fixed text, so it pipelines.
+pub async fn member_users(mut conn: &Conn, list: Uuid, member: Uuid) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(
+            users::id.eq_any(
+                list_members::table
+                    .filter(list_members::list_id.eq(list))
+                    .select(list_members::user_id),
+            ),
+        )
+        .filter(diesel::dsl::exists(
+            list_members::table.find((list, member)),
+        ))
+        .select(User::as_select())
+        .load(&mut conn)
         .await
 }
 

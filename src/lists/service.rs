@@ -22,6 +22,7 @@ use super::{
     position::{self, PositionKey},
 };
 use crate::{
+    auth::model::User,
     db::{Conn, Db},
     events::{
         EventService,
@@ -181,8 +182,39 @@ impl ListService {
         &self,
         pairs: &[(Uuid, Uuid)],
     ) -> Result<Vec<Membership>, ListError> {
-        let mut conn = self.db.conn().await?;
-        Ok(model::memberships_for(&mut conn, pairs).await?)
+        let conn = self.db.conn().await?;
+        Ok(model::memberships_for(&conn, pairs).await?)
+    }
+
+    /// `user`'s membership of `list` (`None`: not a member), on one
+    /// connection and in one round trip with `also`'s statements, sent
+    /// first: the caller's reads that go with it (the viewer's row; a page
+    /// of the list's todos and its members' accounts, which are sent before
+    /// the membership's answer is known and so must check it themselves,
+    /// as [`Self::member_users_on`] does). `also`'s answer is returned
+    /// whatever the membership's.
+    pub async fn membership_with<T>(
+        &self,
+        user: Uuid,
+        list: Uuid,
+        also: impl AsyncFnOnce(&Conn) -> T,
+    ) -> Result<(T, Result<Option<Membership>, ListError>), ListError> {
+        let conn = self.db.conn().await?;
+        let pair = [(user, list)];
+        let (also, found) = futures_util::join!(also(&conn), model::memberships_for(&conn, &pair));
+        drop(conn);
+        Ok((also, found.map(|mut rows| rows.pop()).map_err(Into::into)))
+    }
+
+    /// The accounts of `list`'s members if `member` is one of them (none
+    /// otherwise), on a connection the caller holds (shared, so the read
+    /// can be pipelined with the membership, [`Self::membership_with`]).
+    pub async fn member_users_on(
+        conn: &Conn,
+        list: Uuid,
+        member: Uuid,
+    ) -> Result<Vec<User>, ListError> {
+        Ok(model::member_users(conn, list, member).await?)
     }
 
     /// The members of several lists, in one query.

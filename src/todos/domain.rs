@@ -18,13 +18,23 @@ pub enum Scope {
     /// (a subquery on the user's row): a page read together with the
     /// viewer's row, before it has been read (`TodoService::list_with`).
     DefaultOf(Uuid),
+    /// The todos of `list` if `member` is a member of it, none otherwise:
+    /// the query checks the membership itself (a one-time filter), so a
+    /// page read together with the membership, before its answer is known
+    /// (`Query.list`), reads nothing of a list the caller may not see.
+    ListIfMember {
+        /// The list.
+        list: Uuid,
+        /// The caller.
+        member: Uuid,
+    },
 }
 
 impl Scope {
     /// A short stable name, for cache keys.
     pub fn key(self) -> String {
         match self {
-            Self::List(list) => format!("l{}", list.simple()),
+            Self::List(list) | Self::ListIfMember { list, .. } => format!("l{}", list.simple()),
             Self::MemberOf(_) => "all".to_owned(),
             Self::DefaultOf(_) => "default".to_owned(),
         }

@@ -435,6 +435,14 @@ fn filtered<'a>(scope: Scope, filter: &'a TodoFilter) -> todos::BoxedQuery<'a, P
                 ),
             )
             .into_boxed(),
+        // The membership as a one-time filter: the list's own index still
+        // gives the order.
+        Scope::ListIfMember { list, member } => live()
+            .filter(todos::list_id.eq(list))
+            .filter(diesel::dsl::exists(
+                list_members::table.find((list, member)),
+            ))
+            .into_boxed(),
     };
     if let Some(completed) = filter.completed {
         query = query.filter(todos::completed.eq(completed));

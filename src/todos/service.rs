@@ -223,33 +223,17 @@ impl TodoService {
             });
         }
         let conn = self.db.conn().await?;
-        // The page and its count in one write (one round trip).
-        let (mut rows, total) =
-            futures_util::try_join!(model::list_page(&conn, scope, filter, page), async {
-                match with_total {
-                    true => model::count(&conn, scope, filter).await.map(Some),
-                    false => Ok(None),
-                }
-            },)?;
+        let read = Self::page_on(&conn, scope, filter, page, with_total).await?;
         drop(conn);
-        let first = usize::try_from(page.first).unwrap_or(0);
-        let has_next_page = rows.len() > first;
-        rows.truncate(first);
         if let Some(cache) = &cache {
             let cached = CachedPage {
-                rows: rows.iter().map(TodoSnapshot::from).collect(),
-                has_next_page,
-                total,
+                rows: read.rows.iter().map(TodoSnapshot::from).collect(),
+                has_next_page: read.has_next_page,
+                total: read.total,
             };
             self.cache.put(cache, &name, &cached).await;
         }
-        Ok(Page {
-            rows,
-            has_next_page,
-            has_previous_page: page.after.is_some(),
-            order: page.order,
-            total,
-        })
+        Ok(read)
     }
 
     /// Whether reads go through the read cache (which [`Self::list_with`]
@@ -274,27 +258,39 @@ impl TodoService {
         let conn = self.db.conn().await?;
         let (also, read) = futures_util::join!(
             also(&conn),
-            futures_util::future::try_join(model::list_page(&conn, scope, filter, page), async {
-                match with_total {
-                    true => model::count(&conn, scope, filter).await.map(Some),
-                    false => Ok(None),
-                }
-            },)
+            Self::page_on(&conn, scope, filter, page, with_total)
         );
         drop(conn);
-        let page = read.map_err(TodoError::from).map(|(mut rows, total)| {
-            let first = usize::try_from(page.first).unwrap_or(0);
-            let has_next_page = rows.len() > first;
-            rows.truncate(first);
-            Page {
-                rows,
-                has_next_page,
-                has_previous_page: page.after.is_some(),
-                order: page.order,
-                total,
-            }
-        });
-        Ok((also, page))
+        Ok((also, read))
+    }
+
+    /// A page as [`Self::list`] reads it with the cache off, on a
+    /// connection the caller holds (shared, so the page and its count go
+    /// in one write with the caller's own statements).
+    pub async fn page_on(
+        conn: &Conn,
+        scope: Scope,
+        filter: &TodoFilter,
+        page: &PageRequest,
+        with_total: bool,
+    ) -> Result<Page, TodoError> {
+        let (mut rows, total) =
+            futures_util::try_join!(model::list_page(conn, scope, filter, page), async {
+                match with_total {
+                    true => model::count(conn, scope, filter).await.map(Some),
+                    false => Ok(None),
+                }
+            })?;
+        let first = usize::try_from(page.first).unwrap_or(0);
+        let has_next_page = rows.len() > first;
+        rows.truncate(first);
+        Ok(Page {
+            rows,
+            has_next_page,
+            has_previous_page: page.after.is_some(),
+            order: page.order,
+            total,
+        })
     }
 
     /// How many todos of `scope` match `filter` (see [`Self::list`]).

@@ -216,3 +216,107 @@ async fn a_todos_audience_lock_is_the_lock_of_its_list() {
         );
     }
 }
+
+/// The bench's `list(id)` request: a shared list's page, its count and the
+/// owners of its todos.
+const SHARED: &str = "query($id: ID!) { list(id: $id) { todos(first: 20, orderBy: POSITION) { totalCount nodes { id title completed owner { email } } } } }";
+
+#[tokio::test]
+async fn the_list_of_a_shared_list_costs_one_round_trip_and_nothing_for_others() {
+    let (app, proxy) = spawn_counted().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let outsider = app.register("outsider").await;
+    app.verify_email_in_db(&alice).await;
+    let list = app.create_list_id(&alice, "shared").await;
+    app.invite_and_accept(&alice, &list, &bob, "EDITOR").await;
+    app.invite_and_accept(&alice, &list, &carol, "VIEWER").await;
+    app.create_todo_in(&alice, &list, "by alice").await;
+    app.create_todo_in(&bob, &list, "by bob").await;
+    let vars = json!({ "id": list });
+    for _ in 0..2 {
+        // Warm-up: every statement prepared once, by a member and not.
+        app.data_as(&bob, SHARED, vars.clone()).await;
+        app.data_as(&outsider, SHARED, vars.clone()).await;
+    }
+
+    let before = proxy.writes();
+    let data = app.data_as(&carol, SHARED, vars.clone()).await;
+    // The viewer's row, the membership, the members' users, the page and
+    // its count: one write.
+    assert_eq!(proxy.writes() - before, 1, "list(id) of a member");
+    let todos = &data["list"]["todos"];
+    assert_eq!(todos["totalCount"], 2, "{data}");
+    let mut owners: Vec<&str> = todos["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["owner"]["email"].as_str().unwrap())
+        .collect();
+    owners.sort_unstable();
+    let mut expected = vec![alice.email.as_str(), bob.email.as_str()];
+    expected.sort_unstable();
+    assert_eq!(owners, expected);
+
+    // A non-member: null and no error, as for a list that does not exist,
+    // in the same single write.
+    let before = proxy.writes();
+    let body = app.gql_as(&outsider, SHARED, vars.clone()).await;
+    assert_eq!(proxy.writes() - before, 1, "list(id) of a non-member");
+    assert_eq!(body, json!({ "data": { "list": null } }));
+    let missing = json!({ "id": uuid::Uuid::new_v4().to_string() });
+    assert_eq!(
+        app.gql_as(&outsider, SHARED, missing).await,
+        json!({ "data": { "list": null } })
+    );
+
+    // An owner who left the list is no member's user: loaded through the
+    // request's DataLoader, one more round trip.
+    let body = app.remove_member(&alice, &list, &bob.id).await;
+    assert!(body["errors"].is_null(), "{body}");
+    app.data_as(&carol, SHARED, vars.clone()).await;
+    let before = proxy.writes();
+    let data = app.data_as(&carol, SHARED, vars).await;
+    assert_eq!(proxy.writes() - before, 2, "with a former member's todo");
+    let nodes = data["list"]["todos"]["nodes"].as_array().unwrap();
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["owner"]["email"] == bob.email.as_str()),
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn what_list_id_reads_ahead_is_nothing_for_a_non_member() {
+    use todoql::{
+        lists::ListService,
+        todos::{
+            TodoService,
+            domain::{PageRequest, Scope, TodoFilter, TodoOrder},
+        },
+    };
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let outsider = app.register("outsider").await;
+    let list = app.create_list_id(&alice, "private").await;
+    app.create_todo_in(&alice, &list, "secret").await;
+    let conn = todoql::db::Conn::establish(&app.database_url)
+        .await
+        .unwrap();
+    let list: uuid::Uuid = list.parse().unwrap();
+    let page = PageRequest::parse(None, None, TodoOrder::Position).unwrap();
+    for (user, seen) in [(&alice, 1), (&outsider, 0)] {
+        let member: uuid::Uuid = user.id.parse().unwrap();
+        let scope = Scope::ListIfMember { list, member };
+        let read = TodoService::page_on(&conn, scope, &TodoFilter::default(), &page, true)
+            .await
+            .unwrap();
+        assert_eq!((read.rows.len(), read.total), (seen, Some(seen as i64)));
+        let users = ListService::member_users_on(&conn, list, member)
+            .await
+            .unwrap();
+        assert_eq!(users.len(), seen, "{}", user.email);
+    }
+}
