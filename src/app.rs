@@ -28,6 +28,7 @@ use crate::{
     todos::TodoService,
 };
 
+use crate::state::AppParts;
 /// Re-exported: tests and tools reach the state through the assembly.
 pub use crate::state::AppState;
 
@@ -276,7 +277,7 @@ async fn assemble(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let shared = SharedRuns::new(config.events.subscription_buffer);
     Ok((
-        AppState {
+        AppState::new(AppParts {
             gateway,
             shared,
             config: Arc::new(config),
@@ -293,7 +294,7 @@ async fn assemble(
             shutdown: shutdown_rx,
             ws_connections: Arc::default(),
             metrics,
-        },
+        }),
         shutdown,
         workers,
     ))

@@ -23,9 +23,30 @@ use crate::{
     todos::TodoService,
 };
 
-/// Everything request handlers share.
+/// Everything request handlers share, behind one `Arc`: axum clones the
+/// state for every handler and middleware that extracts it, and a clone of
+/// the parts themselves (two dozen reference counts, each touched again on
+/// drop) was ~5 % of a list request's CPU.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// Shares `parts`.
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct AppParts {
     /// The configuration.
     pub config: Arc<Config>,
     /// PostgreSQL.

@@ -35,7 +35,7 @@ impl Credentials {
 
 /// The signed-in user, given the row looked up for the claims' subject
 /// (`None` when the account is gone).
-pub fn signed_in(credentials: &Credentials, row: Option<User>) -> Result<User, AuthError> {
+pub fn signed_in<U>(credentials: &Credentials, row: Option<U>) -> Result<U, AuthError> {
     credentials.claims()?;
     row.ok_or(AuthError::InvalidToken)
 }

@@ -298,6 +298,7 @@ impl Gateway {
             credentials,
             client,
             marker.clone(),
+            operation == Some(OperationType::Mutation),
         );
         Ok(Admitted {
             request,
@@ -441,8 +442,6 @@ async fn prime_users(request: &Request, rows: Vec<crate::auth::model::User>) {
         .get(&std::any::TypeId::of::<UserDataLoader>())
         .and_then(|data| data.downcast_ref::<UserDataLoader>());
     if let Some(loader) = loader {
-        loader
-            .feed_many(rows.into_iter().map(|user| (user.id, user)))
-            .await;
+        loader.feed_many(rows);
     }
 }

@@ -54,18 +54,21 @@ impl ExecutionMarker {
 
 /// Adds the per-request data resolvers rely on: the caller's credentials
 /// and address, fresh user and list DataLoaders (their caches must not
-/// outlive the request) and the execution marker.
+/// outlive the request) and the execution marker. `serial`: the operation
+/// is a mutation, whose fields run one after the other (see
+/// [`UserDataLoader::viewer`]).
 pub fn prepare_request(
     request: Request,
     services: (&AuthService, &ListService),
     credentials: Credentials,
     client: ClientAddr,
     marker: ExecutionMarker,
+    serial: bool,
 ) -> Request {
     request
         .data(credentials)
         .data(client)
-        .data(user_data_loader(services.0.clone()))
+        .data(user_data_loader(services.0.clone(), serial))
         .data(list_data_loader(services.1.clone()))
         .data(marker)
 }
@@ -86,10 +89,10 @@ async fn current_user(ctx: &Context<'_>) -> Result<User, AuthError> {
         .data::<UserDataLoader>()
         .map_err(|e| AuthError::Internal(e.message))?;
     let row = loader
-        .load_one(claims.sub)
+        .viewer(claims.sub)
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-    signed_in(credentials, row)
+    signed_in(credentials, row).map(Arc::unwrap_or_clone)
 }
 
 /// The signed-in caller's id as its token says, before the user row is
@@ -114,7 +117,7 @@ pub async fn adopt_viewer(
         .unwrap_or(&Credentials::Anonymous);
     let user = row.and_then(|row| signed_in(credentials, row)).gql()?;
     if let Ok(loader) = ctx.data::<UserDataLoader>() {
-        loader.feed_one(user.id, user.clone()).await;
+        loader.feed_one(user.clone());
     }
     Ok(user)
 }
@@ -141,7 +144,7 @@ impl Loaders {
     /// Forgets everything loaded so far.
     pub fn clear(&self) {
         if let Some(loader) = &self.users {
-            loader.clear::<Uuid>();
+            loader.clear();
         }
         if let Some(loader) = &self.lists {
             loader.clear::<(Uuid, Uuid)>();
@@ -165,7 +168,7 @@ pub fn client_ip(ctx: &Context<'_>) -> std::net::IpAddr {
 }
 
 /// The user with this id, through the request's DataLoader.
-pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
+pub async fn load_user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Arc<User>> {
     let loader = ctx.data::<UserDataLoader>()?;
     match loader.load_one(id).await {
         Ok(Some(user)) => Ok(user),

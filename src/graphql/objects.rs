@@ -4,6 +4,8 @@
 //! in the wiring layer; the features' GraphQL layers (`auth::graphql`,
 //! `todos::graphql`, `events::graphql`) return them.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -36,7 +38,8 @@ use crate::{
 
 /// An account.
 pub struct UserObject {
-    user: User,
+    /// Shared with the request's user loader (a page's nodes share one row).
+    user: Arc<User>,
     /// Known to be the caller (from `me` or a sign-in payload), so no
     /// further check is needed to walk into their todos.
     is_caller: bool,
@@ -46,14 +49,14 @@ impl UserObject {
     /// The caller themselves.
     pub fn caller(user: User) -> Self {
         Self {
-            user,
+            user: Arc::new(user),
             is_caller: true,
         }
     }
 
     /// A user reached through an edge (e.g. `Todo.owner`); walking into
     /// their todos requires them to be the caller.
-    pub fn reached(user: User) -> Self {
+    pub fn reached(user: Arc<User>) -> Self {
         Self {
             user,
             is_caller: false,
@@ -212,7 +215,7 @@ impl TodoObject {
     /// Who created it (Todo.owner is the same user).
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
         Ok(CollaboratorObject::from_user(
-            &load_user(ctx, self.0.owner_id).await?,
+            &*load_user(ctx, self.0.owner_id).await?,
         ))
     }
 }
@@ -441,7 +444,7 @@ impl TodoListObject {
 
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
         Ok(CollaboratorObject::from_user(
-            &load_user(ctx, self.list.owner_id).await?,
+            &*load_user(ctx, self.list.owner_id).await?,
         ))
     }
 

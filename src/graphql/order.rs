@@ -19,7 +19,7 @@
 //! object it is spread in.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -177,6 +177,18 @@ impl<'d> Walk<'d> {
     /// Orders an object (or every object of a list) by `fields`, then its
     /// children by theirs.
     fn apply(&self, value: &mut Value, fields: &Fields<'d>) {
+        // The children's fields, collected once for all the objects of a
+        // list (the 20 nodes of a page share their `owner`'s).
+        let mut children = HashMap::new();
+        self.apply_with(value, fields, &mut children);
+    }
+
+    fn apply_with(
+        &self,
+        value: &mut Value,
+        fields: &Fields<'d>,
+        children: &mut HashMap<&'d str, Fields<'d>>,
+    ) {
         match value {
             Value::Object(object) => {
                 let rank = |key: &Name| fields.get_index_of(key.as_str()).unwrap_or(usize::MAX);
@@ -184,14 +196,20 @@ impl<'d> Walk<'d> {
                     object.sort_by_cached_key(|key, _| rank(key));
                 }
                 for (key, child) in object.iter_mut() {
-                    if let Some(sets) = fields.get(key.as_str()) {
-                        self.descend(child, sets);
+                    let Some((_, &key, sets)) = fields.get_full(key.as_str()) else {
+                        continue;
+                    };
+                    let composite = matches!(child, Value::Object(_) | Value::List(_));
+                    if composite && sets.iter().any(|set| !set.items.is_empty()) {
+                        let child_fields =
+                            children.entry(key).or_insert_with(|| self.collect(sets));
+                        self.apply(child, child_fields);
                     }
                 }
             }
             Value::List(items) => {
                 for item in items {
-                    self.apply(item, fields);
+                    self.apply_with(item, fields, children);
                 }
             }
             _ => {}

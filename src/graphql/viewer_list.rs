@@ -96,13 +96,7 @@ pub async fn viewer_list(
     if let Some(Ok(users)) = users {
         ctx.data::<UserDataLoader>()?
             // The caller's row stays the one checked by `adopt_viewer`.
-            .feed_many(
-                users
-                    .into_iter()
-                    .filter(|u| u.id != caller)
-                    .map(|u| (u.id, u)),
-            )
-            .await;
+            .feed_many(users.into_iter().filter(|u| u.id != caller));
     }
     let mut object = TodoListObject::new(found, &user);
     if let (Some(args), Some(Ok(page))) = (ahead, page) {

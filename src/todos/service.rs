@@ -77,6 +77,29 @@ pub struct Page {
     pub total: Option<i64>,
 }
 
+impl Page {
+    /// The page from `rows` read with one row more than `first` asked
+    /// for: that extra row only tells that a next page exists.
+    pub fn from_read_ahead(
+        mut rows: Vec<TodoRow>,
+        first: i64,
+        after_cursor: bool,
+        order: TodoOrder,
+        total: Option<i64>,
+    ) -> Self {
+        let first = usize::try_from(first).unwrap_or(0);
+        let has_next_page = rows.len() > first;
+        rows.truncate(first);
+        Self {
+            rows,
+            has_next_page,
+            has_previous_page: after_cursor,
+            order,
+            total,
+        }
+    }
+}
+
 /// Enters the list of todo `id` for `action` and locks the todo: its
 /// audience and its current row. A todo of a list the caller is not a
 /// member of is `NotFound`.
@@ -274,23 +297,20 @@ impl TodoService {
         page: &PageRequest,
         with_total: bool,
     ) -> Result<Page, TodoError> {
-        let (mut rows, total) =
+        let (rows, total) =
             futures_util::try_join!(model::list_page(conn, scope, filter, page), async {
                 match with_total {
                     true => model::count(conn, scope, filter).await.map(Some),
                     false => Ok(None),
                 }
             })?;
-        let first = usize::try_from(page.first).unwrap_or(0);
-        let has_next_page = rows.len() > first;
-        rows.truncate(first);
-        Ok(Page {
+        Ok(Page::from_read_ahead(
             rows,
-            has_next_page,
-            has_previous_page: page.after.is_some(),
-            order: page.order,
+            page.first,
+            page.after.is_some(),
+            page.order,
             total,
-        })
+        ))
     }
 
     /// How many todos of `scope` match `filter` (see [`Self::list`]).
@@ -454,4 +474,55 @@ impl TodoService {
 fn first_key_before(first: Option<&str>) -> Result<PositionKey, TodoError> {
     let first = first.map(PositionKey::parse).transpose()?;
     Ok(position::key_between(None, first.as_ref())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::{Page, TodoOrder, TodoRow};
+
+    fn rows(n: usize) -> Vec<TodoRow> {
+        (0..n)
+            .map(|i| TodoRow {
+                id: Uuid::new_v4(),
+                owner_id: Uuid::nil(),
+                title: format!("todo {i}"),
+                description: None,
+                completed: false,
+                due_at: None,
+                completed_at: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+                version: 1,
+                list_id: Uuid::nil(),
+                position: format!("a{i}"),
+                deleted_at: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_row_read_ahead_only_tells_a_next_page_exists() {
+        let read = rows(3);
+        let third = read[2].id;
+        let page = Page::from_read_ahead(read, 2, true, TodoOrder::default(), Some(7));
+        assert_eq!(page.rows.len(), 2);
+        assert!(page.rows.iter().all(|r| r.id != third));
+        assert!(page.has_next_page);
+        assert!(page.has_previous_page);
+        assert_eq!(page.total, Some(7));
+    }
+
+    #[test]
+    fn a_short_read_is_the_last_page() {
+        let page = Page::from_read_ahead(rows(2), 2, false, TodoOrder::default(), None);
+        assert_eq!(page.rows.len(), 2);
+        assert!(!page.has_next_page);
+        assert!(!page.has_previous_page);
+        let empty = Page::from_read_ahead(rows(1), -1, false, TodoOrder::default(), None);
+        assert!(empty.rows.is_empty());
+        assert!(empty.has_next_page);
+    }
 }

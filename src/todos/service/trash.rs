@@ -97,21 +97,18 @@ impl TodoService {
         with_total: bool,
     ) -> Result<Page, TodoError> {
         let mut conn = self.db.conn().await?;
-        let mut rows = trash::page(&mut conn, list, page.after.as_ref(), page.first).await?;
+        let rows = trash::page(&mut conn, list, page.after.as_ref(), page.first).await?;
         let total = match with_total {
             true => Some(trash::count(&mut conn, list).await?),
             false => None,
         };
-        let first = usize::try_from(page.first).unwrap_or(0);
-        let has_next_page = rows.len() > first;
-        rows.truncate(first);
-        Ok(Page {
+        Ok(Page::from_read_ahead(
             rows,
-            has_next_page,
-            has_previous_page: page.after.is_some(),
-            order: TodoOrder::default(),
+            page.first,
+            page.after.is_some(),
+            TodoOrder::default(),
             total,
-        })
+        ))
     }
 
     /// How many todos `list`'s trash holds (the caller checked access).
