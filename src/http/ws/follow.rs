@@ -126,6 +126,7 @@ async fn follow(
     metrics: &crate::telemetry::Metrics,
 ) {
     let mut last = start;
+    let prefix = frame_prefix(ends);
     loop {
         match member.results.recv().await {
             Ok(Item::Results(batch)) => {
@@ -139,7 +140,7 @@ async fn follow(
                     if !ends.is_live() {
                         return;
                     }
-                    if ends.out.send(frame(ends, payload)).await.is_err() {
+                    if ends.out.send(frame_with(&prefix, payload)).await.is_err() {
                         return;
                     }
                     if let Some((seq, at)) = event {
@@ -187,18 +188,27 @@ async fn follow(
 /// `{"type":"next","id":…,"payload":…}` (legacy: `data`) around a payload
 /// serialised once for the run: the bytes `ServerMessage::encode` would
 /// write for the same response.
+#[cfg(test)]
 fn frame(ends: &Ends, payload: &str) -> Message {
+    frame_with(&frame_prefix(ends), payload)
+}
+
+/// What comes before the payload in each of this operation's messages
+/// (`{"type":"next","id":"1","payload":`): built once per follower, not
+/// once per delivery.
+fn frame_prefix(ends: &Ends) -> String {
     let kind = match ends.protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",
     };
     let id = serde_json::Value::String(ends.id.clone()).to_string();
-    let mut text = String::with_capacity(payload.len() + id.len() + 32);
-    text.push_str(r#"{"type":""#);
-    text.push_str(kind);
-    text.push_str(r#"","id":"#);
-    text.push_str(&id);
-    text.push_str(r#","payload":"#);
+    format!(r#"{{"type":"{kind}","id":{id},"payload":"#)
+}
+
+/// The message of `payload` after `prefix` ([`frame_prefix`]).
+fn frame_with(prefix: &str, payload: &str) -> Message {
+    let mut text = String::with_capacity(prefix.len() + payload.len() + 1);
+    text.push_str(prefix);
     text.push_str(payload);
     text.push('}');
     Message::Text(Utf8Bytes::from(text))
