@@ -15,7 +15,7 @@ use crate::{
     auth::model::User,
     error::GqlResultExt,
     graphql::{
-        context::{changed_data, viewer},
+        context::{caller_gone, changed_data, viewer, writer_id},
         objects::{TodoConnection, TodoFilterInput, TodoObject, TodoOrderInput},
         viewer_todos::viewer_todo_connection,
     },
@@ -24,13 +24,26 @@ use crate::{
 mod trash;
 pub use trash::{TrashMutation, TrashQuery};
 
-/// The list a mutation names (`None`: the caller's default list). A
-/// malformed id names no list: `NOT_FOUND`.
+/// The list a mutation names (`None`: the caller's default list).
 fn target_list(user: &User, list_id: Option<&ID>) -> Result<Uuid, TodoError> {
-    match list_id {
-        None => Ok(user.default_list_id),
-        Some(id) => Uuid::try_parse(id.as_str()).map_err(|_| TodoError::ListNotFound),
+    list_id.map_or(Ok(user.default_list_id), named_list)
+}
+
+/// The list `id` names. A malformed id names no list: `NOT_FOUND`.
+fn named_list(id: &ID) -> Result<Uuid, TodoError> {
+    Uuid::try_parse(id.as_str()).map_err(|_| TodoError::ListNotFound)
+}
+
+/// The result of a write by [`writer_id`]: what it found missing is first
+/// checked against the caller's account ([`caller_gone`]).
+async fn unless_gone<T>(
+    ctx: &Context<'_>,
+    result: Result<T, TodoError>,
+) -> async_graphql::Result<T> {
+    if matches!(result, Err(TodoError::NotFound | TodoError::ListNotFound)) {
+        caller_gone(ctx).await?;
     }
+    result.gql()
 }
 
 /// Input of `createTodo`.
@@ -145,17 +158,21 @@ impl TodoMutation {
         ctx: &Context<'_>,
         input: CreateTodoInput,
     ) -> async_graphql::Result<TodoObject> {
-        let user = viewer(ctx).await?;
-        let list = target_list(&user, input.list_id.as_ref()).gql()?;
+        // The default list is on the caller's row; a named list's access
+        // check needs no row (see `writer_id`).
+        let (actor, list) = match input.list_id.as_ref() {
+            None => {
+                let user = viewer(ctx).await?;
+                (user.id, user.default_list_id)
+            }
+            Some(id) => (writer_id(ctx).await?, named_list(id).gql()?),
+        };
         let todo = NewTodo::parse(&input.title, input.description.as_deref(), input.due_at)
             .and_then(|t| t.with_id(input.id.as_ref().map(|i| i.as_str())))
             .and_then(|t| t.with_position(input.position.as_deref()))
             .gql()?;
-        let row = ctx
-            .data::<TodoService>()?
-            .create(user.id, list, todo)
-            .await
-            .gql()?;
+        let created = ctx.data::<TodoService>()?.create(actor, list, todo).await;
+        let row = unless_gone(ctx, created).await?;
         changed_data(ctx);
         Ok(TodoObject(row))
     }
@@ -167,23 +184,21 @@ impl TodoMutation {
         id: ID,
         input: UpdateTodoInput,
     ) -> async_graphql::Result<TodoObject> {
-        let user = viewer(ctx).await?;
+        let actor = writer_id(ctx).await?;
         let id = parse_id(id.as_str()).gql()?;
         let patch = input.parse().gql()?;
-        let row = ctx
-            .data::<TodoService>()?
-            .update(user.id, id, patch)
-            .await
-            .gql()?;
+        let updated = ctx.data::<TodoService>()?.update(actor, id, patch).await;
+        let row = unless_gone(ctx, updated).await?;
         changed_data(ctx);
         Ok(TodoObject(row))
     }
 
     /// Returns the id of the deleted todo. NOT_FOUND when it is not the caller's.
     async fn delete_todo(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let user = viewer(ctx).await?;
+        let actor = writer_id(ctx).await?;
         let id = parse_id(id.as_str()).gql()?;
-        let deleted = ctx.data::<TodoService>()?.delete(user.id, id).await.gql()?;
+        let deleted = ctx.data::<TodoService>()?.delete(actor, id).await;
+        let deleted = unless_gone(ctx, deleted).await?;
         changed_data(ctx);
         Ok(ID(deleted.to_string()))
     }

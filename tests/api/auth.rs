@@ -695,6 +695,11 @@ async fn token_of_a_deleted_user_is_refused() {
     let app = TestApp::spawn().await;
     let user = app.register("deleted").await;
     assert_me_is(&app, &user.access_token, &user, "before deletion").await;
+    let todo = app.create_todo_titled(&user, "kept").await;
+    let lists = app
+        .data_as(&user, "{ lists { nodes { id } } }", json!({}))
+        .await;
+    let inbox = lists["lists"]["nodes"][0]["id"].clone();
 
     app.sql(&format!("DELETE FROM users WHERE id = '{}'", user.id))
         .await;
@@ -711,6 +716,36 @@ async fn token_of_a_deleted_user_is_refused() {
         )
         .await;
     assert_refused(&body, "UNAUTHENTICATED", "createTodo of a deleted user");
+    // Writes that check access without reading the caller's row first
+    // answer the same, not NOT_FOUND.
+    let body = app
+        .gql_as(
+            &user,
+            "mutation($list: ID!) { createTodo(input: { title: \"ghost\", listId: $list }) { id } }",
+            json!({ "list": inbox }),
+        )
+        .await;
+    assert_refused(
+        &body,
+        "UNAUTHENTICATED",
+        "createTodo into a list of a deleted user",
+    );
+    let body = app
+        .gql_as(
+            &user,
+            "mutation($id: ID!) { updateTodo(id: $id, input: { title: \"ghost\" }) { id } }",
+            json!({ "id": todo }),
+        )
+        .await;
+    assert_refused(&body, "UNAUTHENTICATED", "updateTodo of a deleted user");
+    let body = app
+        .gql_as(
+            &user,
+            "mutation($id: ID!) { deleteTodo(id: $id) }",
+            json!({ "id": todo }),
+        )
+        .await;
+    assert_refused(&body, "UNAUTHENTICATED", "deleteTodo of a deleted user");
 
     // A token for an id that never existed is refused the same way.
     let stranger = app.state.auth.tokens().issue(Uuid::now_v7()).unwrap();

@@ -82,12 +82,33 @@ async fn each_operation_costs_the_round_trips_its_pipelines_make() {
     // event; COMMIT and the event's number.
     assert_eq!(proxy.writes() - before, 4, "createTodo");
 
+    // Into a named list: its access check needs no viewer's row.
+    let lists = app
+        .data_as(&alice, "{ lists { nodes { id isDefault } } }", json!({}))
+        .await;
+    let inbox = lists["lists"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = proxy.writes();
+    let body = app
+        .gql_as(
+            &alice,
+            "mutation($list: ID!) { createTodo(input: { title: \"named\", listId: $list }) { id } }",
+            json!({ "list": inbox }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // BEGIN, lock, members, first position; the todo and its event;
+    // COMMIT and the event's number.
+    assert_eq!(proxy.writes() - before, 3, "createTodo into a named list");
+
     let before = proxy.writes();
     let body = update(&app, &alice, &id, json!({ "title": "counted" })).await;
     assert!(body["errors"].is_null(), "{body}");
-    // The viewer; BEGIN, lock, members, row lock; the update and its
-    // event; COMMIT and the number.
-    assert_eq!(proxy.writes() - before, 4, "updateTodo");
+    // BEGIN, lock, members, row lock; the update and its event; COMMIT
+    // and the number (no viewer's row: see `context::writer_id`).
+    assert_eq!(proxy.writes() - before, 3, "updateTodo");
 
     let before = proxy.writes();
     create_keyed(&app, &alice, "counted", "keyed").await;
