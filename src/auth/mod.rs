@@ -4,10 +4,11 @@
 //! `domain` parses client input, `model` holds the Diesel rows and queries,
 //! `service` the use cases (`verification` those of email verification,
 //! over the codes of `verification_code`), `graphql` the schema types and
-//! resolvers, and `loader` the per-request user DataLoader that removes
-//! N+1 owner queries.
+//! resolvers, `loader` the per-request user loader that removes N+1 owner
+//! queries, and `default_lists` every account's default list, remembered.
 
 pub mod credentials;
+pub mod default_lists;
 pub mod domain;
 pub mod error;
 pub mod graphql;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{
     AuthError,
+    default_lists::DefaultLists,
     domain::{DisplayName, Email, Password},
     model::{self, NewRefreshToken, NewUser, User},
     password,
@@ -53,6 +54,7 @@ pub struct AuthService {
     limiter: RateLimiter,
     limits: AuthLimits,
     metrics: Metrics,
+    default_lists: DefaultLists,
 }
 
 /// What a refresh-token exchange found, decided inside its transaction.
@@ -83,7 +85,14 @@ impl AuthService {
             limiter,
             limits,
             metrics,
+            default_lists: DefaultLists::default(),
         }
+    }
+
+    /// `user`'s default list, when this process has read their row before
+    /// (see [`DefaultLists`]).
+    pub fn known_default_list(&self, user: Uuid) -> Option<Uuid> {
+        self.default_lists.get(user)
     }
 
     /// The access-token keys (tests forge tokens with them).
@@ -392,7 +401,11 @@ impl AuthService {
     /// Users by id, for the DataLoader.
     pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>, AuthError> {
         let conn = self.db.conn().await?;
-        Ok(model::find_by_ids(&conn, ids).await?)
+        let users = model::find_by_ids(&conn, ids).await?;
+        for user in &users {
+            self.default_lists.remember(user.id, user.default_list_id);
+        }
+        Ok(users)
     }
 
     /// [`Self::users_by_ids`] on a connection the caller holds (shared, so

@@ -12,7 +12,7 @@ use super::{
     service::MoveTodo,
 };
 use crate::{
-    auth::model::User,
+    auth::{AuthService, model::User},
     error::GqlResultExt,
     graphql::{
         context::{caller_gone, changed_data, viewer, writer_id},
@@ -158,14 +158,15 @@ impl TodoMutation {
         ctx: &Context<'_>,
         input: CreateTodoInput,
     ) -> async_graphql::Result<TodoObject> {
-        // The default list is on the caller's row; a named list's access
-        // check needs no row (see `writer_id`).
-        let (actor, list) = match input.list_id.as_ref() {
-            None => {
-                let user = viewer(ctx).await?;
-                (user.id, user.default_list_id)
-            }
-            Some(id) => (writer_id(ctx).await?, named_list(id).gql()?),
+        // The write's access check needs no caller's row (see `writer_id`);
+        // the default list is on it, but remembered once read.
+        let actor = writer_id(ctx).await?;
+        let list = match input.list_id.as_ref() {
+            Some(id) => named_list(id).gql()?,
+            None => match ctx.data::<AuthService>()?.known_default_list(actor) {
+                Some(list) => list,
+                None => viewer(ctx).await?.default_list_id,
+            },
         };
         let todo = NewTodo::parse(&input.title, input.description.as_deref(), input.due_at)
             .and_then(|t| t.with_id(input.id.as_ref().map(|i| i.as_str())))
