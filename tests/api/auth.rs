@@ -718,34 +718,24 @@ async fn token_of_a_deleted_user_is_refused() {
     assert_refused(&body, "UNAUTHENTICATED", "createTodo of a deleted user");
     // Writes that check access without reading the caller's row first
     // answer the same, not NOT_FOUND.
-    let body = app
-        .gql_as(
-            &user,
+    let writes = [
+        (
             "mutation($list: ID!) { createTodo(input: { title: \"ghost\", listId: $list }) { id } }",
             json!({ "list": inbox }),
-        )
-        .await;
-    assert_refused(
-        &body,
-        "UNAUTHENTICATED",
-        "createTodo into a list of a deleted user",
-    );
-    let body = app
-        .gql_as(
-            &user,
+        ),
+        (
             "mutation($id: ID!) { updateTodo(id: $id, input: { title: \"ghost\" }) { id } }",
             json!({ "id": todo }),
-        )
-        .await;
-    assert_refused(&body, "UNAUTHENTICATED", "updateTodo of a deleted user");
-    let body = app
-        .gql_as(
-            &user,
+        ),
+        (
             "mutation($id: ID!) { deleteTodo(id: $id) }",
             json!({ "id": todo }),
-        )
-        .await;
-    assert_refused(&body, "UNAUTHENTICATED", "deleteTodo of a deleted user");
+        ),
+    ];
+    for (mutation, variables) in writes {
+        let body = app.gql_as(&user, mutation, variables).await;
+        assert_refused(&body, "UNAUTHENTICATED", mutation);
+    }
 
     // A token for an id that never existed is refused the same way.
     let stranger = app.state.auth.tokens().issue(Uuid::now_v7()).unwrap();
