@@ -168,6 +168,11 @@ async function run() {
   await live();
   for (const title of ['Old note', 'Water plants', 'Call mom', 'Buy milk']) await addTodo(title);
   await live();
+  // The counts shown offline are the server's last counts plus the queued
+  // writes: wait for the server's to include the four, or a refresh still
+  // in flight when the network goes is lost and the offline counts below
+  // start from an older figure (seen on a loaded machine).
+  await page.locator('#counts', { hasText: '4 to do · 0 done' }).waitFor();
   const phone = await phoneLogin(ann);
   const before = await serverTodos(phone);
   if (before.length !== 4) throw new Error(`expected 4 todos on the server, found ${before.length}`);
