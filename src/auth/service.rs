@@ -89,8 +89,8 @@ impl AuthService {
         }
     }
 
-    /// `user`'s default list, when this process has read their row before
-    /// (see [`DefaultLists`]).
+    /// `user`'s default list, when this process has read their row through
+    /// [`Self::users_by_ids`] before (see [`DefaultLists`]).
     pub fn known_default_list(&self, user: Uuid) -> Option<Uuid> {
         self.default_lists.get(user)
     }
