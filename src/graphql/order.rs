@@ -154,6 +154,13 @@ pub fn reorder(
     walk.descend(data, &[&operation.node.selection_set.node]);
 }
 
+/// Whether `value`, the value of fields with the selection sets `sets`,
+/// has keys to order: an object (or a list of them) selected with fields.
+fn has_order(value: &Value, sets: &[&SelectionSet]) -> bool {
+    matches!(value, Value::Object(_) | Value::List(_))
+        && sets.iter().any(|set| !set.items.is_empty())
+}
+
 /// Response keys in selection order, each with the selection sets of the
 /// fields merged under it.
 type Fields<'d> = IndexMap<&'d str, Vec<&'d SelectionSet>>;
@@ -167,8 +174,7 @@ struct Walk<'d> {
 impl<'d> Walk<'d> {
     /// Orders `value`, the value of fields with the selection sets `sets`.
     fn descend(&self, value: &mut Value, sets: &[&'d SelectionSet]) {
-        let composite = matches!(value, Value::Object(_) | Value::List(_));
-        if composite && sets.iter().any(|set| !set.items.is_empty()) {
+        if has_order(value, sets) {
             let fields = self.collect(sets);
             self.apply(value, &fields);
         }
@@ -199,8 +205,7 @@ impl<'d> Walk<'d> {
                     let Some((_, &key, sets)) = fields.get_full(key.as_str()) else {
                         continue;
                     };
-                    let composite = matches!(child, Value::Object(_) | Value::List(_));
-                    if composite && sets.iter().any(|set| !set.items.is_empty()) {
+                    if has_order(child, sets) {
                         let child_fields =
                             children.entry(key).or_insert_with(|| self.collect(sets));
                         self.apply(child, child_fields);

@@ -85,7 +85,7 @@ async fn each_operation_costs_the_round_trips_its_pipelines_make() {
 
     // Into a named list: its access check needs no viewer's row.
     let lists = app
-        .data_as(&alice, "{ lists { nodes { id isDefault } } }", json!({}))
+        .data_as(&alice, "{ lists { nodes { id } } }", json!({}))
         .await;
     let inbox = lists["lists"]["nodes"][0]["id"]
         .as_str()
