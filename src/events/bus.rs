@@ -9,9 +9,17 @@
 //! order, retrying with backoff while Redis is down. After every (re)connect
 //! of the subscription, local subscribers are told to resynchronise from
 //! PostgreSQL, so an outage loses nothing. Without Redis, fan-out is local.
+//!
+//! Redis hands this process its own messages back too (it subscribes to
+//! the channel it publishes on). Those were dispatched at publish time
+//! already, so they are recognised by their bytes ([`Echoes`]) and dropped
+//! before parsing: parsing and dispatching them again woke every
+//! subscriber of the event's users a second time, only for each to drop
+//! the copy by sequence number (a tenth of a 50-member list's fan-out).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
+    hash::{BuildHasher, RandomState},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -46,6 +54,7 @@ struct Inner {
     channels: Mutex<HashMap<Uuid, broadcast::Sender<BusMessage>>>,
     capacity: usize,
     publisher: Option<mpsc::Sender<Arc<Vec<Change>>>>,
+    echoes: Mutex<Echoes>,
 }
 
 impl EventBus {
@@ -56,6 +65,7 @@ impl EventBus {
                 channels: Mutex::new(HashMap::new()),
                 capacity: capacity.max(1),
                 publisher: None,
+                echoes: Mutex::default(),
             }),
         }
     }
@@ -70,9 +80,15 @@ impl EventBus {
                 channels: Mutex::new(HashMap::new()),
                 capacity: capacity.max(1),
                 publisher: Some(tx),
+                echoes: Mutex::default(),
             }),
         };
-        tokio::spawn(publish_loop(client.clone(), channel.clone(), rx));
+        tokio::spawn(publish_loop(
+            client.clone(),
+            channel.clone(),
+            rx,
+            Arc::downgrade(&bus.inner),
+        ));
         tokio::spawn(subscribe_loop(client, channel, Arc::downgrade(&bus.inner)));
         Ok(bus)
     }
@@ -122,6 +138,10 @@ impl Inner {
         }
     }
 
+    fn echoes(&self) -> std::sync::MutexGuard<'_, Echoes> {
+        self.echoes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn resync_all(&self) {
         let channels = self
             .channels
@@ -152,6 +172,7 @@ async fn publish_loop(
     client: redis::Client,
     channel: String,
     mut queue: mpsc::Receiver<Arc<Vec<Change>>>,
+    bus: std::sync::Weak<Inner>,
 ) {
     let mut pending: Vec<Arc<Vec<Change>>> = Vec::new();
     let mut attempt = 0;
@@ -184,12 +205,21 @@ async fn publish_loop(
                 }
             }
             let mut pipe = redis::pipe();
-            for events in &pending {
-                match serde_json::to_string(&**events) {
-                    Ok(payload) => {
-                        pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+            {
+                let inner = bus.upgrade();
+                let mut echoes = inner.as_ref().map(|inner| inner.echoes());
+                for events in &pending {
+                    match serde_json::to_string(&**events) {
+                        Ok(payload) => {
+                            // Remembered before it is sent: its echo
+                            // cannot arrive earlier.
+                            if let Some(echoes) = echoes.as_mut() {
+                                echoes.sent(payload.as_bytes());
+                            }
+                            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+                        }
+                        Err(e) => tracing::error!(error = %e, "serialising an event"),
                     }
-                    Err(e) => tracing::error!(error = %e, "serialising an event"),
                 }
             }
             if pipe.is_empty() {
@@ -241,10 +271,12 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
             let Some(inner) = bus.upgrade() else { return };
-            let events = message
-                .get_payload::<String>()
-                .ok()
-                .and_then(|p| serde_json::from_str::<Vec<Change>>(&p).ok());
+            let payload = message.get_payload_bytes();
+            if inner.echoes().returned(payload) {
+                // Dispatched when it was published.
+                continue;
+            }
+            let events = serde_json::from_slice::<Vec<Change>>(payload).ok();
             match events {
                 Some(events) => {
                     if let Some(user) = events.first().map(Change::user_id) {
@@ -255,5 +287,104 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
             }
         }
         tracing::warn!("redis subscription lost; reconnecting");
+    }
+}
+
+/// How many published messages [`Echoes`] remembers.
+const ECHOES: usize = 8_192;
+
+/// The messages this process published whose copy from Redis has not come
+/// back yet, by a hash of their bytes (keyed per process, so no other
+/// instance's message can be made to look like one) and their length.
+///
+/// Forgetting errs one way only: a message whose echo never comes (a write
+/// retried after it got through, a subscription lost meanwhile) is
+/// forgotten after [`ECHOES`] newer ones, and an echo not recognised is
+/// dispatched again, which subscribers drop by sequence number, as they
+/// did before echoes were recognised at all.
+#[derive(Default)]
+struct Echoes {
+    hasher: RandomState,
+    /// Outstanding (hash, length) → how many copies are due.
+    due: HashMap<(u64, usize), u32>,
+    /// Keys in the order they were sent, for forgetting the oldest.
+    order: VecDeque<(u64, usize)>,
+}
+
+impl Echoes {
+    fn key(&self, payload: &[u8]) -> (u64, usize) {
+        (self.hasher.hash_one(payload), payload.len())
+    }
+
+    /// `payload` is about to be published.
+    fn sent(&mut self, payload: &[u8]) {
+        let key = self.key(payload);
+        *self.due.entry(key).or_default() += 1;
+        self.order.push_back(key);
+        while self.order.len() > ECHOES {
+            if let Some(old) = self.order.pop_front() {
+                self.forget(old);
+            }
+        }
+    }
+
+    /// Whether `payload` (just received) is the echo of one this process
+    /// published; one copy of it is then no longer due.
+    fn returned(&mut self, payload: &[u8]) -> bool {
+        if self.due.is_empty() {
+            return false;
+        }
+        let key = self.key(payload);
+        if !self.due.contains_key(&key) {
+            return false;
+        }
+        // Its place in `order` stays until it is the oldest: forgetting a
+        // key no longer due does nothing.
+        self.forget(key);
+        true
+    }
+
+    fn forget(&mut self, key: (u64, usize)) {
+        if let Some(count) = self.due.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                self.due.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_recognised_once_per_copy_sent() {
+        let mut echoes = Echoes::default();
+        assert!(!echoes.returned(b"[1]"), "nothing sent yet");
+        echoes.sent(b"[1]");
+        echoes.sent(b"[2]");
+        echoes.sent(b"[2]");
+        assert!(!echoes.returned(b"[3]"), "another instance's message");
+        assert!(echoes.returned(b"[2]"));
+        assert!(echoes.returned(b"[1]"));
+        assert!(echoes.returned(b"[2]"), "sent twice, due twice");
+        assert!(!echoes.returned(b"[2]"), "no third copy is due");
+        assert!(!echoes.returned(b"[1]"));
+    }
+
+    #[test]
+    fn echoes_forget_the_oldest_beyond_their_bound() {
+        let mut echoes = Echoes::default();
+        echoes.sent(b"first");
+        for i in 0..ECHOES {
+            echoes.sent(i.to_string().as_bytes());
+        }
+        assert!(!echoes.returned(b"first"), "forgotten: dispatched again");
+        assert!(echoes.returned(b"0"));
+        let last = (ECHOES - 1).to_string();
+        assert!(echoes.returned(last.as_bytes()));
+        assert_eq!(echoes.order.len(), ECHOES);
+        assert!(echoes.due.len() < ECHOES, "what returned is no longer due");
     }
 }
