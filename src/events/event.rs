@@ -3,6 +3,8 @@
 //! delivered to subscribers ([`Change`]). Its own file so that the bus and
 //! the service both depend on it, and not on each other.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,8 +54,9 @@ pub struct TodoEvent {
     pub kind: EventKind,
     /// The todo.
     pub todo_id: Uuid,
-    /// The todo right after the change; `None` for deletions.
-    pub snapshot: Option<TodoSnapshot>,
+    /// The todo right after the change; `None` for deletions. Shared: a
+    /// change to a list gives every member an event with the same one.
+    pub snapshot: Option<Arc<TodoSnapshot>>,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
     /// The list the todo is in (for `DELETED`: the list it was in).
@@ -294,7 +297,7 @@ impl TryFrom<EventRow> for Change {
             .map(|mut s| {
                 // Written before lists: the migration gave the row its list.
                 s.list_id.get_or_insert(row.list_id);
-                s
+                Arc::new(s)
             });
         Ok(Self::Todo(TodoEvent {
             user_id: row.user_id,

@@ -39,8 +39,7 @@ pub struct EventRow {
 /// An event to insert. It has no sequence number yet: the commit-time
 /// trigger `todo_events_number` gives it one (see the migration
 /// `event_numbering_at_commit`), so no user row is locked before COMMIT.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = todo_events)]
+#[derive(Debug)]
 pub struct NewEvent<'a> {
     /// Owner.
     pub user_id: Uuid,
@@ -48,8 +47,8 @@ pub struct NewEvent<'a> {
     pub kind: &'a str,
     /// The todo (None for list events).
     pub todo_id: Option<Uuid>,
-    /// The todo (or list) after the change.
-    pub snapshot: Option<serde_json::Value>,
+    /// The todo (or list) after the change, as JSON text.
+    pub snapshot: Option<&'a str>,
     /// Commit time.
     pub occurred_at: DateTime<Utc>,
     /// The list.
@@ -99,7 +98,7 @@ struct InsertEvents<'a> {
     user_ids: Vec<Uuid>,
     kinds: Vec<&'a str>,
     todo_ids: Vec<Option<Uuid>>,
-    snapshots: Vec<Option<serde_json::Value>>,
+    snapshots: Vec<Option<JsonbText<'a>>>,
     occurred_at: Vec<DateTime<Utc>>,
     list_ids: Vec<Uuid>,
     from_list_ids: Vec<Option<Uuid>>,
@@ -112,11 +111,31 @@ impl<'a> InsertEvents<'a> {
             user_ids: events.iter().map(|e| e.user_id).collect(),
             kinds: events.iter().map(|e| e.kind).collect(),
             todo_ids: events.iter().map(|e| e.todo_id).collect(),
-            snapshots: events.iter().map(|e| e.snapshot.clone()).collect(),
+            snapshots: events.iter().map(|e| e.snapshot.map(JsonbText)).collect(),
             occurred_at: events.iter().map(|e| e.occurred_at).collect(),
             list_ids: events.iter().map(|e| e.list_id).collect(),
             from_list_ids: events.iter().map(|e| e.from_list_id).collect(),
         }
+    }
+}
+
+/// JSON text bound as `jsonb` as it is: diesel binds only a
+/// `serde_json::Value`, which would mean building a tree of the text for
+/// every row (a list's members share one snapshot text).
+#[derive(Debug, Clone, Copy)]
+struct JsonbText<'a>(&'a str);
+
+impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for JsonbText<'_> {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write;
+        // jsonb's binary format: version 1, then the text (as diesel's own
+        // `serde_json::Value` impl writes it).
+        out.write_all(&[1])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(diesel::serialize::IsNull::No)
     }
 }
 

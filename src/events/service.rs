@@ -4,7 +4,11 @@
 //! de-duplicated by sequence number, with gaps (a lost pub/sub message, a
 //! Redis outage) filled from PostgreSQL.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::Stream;
@@ -65,9 +69,9 @@ pub fn todo_changes(
     rows: &[TodoRow],
 ) -> Vec<Change> {
     let occurred_at = event_time();
-    let snapshots: Vec<Option<TodoSnapshot>> = rows
+    let snapshots: Vec<Option<Arc<TodoSnapshot>>> = rows
         .iter()
-        .map(|row| (kind != EventKind::Deleted).then(|| TodoSnapshot::from(row)))
+        .map(|row| (kind != EventKind::Deleted).then(|| Arc::new(TodoSnapshot::from(row))))
         .collect();
     audience
         .iter()
@@ -104,23 +108,18 @@ pub async fn record(conn: &Conn, mut changes: Vec<Change>) -> diesel::QueryResul
     }
     // Stable: one user's events keep the caller's order.
     changes.sort_by_key(Change::user_id);
+    let snapshots = SnapshotTexts::of(&changes)?;
     let rows: Vec<NewEvent<'_>> = changes
         .iter()
-        .map(|change| {
-            let to_json = |v: Result<serde_json::Value, serde_json::Error>| {
-                v.map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
-            };
-            Ok(match change {
+        .zip(&snapshots.of_change)
+        .map(|(change, snapshot)| {
+            let snapshot = snapshot.map(|i| snapshots.texts[i].as_str());
+            match change {
                 Change::Todo(e) => NewEvent {
                     user_id: e.user_id,
                     kind: e.kind.as_str(),
                     todo_id: Some(e.todo_id),
-                    snapshot: e
-                        .snapshot
-                        .as_ref()
-                        .map(serde_json::to_value)
-                        .map(to_json)
-                        .transpose()?,
+                    snapshot,
                     occurred_at: e.occurred_at,
                     list_id: e.list_id,
                     from_list_id: e.from_list_id,
@@ -129,19 +128,14 @@ pub async fn record(conn: &Conn, mut changes: Vec<Change>) -> diesel::QueryResul
                     user_id: e.user_id,
                     kind: e.action.as_str(),
                     todo_id: None,
-                    snapshot: e
-                        .snapshot
-                        .as_ref()
-                        .map(serde_json::to_value)
-                        .map(to_json)
-                        .transpose()?,
+                    snapshot,
                     occurred_at: e.occurred_at,
                     list_id: e.list_id,
                     from_list_id: None,
                 },
-            })
+            }
         })
-        .collect::<diesel::QueryResult<_>>()?;
+        .collect();
     // Under an idempotency key, the same statement marks the key's claim
     // applied (crate::write_claim explains why).
     let ids = match crate::write_claim::current() {
@@ -152,6 +146,51 @@ pub async fn record(conn: &Conn, mut changes: Vec<Change>) -> diesel::QueryResul
         events: changes,
         ids,
     })
+}
+
+/// The snapshots of a transaction's events as JSON text, each serialised
+/// once: a change to a list gives its members' events one shared todo
+/// snapshot ([`todo_changes`]), which was serialised once per member (a
+/// tenth of the server's time in a write to a 50-member list).
+struct SnapshotTexts {
+    texts: Vec<String>,
+    /// Per change, in order: its snapshot's index in `texts`.
+    of_change: Vec<Option<usize>>,
+}
+
+impl SnapshotTexts {
+    fn of(changes: &[Change]) -> diesel::QueryResult<Self> {
+        let to_text = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+        };
+        let mut texts = Vec::new();
+        let mut known: HashMap<*const TodoSnapshot, usize> = HashMap::new();
+        let mut of_change = Vec::with_capacity(changes.len());
+        for change in changes {
+            let index = match change {
+                Change::Todo(TodoEvent {
+                    snapshot: Some(snapshot),
+                    ..
+                }) => match known.entry(Arc::as_ptr(snapshot)) {
+                    Entry::Occupied(at) => Some(*at.get()),
+                    Entry::Vacant(slot) => {
+                        texts.push(to_text(serde_json::to_string(&**snapshot))?);
+                        Some(*slot.insert(texts.len() - 1))
+                    }
+                },
+                Change::List(ListEvent {
+                    snapshot: Some(snapshot),
+                    ..
+                }) => {
+                    texts.push(to_text(serde_json::to_string(snapshot))?);
+                    Some(texts.len() - 1)
+                }
+                Change::Todo(_) | Change::List(_) => None,
+            };
+            of_change.push(index);
+        }
+        Ok(Self { texts, of_change })
+    }
 }
 
 /// Reads the numbers the commit gave `recorded`'s rows (nothing to read,

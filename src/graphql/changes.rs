@@ -81,7 +81,8 @@ impl TodoEventObject {
         }
         self.event
             .snapshot
-            .clone()
+            .as_deref()
+            .cloned()
             .map(|snapshot| TodoObject(snapshot.into()))
     }
 

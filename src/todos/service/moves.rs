@@ -208,7 +208,7 @@ async fn target_key(
 /// who only see the target.
 fn move_changes(source: &Audience, target: &Audience, row: &TodoRow, from: Uuid) -> Vec<Change> {
     let occurred_at = event_time();
-    let snapshot = TodoSnapshot::from(row);
+    let snapshot = std::sync::Arc::new(TodoSnapshot::from(row));
     let event = |user: Uuid, kind: EventKind, list_id: Uuid, from_list_id: Option<Uuid>| {
         Change::Todo(TodoEvent {
             user_id: user,
