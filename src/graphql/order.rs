@@ -25,11 +25,10 @@ use std::{
 
 use async_graphql::{
     Name, Positioned, Response, Value, Variables,
-    futures_util::stream::{BoxStream, StreamExt},
     indexmap::IndexMap,
     parser::types::{
-        Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
-        Selection, SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection,
+        SelectionSet,
     },
 };
 
@@ -37,81 +36,31 @@ use async_graphql::{
 struct Parsed {
     document: Arc<ExecutableDocument>,
     variables: Variables,
-    operation_name: Option<String>,
-}
-
-impl Parsed {
-    fn operation(&self) -> Option<&Positioned<OperationDefinition>> {
-        operation(&self.document, self.operation_name.as_deref())
-    }
-}
-
-#[derive(Default)]
-struct State {
-    operation_name: Option<String>,
-    parsed: Option<Arc<Parsed>>,
 }
 
 /// One request's ordering; the schema's extension ([`super::pipeline`])
 /// calls it from its hooks.
 #[derive(Default)]
 pub(crate) struct SelectionOrder {
-    /// Shared with the subscription stream, which outlives the hooks.
-    state: Arc<Mutex<State>>,
-}
-
-fn parsed(state: &Mutex<State>) -> Option<Arc<Parsed>> {
-    state.lock().ok().and_then(|s| s.parsed.clone())
+    parsed: Mutex<Option<Arc<Parsed>>>,
 }
 
 impl SelectionOrder {
-    /// Orders each subscription event of `stream`.
-    pub(crate) fn stream<'s>(&self, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
-        let state = self.state.clone();
-        stream
-            .map(move |mut response| {
-                // Queries and mutations sent over a socket pass `execute`
-                // too; only subscription events are ordered here.
-                if let Some(parsed) = parsed(&state)
-                    && parsed
-                        .operation()
-                        .is_some_and(|op| op.node.ty == OperationType::Subscription)
-                {
-                    reorder(
-                        &mut response.data,
-                        &parsed.document,
-                        parsed.operation_name.as_deref(),
-                        &parsed.variables,
-                    );
-                }
-                response
-            })
-            .boxed()
-    }
-
-    /// The request's operation name, before parsing.
-    pub(crate) fn prepared(&self, name: Option<String>) {
-        if let Ok(mut state) = self.state.lock() {
-            state.operation_name = name;
-        }
-    }
-
     /// Keeps the parsed document (shared with the document cache) and the
     /// variables.
     pub(crate) fn parsed(&self, document: Arc<ExecutableDocument>, variables: &Variables) {
-        if let Ok(mut state) = self.state.lock() {
-            let operation_name = state.operation_name.take();
-            state.parsed = Some(Arc::new(Parsed {
+        if let Ok(mut parsed) = self.parsed.lock() {
+            *parsed = Some(Arc::new(Parsed {
                 document,
                 variables: variables.clone(),
-                operation_name,
             }));
         }
     }
 
     /// Orders the executed operation's result.
     pub(crate) fn executed(&self, response: &mut Response, operation_name: Option<&str>) {
-        if let Some(parsed) = parsed(&self.state) {
+        let parsed = self.parsed.lock().ok().and_then(|p| p.clone());
+        if let Some(parsed) = parsed {
             reorder(
                 &mut response.data,
                 &parsed.document,

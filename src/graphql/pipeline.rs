@@ -68,8 +68,9 @@ impl Extension for PipelineExtension {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let ordered = self.order.stream(next.run(ctx, stream));
-        self.telemetry.stream(ordered)
+        // Each event is ordered by `execute`, which async-graphql runs for
+        // every event of a subscription too.
+        self.telemetry.stream(next.run(ctx, stream))
     }
 
     async fn prepare_request(
@@ -79,7 +80,6 @@ impl Extension for PipelineExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         self.telemetry.prepared(request.operation_name.clone());
-        self.order.prepared(request.operation_name.clone());
         next.run(ctx, request).await
     }
 

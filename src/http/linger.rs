@@ -67,6 +67,12 @@ impl Listener for LingeringListener {
         // axum's own accept loop: it retries, and backs off on errors such
         // as running out of file descriptors.
         let (stream, addr) = <TcpListener as Listener>::accept(&mut self.0).await;
+        // Every write is a whole message (a response, or a socket's batch of
+        // WebSocket frames flushed at once): Nagle's algorithm would only
+        // hold the next one back until the client acknowledges the last.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
         (Lingering::new(stream), addr)
     }
 
