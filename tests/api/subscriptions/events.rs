@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use super::{
     EVENTS, assert_distinct_cursors, expect, next_events, subscribed, summary, sync, without_time,
 };
-use crate::support::{TestApp, ws_client::WsClient};
+use crate::support::{
+    TestApp,
+    ws_client::{WAIT, WsClient},
+};
 
 // --- 1. Event kinds, snapshots, order ----------------------------------------
 
@@ -248,4 +251,47 @@ async fn other_users_changes_never_arrive() {
     assert_eq!(toggled, both);
     assert_eq!(kinds[4], ("DELETED".to_owned(), b1.clone()));
     assert_eq!(bob_ws.barrier().await, Vec::<Value>::new());
+}
+
+// --- Selection order ------------------------------------------------------
+
+/// Each event's objects list their keys in the order of the selection
+/// (GraphQL spec, "Serialized Map Ordering"), even where a field waits:
+/// `owner` goes through the user DataLoader, which the event's own fields
+/// do not, so unordered it would come last. Read from the raw text.
+#[tokio::test]
+async fn events_keep_the_selection_order() {
+    const ORDERED: &str = "subscription { todoEvents {
+        todo { owner { displayName email } title id } kind todoId } }";
+    let app = TestApp::spawn().await;
+    let user = app.register("ordered").await;
+    let mut client = WsClient::ready(&app, &user).await;
+    client.subscribe("o", ORDERED, json!({})).await;
+    sync(&mut client, "o", &app, &user).await;
+    app.create_todo(&user, json!({ "title": "Ordered" })).await;
+    let text = loop {
+        let text = client.recv_text_within(WAIT).await.expect("the event");
+        if text.contains("\"Ordered\"") {
+            break text;
+        }
+    };
+    // The payload only: the message's own `"id"` comes before it.
+    let text = &text[text.find("\"payload\"").expect("a payload")..];
+    for keys in [
+        &["\"todo\"", "\"kind\"", "\"todoId\""][..],
+        &["\"owner\"", "\"title\"", "\"id\""],
+        &["\"displayName\"", "\"email\""],
+    ] {
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                text.find(key)
+                    .unwrap_or_else(|| panic!("no {key} in {text}"))
+            })
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "{keys:?} out of selection order in {text}"
+        );
+    }
 }
