@@ -150,8 +150,9 @@ pub async fn record(conn: &Conn, mut changes: Vec<Change>) -> diesel::QueryResul
 
 /// The snapshots of a transaction's events as JSON text, each serialised
 /// once: a change to a list gives its members' events one shared todo
-/// snapshot ([`todo_changes`]), which was serialised once per member (a
-/// tenth of the server's time in a write to a 50-member list).
+/// snapshot ([`todo_changes`]), which was serialised once per member
+/// (about half of the server's time in a write to a 50-member list,
+/// `docs/benchmarks.md`).
 struct SnapshotTexts {
     texts: Vec<String>,
     /// Per change, in order: its snapshot's index in `texts`.
