@@ -63,6 +63,9 @@ struct Deliveries {
     pub errors: AtomicU64,
     /// Latest delivery, µs since the epoch.
     pub last_us: AtomicU64,
+    /// Earliest delivery since it was last reset (µs since the epoch):
+    /// with `last_us`, one paced round's spread.
+    pub first_us: AtomicU64,
     /// When the paced round's mutation was sent (µs since the epoch); 0:
     /// latency is measured from the event's `occurredAt` instead.
     pub sent_us: AtomicU64,
@@ -148,6 +151,7 @@ async fn subscriber(mut socket: Socket, deliveries: Arc<Deliveries>, query: &'st
             }
         }
         deliveries.last_us.fetch_max(received, Ordering::Relaxed);
+        deliveries.first_us.fetch_min(received, Ordering::Relaxed);
         deliveries.count.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -344,10 +348,16 @@ pub async fn fan_out(
     let mut mutation_errors = 0;
     let mut missing = 0u64;
     let mut target = 0;
+    // Per paced round, from sending its writes: their responses, the
+    // round's first delivery and its last (where the time of a round goes).
+    let (mut answered, mut firsts, mut lasts) = (histogram(), histogram(), histogram());
     for round in 0..settings.paced_rounds {
+        let sent = now_us();
         if case.list.is_some() {
-            deliveries.sent_us.store(now_us(), Ordering::Relaxed);
+            deliveries.sent_us.store(sent, Ordering::Relaxed);
         }
+        deliveries.first_us.store(u64::MAX, Ordering::Relaxed);
+        deliveries.last_us.store(0, Ordering::Relaxed);
         mutation_errors += mutate_users(
             &env.http,
             &mutation_url,
@@ -357,8 +367,13 @@ pub async fn fan_out(
             &round.to_string(),
         )
         .await;
+        let _ = answered.record(now_us().saturating_sub(sent).max(1));
         target += per_round;
-        if !wait_for(&deliveries, target, Duration::from_secs(5)).await {
+        if wait_for(&deliveries, target, Duration::from_secs(5)).await {
+            let since = |at: u64| at.saturating_sub(sent).max(1);
+            let _ = firsts.record(since(deliveries.first_us.load(Ordering::Relaxed)));
+            let _ = lasts.record(since(deliveries.last_us.load(Ordering::Relaxed)));
+        } else {
             missing += target - deliveries.count.load(Ordering::Relaxed);
             target = deliveries.count.load(Ordering::Relaxed);
         }
@@ -453,6 +468,18 @@ pub async fn fan_out(
             "from_commit_p99_ms".into(),
             ms(&paced_from_commit, 0.99).unwrap_or(0.0),
         );
+    }
+    // A paced round's parts, from sending its writes (all of them, for a
+    // round of many users): the responses, the first and last delivery.
+    for (name, h) in [
+        ("round_answered", &answered),
+        ("round_first", &firsts),
+        ("round_last", &lasts),
+    ] {
+        row.extra
+            .insert(format!("{name}_p50_ms"), ms(h, 0.5).unwrap_or(0.0));
+        row.extra
+            .insert(format!("{name}_p99_ms"), ms(h, 0.99).unwrap_or(0.0));
     }
     // The paced latency as this client read it (the method before
     // 2026-12-03): bounded below by its CPU per delivery × the round.
