@@ -175,6 +175,18 @@ impl Db {
         let pool = bb8::Pool::builder()
             .max_size(size)
             .min_idle(Some(1.min(size)))
+            // The most recently returned connection first: at less than
+            // full load, requests keep to the few connections whose
+            // prepared statements (diesel's cache, one round trip each on
+            // first use) and backend caches (PostgreSQL plans and catalog
+            // per backend) are warm. First in, first out handed each of a
+            // run of sequential requests the next connection round the
+            // pool, so the first ten writes after a quiet spell each paid
+            // the preparing again (the bench's paced fan-out: its first
+            // rounds 3-6 ms slower than the rest, docs/benchmarks.md).
+            // Unused connections then idle out (bb8's ten minutes), down to
+            // `min_idle`.
+            .queue_strategy(bb8::QueueStrategy::Lifo)
             .connection_timeout(config.connect_timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
