@@ -139,6 +139,15 @@ impl Inner {
         }
     }
 
+    /// Whether anyone here listens to `user`'s events.
+    fn follows(&self, user: Uuid) -> bool {
+        self.channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&user)
+            .is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
     fn echoes(&self) -> std::sync::MutexGuard<'_, Echoes> {
         self.echoes.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -277,6 +286,11 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
                 // Dispatched when it was published.
                 continue;
             }
+            if message_user(payload).is_some_and(|user| !inner.follows(user)) {
+                // Nobody here follows them; a subscriber that starts
+                // later reads its start position from PostgreSQL.
+                continue;
+            }
             let events = serde_json::from_slice::<Vec<Change>>(payload).ok();
             match events {
                 Some(events) => {
@@ -289,6 +303,19 @@ async fn subscribe_loop(client: redis::Client, channel: String, bus: std::sync::
         }
         tracing::warn!("redis subscription lost; reconnecting");
     }
+}
+
+/// The user of a bus message's events (one user's, see
+/// [`EventBus::publish`]), read without building the events: every other
+/// field is skipped. `None` when it cannot be read; the caller then parses
+/// the message in full, as before.
+fn message_user(payload: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Owner {
+        user_id: Uuid,
+    }
+    let owners: Vec<Owner> = serde_json::from_slice(payload).ok()?;
+    owners.first().map(|o| o.user_id)
 }
 
 /// How many published messages [`Echoes`] remembers.
@@ -358,6 +385,29 @@ impl Echoes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_known_by_its_user_without_building_it() {
+        use crate::events::{EventKind, TodoEvent};
+        let user = Uuid::from_u128(7);
+        let event = |seq| {
+            Change::Todo(TodoEvent {
+                user_id: user,
+                seq,
+                kind: EventKind::Deleted,
+                todo_id: Uuid::from_u128(9),
+                snapshot: None,
+                occurred_at: chrono::DateTime::UNIX_EPOCH,
+                list_id: Uuid::from_u128(8),
+                from_list_id: None,
+            })
+        };
+        let payload = serde_json::to_vec(&vec![event(1), event(2)]).unwrap();
+        assert_eq!(message_user(&payload), Some(user));
+        assert_eq!(message_user(b"[]"), None);
+        assert_eq!(message_user(b"not json"), None);
+        assert_eq!(message_user(br#"[{"type":"Todo"}]"#), None, "no user");
+    }
 
     #[test]
     fn echoes_are_recognised_once_per_copy_sent() {

@@ -245,6 +245,7 @@ mod tests {
                 id: "a\"1".into(),
                 generation: 1,
                 live: Arc::default(),
+                flag: Arc::new(true.into()),
                 out,
                 done,
             };

@@ -351,8 +351,10 @@ impl Connection {
                 if let Some((_, handle)) = self.ops.remove(&id) {
                     handle.abort();
                 }
-                if let Ok(mut live) = self.live.lock() {
-                    live.remove(&id);
+                if let Ok(mut live) = self.live.lock()
+                    && let Some(flag) = live.remove(&id)
+                {
+                    flag.store(false, std::sync::atomic::Ordering::Release);
                 }
                 Ok(())
             }
@@ -438,8 +440,13 @@ impl Connection {
             let message = self.error_message(&id, &errors);
             return out.send(message).await.map_err(|_| Stop::Gone);
         }
-        if let Ok(mut set) = self.live.lock() {
-            set.insert(id.clone());
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        if let Ok(mut live) = self.live.lock()
+            && let Some(earlier) = live.insert(id.clone(), flag.clone())
+        {
+            // The legacy protocol's replaced operation (aborted above):
+            // nothing more of it goes out, even if it is mid-send.
+            earlier.store(false, std::sync::atomic::Ordering::Release);
         }
         self.generation += 1;
         let ends = operation::Ends {
@@ -447,6 +454,7 @@ impl Connection {
             id: id.clone(),
             generation: self.generation,
             live: self.live.clone(),
+            flag,
             out: out.clone(),
             done: done.clone(),
         };

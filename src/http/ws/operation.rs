@@ -9,8 +9,11 @@
 //! reused or busy key, an `error` with the code.
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::Response as GqlResponse;
@@ -28,9 +31,13 @@ use crate::{
     idempotency::replay::mark_replayed,
 };
 
-/// The ids of operations whose messages may still be sent (removed on the
-/// client's `complete`, so nothing follows it).
-pub type Live = Arc<Mutex<HashSet<String>>>;
+/// The ids of operations whose messages may still be sent, each with the
+/// flag its operation reads before every message (cleared, and the id
+/// removed, on the client's `complete`, so nothing follows it). A flag
+/// rather than a look-up of the id: the check runs once per delivered
+/// event, and locking the socket's set and hashing the id there was 2 % of
+/// the server's time in a fan-out (docs/benchmarks.md).
+pub type Live = Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>;
 
 /// An operation's end, as its task reports it.
 pub struct Done {
@@ -50,6 +57,8 @@ pub struct Ends {
     pub generation: u64,
     /// The socket's live ids.
     pub live: Live,
+    /// This operation's entry in `live`.
+    pub flag: Arc<AtomicBool>,
     /// The socket's outgoing queue.
     pub out: mpsc::Sender<Message>,
     /// Where the end is reported.
@@ -59,16 +68,17 @@ pub struct Ends {
 impl Ends {
     /// Whether the client still wants the operation's messages.
     pub fn is_live(&self) -> bool {
-        self.live
-            .lock()
-            .map(|l| l.contains(&self.id))
-            .unwrap_or(false)
+        self.flag.load(Ordering::Acquire)
     }
 
     /// Frees the id before the client can see the end, so it may reuse
     /// the id as soon as it does.
     pub fn release(&self) {
-        if let Ok(mut l) = self.live.lock() {
+        self.flag.store(false, Ordering::Release);
+        if let Ok(mut l) = self.live.lock()
+            && l.get(&self.id).is_some_and(|f| Arc::ptr_eq(f, &self.flag))
+        {
+            // Only its own entry: the id may be a later operation's by now.
             l.remove(&self.id);
         }
         let _ = self.done.send(Done {
@@ -247,4 +257,53 @@ fn error_message(ends: &Ends, errors: &[async_graphql::ServerError]) -> Message 
         payload: ErrorPayload::for_operation(ends.protocol, errors),
     }
     .encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ends(live: &Live, id: &str) -> (Ends, mpsc::UnboundedReceiver<Done>) {
+        let flag = Arc::new(AtomicBool::new(true));
+        live.lock().unwrap().insert(id.into(), flag.clone());
+        let (out, _) = mpsc::channel(1);
+        let (done, ended) = mpsc::unbounded_channel();
+        let ends = Ends {
+            protocol: Protocol::TransportWs,
+            id: id.into(),
+            generation: 1,
+            live: live.clone(),
+            flag,
+            out,
+            done,
+        };
+        (ends, ended)
+    }
+
+    #[test]
+    fn releasing_frees_the_id_and_silences_the_operation() {
+        let live = Live::default();
+        let (first, mut ended) = ends(&live, "1");
+        assert!(first.is_live());
+        first.release();
+        assert!(!first.is_live());
+        assert!(live.lock().unwrap().is_empty());
+        assert_eq!(ended.try_recv().map(|d| d.id).ok().as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_late_release_leaves_the_ids_next_operation_alone() {
+        let live = Live::default();
+        let (old, _) = ends(&live, "1");
+        // The client completed "1" (entry removed, flag cleared) and
+        // subscribed with "1" again before the old operation ended.
+        if let Some(flag) = live.lock().unwrap().remove("1") {
+            flag.store(false, Ordering::Release);
+        }
+        let (new, _) = ends(&live, "1");
+        assert!(!old.is_live());
+        old.release();
+        assert!(new.is_live(), "the new operation still sends");
+        assert!(live.lock().unwrap().contains_key("1"));
+    }
 }
