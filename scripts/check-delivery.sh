@@ -113,7 +113,7 @@ if not problems:
     print("ok -- fly.toml")
 sys.exit(1 if problems else 0)
 PY
-check "shellcheck" shellcheck --severity=warning scripts/*.sh .ci/run
+check "shellcheck" shellcheck --severity=warning scripts/*.sh .ci/run benches/instructions/run.sh
 check "dashboards (JSON, datasources, PromQL via promtool)" \
   python3 scripts/check-dashboards.py "$(command -v promtool)" grafana/dashboards/*.json
 

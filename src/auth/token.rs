@@ -5,10 +5,15 @@
 //! `iss`, `aud`, `sub` and `exp` required and checked, and an explicit
 //! `typ` of `at+jwt` so no other JWT kind can pass for an access token.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lru::LruCache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -58,7 +63,16 @@ struct Keys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    /// Tokens that passed [`AccessTokens::verify`], with their claims.
+    verified: Mutex<LruCache<Box<str>, Claims>>,
 }
+
+/// How many verified tokens [`AccessTokens::verify`] remembers (about
+/// 400 bytes each): a client sends the same token with every request for
+/// its lifetime, and decoding and checking it again (base64, two JSON
+/// documents, an HMAC key schedule and digest) was 3.6 % of a list
+/// request's instructions (docs/benchmarks.md, sixth session).
+const VERIFIED_TOKENS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
 impl AccessTokens {
     /// Keys from the configured secret; `ttl` is each token's lifetime.
@@ -74,6 +88,7 @@ impl AccessTokens {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            verified: Mutex::new(LruCache::new(VERIFIED_TOKENS)),
         }))
     }
 
@@ -103,7 +118,30 @@ impl AccessTokens {
     }
 
     /// Verifies signature, algorithm, type and claims.
+    ///
+    /// A token verified before is looked up instead: the same text with
+    /// the same key gives the same answer, except for expiry, which is
+    /// checked again (with no leeway, as `Validation` has it). Only tokens
+    /// that passed every check are remembered, by their whole text.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Ok(mut verified) = self.0.verified.lock()
+            && let Some(claims) = verified.get(token)
+        {
+            if claims.exp < chrono::Utc::now().timestamp() {
+                verified.pop(token);
+                return Err(TokenError::Expired);
+            }
+            return Ok(claims.clone());
+        }
+        let claims = self.decode(token)?;
+        if let Ok(mut verified) = self.0.verified.lock() {
+            verified.put(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    /// Decodes `token` and checks signature, algorithm, type and claims.
+    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -156,6 +194,46 @@ mod tests {
         assert_eq!(claims.sub, id);
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.iss, ISSUER);
+    }
+
+    #[test]
+    fn a_remembered_token_is_checked_for_expiry_again() {
+        let k = keys();
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            iat: now - 100,
+            exp: now + 100,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        let token = k.sign(&claims).unwrap();
+        assert_eq!(k.verify(&token), Ok(claims.clone()));
+        // Remembered: the same answer without decoding.
+        assert_eq!(k.verify(&token), Ok(claims.clone()));
+        // Its expiry passes while it is remembered.
+        let remembered = Claims {
+            exp: now - 1,
+            ..claims
+        };
+        k.0.verified
+            .lock()
+            .unwrap()
+            .put(token.as_str().into(), remembered);
+        assert_eq!(k.verify(&token), Err(TokenError::Expired));
+        assert!(k.0.verified.lock().unwrap().peek(token.as_str()).is_none());
+    }
+
+    #[test]
+    fn refused_tokens_are_not_remembered() {
+        let k = keys();
+        let good = k.issue(Uuid::now_v7()).unwrap();
+        let mut parts: Vec<&str> = good.split('.').collect();
+        parts[2] = "AAAA";
+        let forged = parts.join(".");
+        assert!(k.verify(&forged).is_err());
+        assert!(k.verify(&forged).is_err());
+        assert_eq!(k.0.verified.lock().unwrap().len(), 0);
     }
 
     #[test]

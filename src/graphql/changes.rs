@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, Union};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::{
@@ -73,17 +74,19 @@ impl TodoEventObject {
     }
 
     /// A snapshot of the todo as it stood right after this change; null for DELETED.
-    async fn todo(&self) -> Option<TodoObject> {
+    async fn todo(&self) -> Option<Box<TodoObject>> {
         // A tombstone: only the id and the list, even if a snapshot was
         // stored with the deletion (the trash keeps the todo, not the feed).
         if self.event.kind == EventKind::Deleted {
             return None;
         }
+        // Boxed: held while its fields resolve, it would enlarge every
+        // field's box of this type (`super::objects`' notes).
         self.event
             .snapshot
             .as_deref()
             .cloned()
-            .map(|snapshot| TodoObject(snapshot.into()))
+            .map(|snapshot| Box::new(TodoObject(snapshot.into())))
     }
 
     async fn occurred_at(&self) -> DateTime<Utc> {
@@ -134,15 +137,16 @@ impl ListEventObject {
     }
 
     /// The list as it stood right after this change; null for `ACCESS_REVOKED`.
-    async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TodoListObject>> {
+    async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Box<TodoListObject>>> {
         let Some(s) = &self.1.snapshot else {
             return Ok(None);
         };
         if self.1.action == ListAction::Revoked {
             return Ok(None);
         }
-        let user = viewer(ctx).await?;
-        Ok(Some(TodoListObject {
+        // Boxed, as `Todo.list` (`super::objects`' notes).
+        let user = viewer(ctx).boxed().await?;
+        Ok(Some(Box::new(TodoListObject {
             is_default: s.id == user.default_list_id,
             list: ListRow {
                 id: s.id,
@@ -160,7 +164,7 @@ impl ListEventObject {
                 joined_at: s.created_at,
             },
             todos_ahead: Default::default(),
-        }))
+        })))
     }
 
     async fn occurred_at(&self) -> DateTime<Utc> {

@@ -17,6 +17,7 @@ pub mod order;
 mod pipeline;
 pub mod shared;
 pub mod shared_key;
+pub mod summaries;
 pub mod telemetry;
 pub mod viewer_list;
 pub mod viewer_todos;

@@ -1,22 +1,36 @@
 //! The GraphQL object types that cross features: `User` (an account, with
 //! its todos), `Todo` (with its owner and list), `TodoList` (with its
-//! todos), and the connections and inputs they share. They refer to each other, so they live together here,
-//! in the wiring layer; the features' GraphQL layers (`auth::graphql`,
-//! `todos::graphql`, `events::graphql`) return them.
+//! todos), and the connections and inputs they share. They refer to each
+//! other, so they live together here, in the wiring layer; the features'
+//! GraphQL layers (`auth::graphql`, `todos::graphql`, `events::graphql`)
+//! return them. `PageInfo` and `TodoCounts`, which refer to no other
+//! object type, are in [`super::summaries`].
+//!
+//! Resolvers that wait on a query or a loader run their work in a box of
+//! its own (`.boxed()`). async-graphql boxes the future of every resolved
+//! field, sized for the largest resolver of the field's type. While `list`
+//! read memberships inline, every `title` of a page cost a 2 KB box, copied
+//! and freed 80 times per page (docs/benchmarks.md, sixth session). Boxed
+//! apart, the heavy resolvers pay one small allocation when they are
+//! selected, and the plain fields' boxes stay small.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use uuid::Uuid;
 
-pub use super::inputs::{TodoFilterInput, TodoOrderInput};
 use super::{
     ahead::{TodosAhead, TodosArgs},
     context::{load_user, prefetch, viewer},
     lists::{
         CollaboratorObject, ListInvitationObject, ListMemberObject, ListRoleObject, membership,
     },
+};
+pub use super::{
+    inputs::{TodoFilterInput, TodoOrderInput},
+    summaries::{PageInfo, TodoCounts},
 };
 use crate::{
     auth::model::User,
@@ -89,9 +103,13 @@ impl UserObject {
 
     /// How many todos the user has, by state.
     async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
-        self.authorize(ctx).await?;
-        let version = self.version(ctx).await?;
-        TodoCounts::load(ctx, self.user.id, version, self.user.default_list_id).await
+        async move {
+            self.authorize(ctx).await?;
+            let version = self.version(ctx).await?;
+            TodoCounts::load(ctx, self.user.id, version, self.user.default_list_id).await
+        }
+        .boxed()
+        .await
     }
 
     /// The user's todos as a cursor connection: `first` defaults to 20 and
@@ -106,21 +124,27 @@ impl UserObject {
         #[graphql(default_with = "Some(TodoOrderInput::CreatedAtDesc)")] order_by: Option<
             TodoOrderInput,
         >,
-    ) -> async_graphql::Result<TodoConnection> {
-        self.authorize(ctx).await?;
-        let version = self.version(ctx).await?;
-        let filter = filter.unwrap_or_default();
-        let scope = filter.scope(&self.user);
-        todo_connection(
-            ctx,
-            self.user.id,
-            version,
-            scope,
-            first,
-            after,
-            filter,
-            order_by,
-        )
+    ) -> async_graphql::Result<Box<TodoConnection>> {
+        // Boxed, as `Todo.list` (the module's notes).
+        async move {
+            self.authorize(ctx).await?;
+            let version = self.version(ctx).await?;
+            let filter = filter.unwrap_or_default();
+            let scope = filter.scope(&self.user);
+            todo_connection(
+                ctx,
+                self.user.id,
+                version,
+                scope,
+                first,
+                after,
+                filter,
+                order_by,
+            )
+            .await
+            .map(Box::new)
+        }
+        .boxed()
         .await
     }
 }
@@ -189,17 +213,24 @@ impl TodoObject {
 
     /// Batched per request: a page of todos costs one user query at most.
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
-        Ok(UserObject::reached(load_user(ctx, self.0.owner_id).await?))
+        let user = load_user(ctx, self.0.owner_id).boxed().await?;
+        Ok(UserObject::reached(user))
     }
 
     /// Batched per request: a page of todos across many lists costs one
     /// membership query.
-    async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoListObject> {
-        let user = viewer(ctx).await?;
-        match membership(ctx, user.id, self.0.list_id).await? {
-            Some(m) => Ok(TodoListObject::new(m, &user)),
-            None => Err(coded(ErrorCode::NotFound, "list not found")),
+    // Boxed: the list is held while its fields resolve, and at 400 bytes
+    // it would double every `Todo` field's box (see the module's notes).
+    async fn list(&self, ctx: &Context<'_>) -> async_graphql::Result<Box<TodoListObject>> {
+        async move {
+            let user = viewer(ctx).await?;
+            match membership(ctx, user.id, self.0.list_id).await? {
+                Some(m) => Ok(Box::new(TodoListObject::new(m, &user))),
+                None => Err(coded(ErrorCode::NotFound, "list not found")),
+            }
         }
+        .boxed()
+        .await
     }
 
     /// The todo's place in its list under orderBy: POSITION. New todos go first.
@@ -214,9 +245,8 @@ impl TodoObject {
 
     /// Who created it (Todo.owner is the same user).
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
-        Ok(CollaboratorObject::from_user(
-            &*load_user(ctx, self.0.owner_id).await?,
-        ))
+        let user = load_user(ctx, self.0.owner_id).boxed().await?;
+        Ok(CollaboratorObject::from_user(&user))
     }
 }
 
@@ -280,19 +310,6 @@ pub struct TodoEdge {
     node: TodoObject,
 }
 
-/// Relay page information.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    /// Whether items precede the page.
-    pub has_previous_page: bool,
-    /// Whether items follow the page.
-    pub has_next_page: bool,
-    /// The first item's cursor.
-    pub start_cursor: Option<String>,
-    /// The last item's cursor.
-    pub end_cursor: Option<String>,
-}
-
 #[Object]
 impl TodoConnection {
     async fn edges(&self) -> Vec<TodoEdge> {
@@ -326,9 +343,10 @@ impl TodoConnection {
             (Some(n), _) => n,
             (None, Listing::Live { scope, filter }) => todos
                 .count(self.viewer, self.version, *scope, filter)
+                .boxed()
                 .await
                 .gql()?,
-            (None, Listing::Trash(list)) => todos.trash_count(*list).await.gql()?,
+            (None, Listing::Trash(list)) => todos.trash_count(*list).boxed().await.gql()?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
@@ -365,36 +383,6 @@ pub async fn todo_connection(
         listing: Listing::Live { scope, filter },
         page,
     })
-}
-
-/// A user's todo counts.
-#[derive(SimpleObject)]
-pub struct TodoCounts {
-    total: i32,
-    active: i32,
-    completed: i32,
-}
-
-impl TodoCounts {
-    /// Loads the counts of `list` as `viewer` reads it at data `version`.
-    pub async fn load(
-        ctx: &Context<'_>,
-        viewer: Uuid,
-        version: i64,
-        list: Uuid,
-    ) -> async_graphql::Result<Self> {
-        let c = ctx
-            .data::<TodoService>()?
-            .counts(viewer, version, list)
-            .await
-            .gql()?;
-        let int = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
-        Ok(Self {
-            total: int(c.total),
-            active: int(c.active),
-            completed: int(c.completed),
-        })
-    }
 }
 
 /// A todo list as the caller sees it.
@@ -443,9 +431,8 @@ impl TodoListObject {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<CollaboratorObject> {
-        Ok(CollaboratorObject::from_user(
-            &*load_user(ctx, self.list.owner_id).await?,
-        ))
+        let user = load_user(ctx, self.list.owner_id).boxed().await?;
+        Ok(CollaboratorObject::from_user(&user))
     }
 
     /// Pending invitations; empty unless the caller is the OWNER.
@@ -459,6 +446,7 @@ impl TodoListObject {
         let pending = ctx
             .data::<ListService>()?
             .pending_of_list(self.list.id)
+            .boxed()
             .await
             .gql()?;
         Ok(pending.into_iter().map(ListInvitationObject).collect())
@@ -467,7 +455,7 @@ impl TodoListObject {
     /// Every member, the owner included.
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListMemberObject>> {
         let loader = ctx.data::<ListDataLoader>()?;
-        let members = loader.load_one(self.list.id).await.map_err(|e| {
+        let members = loader.load_one(self.list.id).boxed().await.map_err(|e| {
             log_internal(e.as_ref());
             coded(ErrorCode::InternalServerError, "Internal server error")
         })?;
@@ -489,39 +477,51 @@ impl TodoListObject {
         #[graphql(default_with = "Some(TodoOrderInput::Position)")] order_by: Option<
             TodoOrderInput,
         >,
-    ) -> async_graphql::Result<TodoConnection> {
+    ) -> async_graphql::Result<Box<TodoConnection>> {
+        // Boxed, as `Todo.list` (the module's notes).
         let filter = filter.unwrap_or_default();
         let scope = Scope::List(self.list.id);
         if let Ok(args) = TodosArgs::parse(first, after.as_deref(), &filter, order_by)
             && let Some(read) = self.todos_ahead.take(&args)
         {
-            prefetch(ctx, read.viewer, scope, &read.page.rows).await?;
+            prefetch(ctx, read.viewer, scope, &read.page.rows)
+                .boxed()
+                .await?;
             let (viewer, version) = (read.viewer, read.version);
-            return Ok(TodoConnection::live(
+            return Ok(Box::new(TodoConnection::live(
                 viewer,
                 version,
                 scope,
                 args.filter,
                 read.page,
-            ));
+            )));
         }
-        let user = viewer(ctx).await?;
-        todo_connection(
-            ctx,
-            user.id,
-            user.event_seq,
-            scope,
-            first,
-            after,
-            filter,
-            order_by,
-        )
+        async move {
+            let user = viewer(ctx).await?;
+            todo_connection(
+                ctx,
+                user.id,
+                user.event_seq,
+                scope,
+                first,
+                after,
+                filter,
+                order_by,
+            )
+            .await
+            .map(Box::new)
+        }
+        .boxed()
         .await
     }
 
     async fn todo_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<TodoCounts> {
-        let user = viewer(ctx).await?;
-        TodoCounts::load(ctx, user.id, user.event_seq, self.list.id).await
+        async move {
+            let user = viewer(ctx).await?;
+            TodoCounts::load(ctx, user.id, user.event_seq, self.list.id).await
+        }
+        .boxed()
+        .await
     }
 
     /// Where the list sits among the caller's lists.

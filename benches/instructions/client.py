@@ -1,0 +1,68 @@
+"""The client of benches/instructions/run.sh, on one keep-alive connection.
+
+    client.py PORT TOKEN_FILE N setup|list|listid
+
+`setup` registers a user with 25 todos and writes its token and default
+list's id to TOKEN_FILE; `list` and `listid` send the bench's list query
+(benches/load/main.rs, LIST_QUERY and SHARED_LIST_QUERY) N times, and stop
+at the first error.
+"""
+
+import http.client
+import json
+import sys
+import uuid
+
+LIST = "{ todos(first: 20) { totalCount nodes { id title completed owner { email } } } }"
+LIST_ID = (
+    "query($id: ID!) { list(id: $id) { todos(first: 20, orderBy: POSITION) "
+    "{ totalCount nodes { id title completed owner { email } } } } }"
+)
+
+
+def main():
+    port, token_file, n, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    conn = http.client.HTTPConnection("127.0.0.1", int(port))
+
+    def gql(query, variables=None, token=None):
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = "Bearer " + token
+        body = json.dumps({"query": query, "variables": variables or {}})
+        conn.request("POST", "/graphql", body, headers)
+        answer = json.loads(conn.getresponse().read())
+        if answer.get("errors") or not answer.get("data"):
+            sys.exit(f"request failed: {answer}")
+        return answer["data"]
+
+    if mode == "setup":
+        email = f"instructions-{uuid.uuid4().hex[:8]}@example.com"
+        data = gql(
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+            {"i": {"email": email, "password": "correct horse battery"}},
+        )
+        token = data["register"]["accessToken"]
+        for i in range(25):
+            gql(
+                "mutation($t: String!) { createTodo(input: {title: $t}) { id } }",
+                {"t": f"todo {i}"},
+                token,
+            )
+        lists = gql("{ lists(first: 1) { edges { node { id } } } }", None, token)
+        list_id = lists["lists"]["edges"][0]["node"]["id"]
+        with open(token_file, "w") as f:
+            f.write(token + "\n" + list_id)
+        return
+    with open(token_file) as f:
+        token, list_id = f.read().split("\n")
+    for _ in range(n):
+        if mode == "list":
+            gql(LIST, None, token)
+        elif mode == "listid":
+            gql(LIST_ID, {"id": list_id}, token)
+        else:
+            sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
