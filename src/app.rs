@@ -209,7 +209,7 @@ async fn assemble(
         config.jobs.reminder_lead,
     );
     let lists = ListService::new(db.clone(), events.clone());
-    let schema = build_schema(
+    let schemas = build_schema(
         auth.clone(),
         todos.clone(),
         lists.clone(),
@@ -267,7 +267,7 @@ async fn assemble(
         config.graphql.timeout + IDEMPOTENCY_LEASE_MARGIN,
     );
     let gateway = Gateway::new(
-        schema.clone(),
+        schemas.clone(),
         (auth.clone(), lists.clone(), idempotency.clone()),
         limits.clone(),
         persisted.clone(),
@@ -286,7 +286,7 @@ async fn assemble(
             auth,
             todos,
             events,
-            schema,
+            schema: schemas.checked,
             limits,
             persisted,
             cache,

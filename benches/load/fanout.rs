@@ -296,8 +296,10 @@ pub async fn fan_out(
     // Warm-up round: also proves every subscription is live.
     let mut expected = 0;
     let mut ready = false;
+    // What the last attempt saw, for the error below.
+    let (mut failed_writes, mut last_round) = (0, 0);
     for attempt in 0..20 {
-        mutate_users(
+        failed_writes += mutate_users(
             &env.http,
             &mutation_url,
             tokens,
@@ -306,6 +308,7 @@ pub async fn fan_out(
             "warm-up",
         )
         .await;
+        let before = expected;
         expected += per_round;
         if wait_for(&deliveries, expected, Duration::from_millis(500)).await {
             ready = true;
@@ -313,10 +316,15 @@ pub async fn fan_out(
         }
         // Subscriptions still starting: count what arrived and go again.
         expected = deliveries.count.load(Ordering::Relaxed);
-        let _ = attempt;
+        last_round = expected.saturating_sub(before);
     }
     if !ready {
-        bail!("subscribers did not all receive the warm-up event");
+        bail!(
+            "subscribers did not all receive the warm-up event: the last of 20 rounds \
+             reached {last_round} of {per_round}; {failed_writes} writes failed, \
+             {} subscriber errors",
+            deliveries.errors.load(Ordering::Relaxed)
+        );
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     deliveries.count.store(0, Ordering::Relaxed);

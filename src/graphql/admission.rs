@@ -18,7 +18,7 @@
 
 mod request;
 
-use std::time::Duration;
+use std::{any::TypeId, time::Duration};
 
 use async_graphql::{Request, Response, parser::types::OperationType};
 use futures_util::Stream;
@@ -28,10 +28,15 @@ use tracing::Instrument;
 pub use self::request::parse_request;
 use self::request::{operation_type, persisted_query, raw_key};
 
+use uuid::Uuid;
+
 use super::{
-    AppSchema,
+    Schemas,
     context::{ClientAddr, ExecutionMarker, prepare_request},
+    documents::SharedDocument,
     limits::{self, LimitExceeded, Limits},
+    pipeline,
+    shapes::Shapes,
 };
 use crate::{
     auth::{AuthService, Credentials, loader::UserDataLoader},
@@ -125,6 +130,8 @@ pub struct Admitted {
     marker: ExecutionMarker,
     /// A mutation's idempotency key, with its scope and fingerprint.
     keyed: Option<Keyed>,
+    /// Whose budget the operation is charged to: a valid token's user.
+    payer: Option<Uuid>,
 }
 
 /// An admitted mutation's idempotency key.
@@ -181,7 +188,7 @@ pub enum Executed {
 /// Admits and runs GraphQL requests for every transport.
 #[derive(Clone)]
 pub struct Gateway {
-    schema: AppSchema,
+    schemas: Schemas,
     auth: AuthService,
     lists: ListService,
     idempotency: IdempotencyService,
@@ -192,10 +199,10 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// The pipeline over `schema`; `apq` turns persisted queries on, and
+    /// The pipeline over `schemas`; `apq` turns persisted queries on, and
     /// queries run at most `timeout`.
     pub fn new(
-        schema: AppSchema,
+        schemas: Schemas,
         (auth, lists, idempotency): (AuthService, ListService, IdempotencyService),
         limits: Limits,
         persisted: PersistedQueries,
@@ -203,7 +210,7 @@ impl Gateway {
         timeout: Duration,
     ) -> Self {
         Self {
-            schema,
+            schemas,
             auth,
             lists,
             idempotency,
@@ -292,6 +299,10 @@ impl Gateway {
             _ => None,
         };
         let marker = ExecutionMarker::default();
+        let payer = match &credentials {
+            Credentials::Token(Ok(claims)) => Some(claims.sub),
+            _ => None,
+        };
         let request = prepare_request(
             request,
             (&self.auth, &self.lists),
@@ -306,6 +317,7 @@ impl Gateway {
             register,
             marker,
             keyed,
+            payer,
         })
     }
 
@@ -384,12 +396,14 @@ impl Gateway {
             operation,
             register,
             marker,
+            payer,
             ..
         } = admitted;
+        let run = self.run(request, payer, &marker);
         let response = if operation == Some(OperationType::Mutation) {
-            self.schema.execute(request).await
+            run.await
         } else {
-            match tokio::time::timeout(self.timeout, self.schema.execute(request)).await {
+            match tokio::time::timeout(self.timeout, run).await {
                 Ok(response) => response,
                 Err(_) => {
                     tracing::warn!("query timed out");
@@ -408,10 +422,56 @@ impl Gateway {
         }
     }
 
+    /// Runs `request` on the schema without the extension when its exact
+    /// shape validated before ([`super::shapes`]); else on the checked
+    /// schema, and remembers the shape once it validated there.
+    async fn run(
+        &self,
+        request: Request,
+        payer: Option<Uuid>,
+        marker: &ExecutionMarker,
+    ) -> Response {
+        let document = request
+            .data
+            .get(&TypeId::of::<SharedDocument>())
+            .and_then(|d| d.downcast_ref::<SharedDocument>())
+            .cloned();
+        // Not in the document cache (it is off, or the text did not parse).
+        let Some(document) = document else {
+            return self.schemas.checked.execute(request).await;
+        };
+        let shapes = &document.0.shapes;
+        let name = request.operation_name.as_deref();
+        if let Some(complexity) = shapes.complexity(name, &request.variables) {
+            let schemas = &self.schemas;
+            return pipeline::run_known(
+                &schemas.known,
+                &schemas.telemetry,
+                (&document, complexity),
+                payer,
+                marker,
+                request,
+            )
+            .await;
+        }
+        let shape = Shapes::keepable(&request.variables)
+            .then(|| (request.operation_name.clone(), request.variables.clone()));
+        let response = self.schemas.checked.execute(request).await;
+        // Known once it got as far as execution: past validation, and past
+        // choosing the operation, which comes after (`query A {…} query B
+        // {…}` without a name validates, then fails there).
+        if let (Some((name, variables)), Some(complexity), true) =
+            (shape, marker.complexity(), marker.executed())
+        {
+            shapes.remember(name.as_deref(), variables, complexity);
+        }
+        response
+    }
+
     /// Runs an admitted operation as a stream (WebSocket: subscriptions,
     /// and queries and mutations as one-item streams).
     pub fn execute_stream(&self, admitted: Admitted) -> impl Stream<Item = Response> + use<> {
-        self.schema.execute_stream(admitted.request)
+        self.schemas.checked.execute_stream(admitted.request)
     }
 }
 

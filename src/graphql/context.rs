@@ -8,7 +8,7 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use async_graphql::{Context, Request};
@@ -36,19 +36,40 @@ pub struct ClientAddr(pub std::net::IpAddr);
 
 /// Set once execution starts: a response whose request never got that far
 /// (parse, validation, operation selection or variable errors) is a
-/// "request error" and, per GraphQL over HTTP, has no `data` key.
+/// "request error" and, per GraphQL over HTTP, has no `data` key. It also
+/// carries the complexity validation gave the document, so the gateway can
+/// remember the request's shape ([`super::shapes`]).
 #[derive(Clone, Default)]
-pub struct ExecutionMarker(Arc<AtomicBool>);
+pub struct ExecutionMarker(Arc<Marks>);
+
+#[derive(Default)]
+struct Marks {
+    executed: AtomicBool,
+    /// The complexity plus one; 0 until validation passed.
+    validated: AtomicUsize,
+}
 
 impl ExecutionMarker {
     /// Whether execution started.
     pub fn executed(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.executed.load(Ordering::Relaxed)
     }
 
     /// Records that execution started.
     pub fn mark(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.executed.store(true, Ordering::Relaxed);
+    }
+
+    /// Records that validation passed, with this complexity.
+    pub fn validated(&self, complexity: usize) {
+        self.0
+            .validated
+            .store(complexity.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The complexity validation gave, once it passed.
+    pub fn complexity(&self) -> Option<usize> {
+        self.0.validated.load(Ordering::Relaxed).checked_sub(1)
     }
 }
 

@@ -2,8 +2,9 @@
 //! sends again and again (every app sends the same few) are parsed once per
 //! process. Parsing depends on the text alone (not on the schema, the
 //! variables or the caller), so an entry never goes stale. Validation is
-//! not cached: it depends on the variables (complexity multiplies by
-//! `first`, which may be a variable) and the budget is charged from it.
+//! kept per document and shape (operation name and variables) instead:
+//! it depends on the variables (complexity multiplies by `first`, which
+//! may be a variable), see [`super::shapes`].
 //!
 //! The bound is on the query text held (`GRAPHQL_DOCUMENT_CACHE_BYTES`);
 //! a parsed document takes a small multiple of its text. Keys are the full
@@ -14,10 +15,30 @@ use std::sync::{Arc, Mutex};
 use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 
+use super::shapes::Shapes;
+
+/// A parsed document and the shapes it validated with.
+pub struct CachedDocument {
+    /// The document, shared with each request's selection order.
+    pub document: Arc<ExecutableDocument>,
+    /// The operation names and variables it validated with.
+    pub shapes: Shapes,
+}
+
+impl CachedDocument {
+    /// A document not yet validated with any shape.
+    pub fn new(document: ExecutableDocument) -> Arc<Self> {
+        Arc::new(Self {
+            document: Arc::new(document),
+            shapes: Shapes::default(),
+        })
+    }
+}
+
 /// A document the cache handed out, left in the request's data so the
-/// schema's extension can keep it without copying it again.
+/// schema's extension and the gateway can use it without copying it again.
 #[derive(Clone)]
-pub struct SharedDocument(pub Arc<ExecutableDocument>);
+pub struct SharedDocument(pub Arc<CachedDocument>);
 
 /// The cache; cheap to clone (clones share it). Disabled with a bound of 0.
 #[derive(Clone, Default)]
@@ -26,7 +47,7 @@ pub struct DocumentCache {
 }
 
 struct Entries {
-    lru: LruCache<Box<str>, Arc<ExecutableDocument>>,
+    lru: LruCache<Box<str>, Arc<CachedDocument>>,
     bytes: usize,
     max_bytes: usize,
 }
@@ -62,14 +83,14 @@ impl DocumentCache {
 
     /// The document parsed from `query`, if cached (it becomes the most
     /// recently used).
-    pub fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+    pub fn get(&self, query: &str) -> Option<Arc<CachedDocument>> {
         self.lock()?.lru.get(query).cloned()
     }
 
     /// Keeps `document`, parsed from `query`, evicting the least recently
     /// used documents beyond the bound; a document larger than the whole
     /// bound is not kept.
-    pub fn insert(&self, query: &str, document: Arc<ExecutableDocument>) {
+    pub fn insert(&self, query: &str, document: Arc<CachedDocument>) {
         let Some(mut entries) = self.lock() else {
             return;
         };
@@ -100,8 +121,10 @@ impl DocumentCache {
 mod tests {
     use super::*;
 
-    fn parse(query: &str) -> Arc<ExecutableDocument> {
-        Arc::new(async_graphql::parser::parse_query(query).unwrap_or_else(|e| panic!("{e}")))
+    fn parse(query: &str) -> Arc<CachedDocument> {
+        CachedDocument::new(
+            async_graphql::parser::parse_query(query).unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     #[test]

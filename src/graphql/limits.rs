@@ -8,14 +8,12 @@
 //! Introspection fields are exempt from the depth limit: GraphiQL's
 //! introspection query nests `ofType` eight levels deep.
 
-use std::sync::Arc;
-
 use async_graphql::{
     Request,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
-use super::documents::{DocumentCache, SharedDocument};
+use super::documents::{CachedDocument, DocumentCache, SharedDocument};
 use crate::config::GraphqlConfig;
 
 /// The limits, from configuration.
@@ -123,13 +121,13 @@ pub fn check(request: &mut Request, limits: &Limits) -> Result<(), LimitExceeded
         return Err(LimitExceeded::Tokens(limits.max_tokens));
     }
     let operation_name = request.operation_name.clone();
-    if let Some(document) = limits.documents.get(&request.query) {
-        request.set_parsed_query(ExecutableDocument::clone(&document));
-        request.data.insert(SharedDocument(document));
+    if let Some(cached) = limits.documents.get(&request.query) {
+        request.set_parsed_query(ExecutableDocument::clone(&cached.document));
+        request.data.insert(SharedDocument(cached));
     } else if let Ok(document) = request.parsed_query() {
-        let document = Arc::new(document.clone());
-        limits.documents.insert(&request.query, document.clone());
-        request.data.insert(SharedDocument(document));
+        let cached = CachedDocument::new(document.clone());
+        limits.documents.insert(&request.query, cached.clone());
+        request.data.insert(SharedDocument(cached));
     }
     match request.parsed_query() {
         Ok(doc) => check_document(doc, operation_name.as_deref(), limits),

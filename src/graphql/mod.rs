@@ -15,6 +15,7 @@ pub mod lists;
 pub mod objects;
 pub mod order;
 mod pipeline;
+pub mod shapes;
 pub mod shared;
 pub mod shared_key;
 pub mod summaries;
@@ -88,40 +89,74 @@ pub async fn charge_budget(
     }
 }
 
-/// Builds the schema with the services resolvers need.
+/// The schema twice, over the same resolvers and data.
+#[derive(Clone)]
+pub struct Schemas {
+    /// With the extension ([`pipeline`]): every WebSocket operation, and
+    /// every HTTP request whose shape did not validate before.
+    pub checked: AppSchema,
+    /// Without it, and with the fast validation mode: HTTP queries and
+    /// mutations whose exact shape (document, operation name, variables)
+    /// passed the full validation on `checked` before ([`shapes`]). The
+    /// gateway runs the extension's stages around it
+    /// ([`pipeline::run_known`]) and saves the hook async-graphql runs per
+    /// resolved field for each extension.
+    pub known: AppSchema,
+    /// What each operation's telemetry needs, for the `known` runs.
+    pub telemetry: telemetry::OperationTelemetry,
+}
+
+/// Builds the schemas with the services resolvers need.
 pub fn build_schema(
     auth: AuthService,
     todos: TodoService,
     lists: ListService,
     events: EventService,
     options: SchemaOptions,
-) -> AppSchema {
-    let mut builder = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot,
-    )
-    .data(auth)
-    .data(todos)
-    .data(lists)
-    .data(events)
-    .data(options.budget)
-    .limit_complexity(options.max_complexity)
-    // One extension for all three concerns: each extension costs a boxed
-    // future per resolved field, whether it hooks `resolve` or not.
-    .extension(pipeline::Pipeline {
+) -> Schemas {
+    let build = |known: bool| {
+        let mut builder = Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            SubscriptionRoot,
+        )
+        .data(auth.clone())
+        .data(todos.clone())
+        .data(lists.clone())
+        .data(events.clone())
+        .data(options.budget.clone())
+        .limit_complexity(options.max_complexity);
+        if known {
+            // Only shapes that passed the full validation run here:
+            // validation is left its complexity and the limits.
+            builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
+        } else {
+            // One extension for every concern: each extension costs a
+            // boxed future per resolved field, whether it hooks `resolve`
+            // or not.
+            builder = builder.extension(pipeline::Pipeline {
+                telemetry: telemetry::OperationTelemetry {
+                    record_document: options.record_document,
+                    metrics: options.metrics.clone(),
+                },
+            });
+        }
+        if !options.introspection {
+            builder = builder.disable_introspection();
+        }
+        if !options.suggestions {
+            builder = builder.disable_suggestions();
+        }
+        builder.finish()
+    };
+    Schemas {
+        checked: build(false),
+        known: build(true),
         telemetry: telemetry::OperationTelemetry {
             record_document: options.record_document,
-            metrics: options.metrics,
+            metrics: options.metrics.clone(),
         },
-    });
-    if !options.introspection {
-        builder = builder.disable_introspection();
     }
-    if !options.suggestions {
-        builder = builder.disable_suggestions();
-    }
-    builder.finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

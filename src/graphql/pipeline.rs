@@ -27,6 +27,7 @@ use async_graphql::{
 use tracing::Instrument;
 
 use super::{
+    AppSchema,
     context::ExecutionMarker,
     documents::SharedDocument,
     order::SelectionOrder,
@@ -98,7 +99,7 @@ impl Extension for PipelineExtension {
         // else a copy: `reorder` needs it after execution.
         let shared = ctx
             .data_opt::<SharedDocument>()
-            .map_or_else(|| Arc::new(document.clone()), |d| d.0.clone());
+            .map_or_else(|| Arc::new(document.clone()), |d| d.0.document.clone());
         self.order.parsed(shared, variables);
         self.telemetry.parsed(&document, query);
         Ok(document)
@@ -110,6 +111,9 @@ impl Extension for PipelineExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await.map_err(validation_failed)?;
+        if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
+            marker.validated(result.complexity);
+        }
         charge_budget(ctx, &result).await?;
         self.telemetry.validated();
         Ok(result)
@@ -150,6 +154,47 @@ fn validation_failed(errors: Vec<ServerError>) -> Vec<ServerError> {
         .into_iter()
         .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
         .collect()
+}
+
+/// Runs `request` on `known`, the schema without this extension, through
+/// the same stages as the hooks above and in their order: telemetry
+/// around the rest, the budget charged with `complexity`, the execution
+/// marked, the result put in selection order and its errors coded. Only
+/// for a request whose exact shape passed the full validation before
+/// ([`super::shapes`]): it cannot fail validation, and costs what it did
+/// then. `document` is the request's parsed document, `payer` the caller
+/// whose budget pays (a valid token's user).
+pub(super) async fn run_known(
+    known: &AppSchema,
+    telemetry: &OperationTelemetry,
+    (document, complexity): (&SharedDocument, usize),
+    payer: Option<uuid::Uuid>,
+    marker: &ExecutionMarker,
+    request: Request,
+) -> Response {
+    let operation = telemetry.start();
+    let run = async {
+        operation.prepared(request.operation_name.clone());
+        let document = &document.0.document;
+        operation.parsed(document, &request.query);
+        let cost = u64::try_from(complexity.max(1)).unwrap_or(u64::MAX);
+        if let (Some(user), Some(budget)) = (payer, known.data::<Budget>())
+            && let Err(refused) = charge(budget, user, cost).await
+        {
+            return Response::from_errors(vec![refused]);
+        }
+        operation.validated();
+        marker.mark();
+        let name = request.operation_name.clone();
+        let variables = request.variables.clone();
+        let mut response = known.execute(request).await;
+        super::order::reorder(&mut response.data, document, name.as_deref(), &variables);
+        code_execution_errors(&mut response);
+        response
+    };
+    let response = run.instrument(operation.span()).await;
+    operation.finish(&response);
+    response
 }
 
 /// Charges the caller's budget with what the validated document may cost.

@@ -28,6 +28,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::telemetry::Metrics;
 
 /// What every operation's telemetry needs.
+#[derive(Clone)]
 pub struct OperationTelemetry {
     /// Whether the document text goes on the span (development only: it
     /// may hold personal data in literals).

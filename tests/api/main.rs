@@ -20,6 +20,7 @@ mod hardening;
 mod http_spec;
 mod idempotency;
 mod jobs;
+mod known_shapes;
 mod lifecycle;
 mod lists;
 mod pagination;
