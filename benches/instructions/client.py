@@ -1,11 +1,13 @@
 """The client of benches/instructions/run.sh, on one keep-alive connection.
 
-    client.py PORT TOKEN_FILE N setup|list|listid
+    client.py PORT TOKEN_FILE N setup|list|listid|update
 
-`setup` registers a user with 25 todos and writes its token and default
-list's id to TOKEN_FILE; `list` and `listid` send the bench's list query
-(benches/load/main.rs, LIST_QUERY and SHARED_LIST_QUERY) N times, and stop
-at the first error.
+`setup` registers a user with 25 todos and writes its token, its default
+list's id and its first todo's id to TOKEN_FILE; `list` and `listid` send
+the bench's list query (benches/load/main.rs, LIST_QUERY and
+SHARED_LIST_QUERY) N times, `update` its UPDATE_MUTATION (a new title and
+the version the last one returned, as the bench does), and all stop at
+the first error.
 """
 
 import http.client
@@ -17,6 +19,10 @@ LIST = "{ todos(first: 20) { totalCount nodes { id title completed owner { email
 LIST_ID = (
     "query($id: ID!) { list(id: $id) { todos(first: 20, orderBy: POSITION) "
     "{ totalCount nodes { id title completed owner { email } } } } }"
+)
+UPDATE = (
+    "mutation($id: ID!, $t: String!, $v: Int!) { updateTodo(id: $id, "
+    "input: {title: $t, expectedVersion: $v}) { id version } }"
 )
 
 
@@ -42,24 +48,33 @@ def main():
             {"i": {"email": email, "password": "correct horse battery"}},
         )
         token = data["register"]["accessToken"]
-        for i in range(25):
+        todos = [
             gql(
                 "mutation($t: String!) { createTodo(input: {title: $t}) { id } }",
                 {"t": f"todo {i}"},
                 token,
-            )
+            )["createTodo"]["id"]
+            for i in range(25)
+        ]
         lists = gql("{ lists(first: 1) { edges { node { id } } } }", None, token)
         list_id = lists["lists"]["edges"][0]["node"]["id"]
         with open(token_file, "w") as f:
-            f.write(token + "\n" + list_id)
+            f.write(token + "\n" + list_id + "\n" + todos[0])
         return
     with open(token_file) as f:
-        token, list_id = f.read().split("\n")
-    for _ in range(n):
+        token, list_id, todo_id = f.read().split("\n")
+    version = None
+    if mode == "update":
+        found = gql("query($id: ID!) { todo(id: $id) { version } }", {"id": todo_id}, token)
+        version = found["todo"]["version"]
+    for i in range(n):
         if mode == "list":
             gql(LIST, None, token)
         elif mode == "listid":
             gql(LIST_ID, {"id": list_id}, token)
+        elif mode == "update":
+            variables = {"id": todo_id, "t": f"title {uuid.uuid4().hex}", "v": version}
+            version = gql(UPDATE, variables, token)["updateTodo"]["version"]
         else:
             sys.exit(f"unknown mode {mode}")
 

@@ -21,7 +21,7 @@ mod request;
 use std::{any::TypeId, time::Duration};
 
 use async_graphql::{Request, Response, parser::types::OperationType};
-use futures_util::Stream;
+use futures_util::{FutureExt, Stream};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -36,7 +36,7 @@ use super::{
     documents::SharedDocument,
     limits::{self, LimitExceeded, Limits},
     pipeline,
-    shapes::Shapes,
+    shapes::ShapeKey,
 };
 use crate::{
     auth::{AuthService, Credentials, loader::UserDataLoader},
@@ -436,13 +436,17 @@ impl Gateway {
             .get(&TypeId::of::<SharedDocument>())
             .and_then(|d| d.downcast_ref::<SharedDocument>())
             .cloned();
+        // Each schema's execution is boxed: its future is tens of KB, and
+        // two inline here would make every request's future (moved into
+        // the HTTP stack's box) that much larger again.
         // Not in the document cache (it is off, or the text did not parse).
         let Some(document) = document else {
-            return self.schemas.checked.execute(request).await;
+            return self.schemas.checked.execute(request).boxed().await;
         };
         let shapes = &document.0.shapes;
         let name = request.operation_name.as_deref();
-        if let Some(complexity) = shapes.complexity(name, &request.variables) {
+        let key = ShapeKey::of(&request.variables);
+        if let Some(complexity) = key.and_then(|k| shapes.complexity(k, name, &request.variables)) {
             let schemas = &self.schemas;
             return pipeline::run_known(
                 &schemas.known,
@@ -452,18 +456,18 @@ impl Gateway {
                 marker,
                 request,
             )
+            .boxed()
             .await;
         }
-        let shape = Shapes::keepable(&request.variables)
-            .then(|| (request.operation_name.clone(), request.variables.clone()));
-        let response = self.schemas.checked.execute(request).await;
+        let shape = key.map(|k| (k, request.operation_name.clone(), request.variables.clone()));
+        let response = self.schemas.checked.execute(request).boxed().await;
         // Known once it got as far as execution: past validation, and past
         // choosing the operation, which comes after (`query A {…} query B
         // {…}` without a name validates, then fails there).
-        if let (Some((name, variables)), Some(complexity), true) =
+        if let (Some((key, name, variables)), Some(complexity), true) =
             (shape, marker.complexity(), marker.executed())
         {
-            shapes.remember(name.as_deref(), variables, complexity);
+            shapes.remember(key, name.as_deref(), variables, complexity);
         }
         response
     }

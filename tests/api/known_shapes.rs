@@ -12,6 +12,7 @@
 use async_graphql::Variables;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use todoql::graphql::shapes::ShapeKey;
 
 use crate::support::{GRJ, TestApp, TestUser, error_code};
 
@@ -20,11 +21,11 @@ fn known(app: &TestApp, body: &Value) -> bool {
     let query = body["query"].as_str().unwrap();
     let name = body["operationName"].as_str();
     let variables = Variables::from_json(body.get("variables").cloned().unwrap_or(json!({})));
-    app.state
-        .limits
-        .documents
-        .get(query)
-        .is_some_and(|d| d.shapes.complexity(name, &variables).is_some())
+    app.state.limits.documents.get(query).is_some_and(|d| {
+        ShapeKey::of(&variables)
+            .and_then(|key| d.shapes.complexity(key, name, &variables))
+            .is_some()
+    })
 }
 
 async fn twice(app: &TestApp, user: &TestUser, body: &Value) -> (String, String) {
