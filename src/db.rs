@@ -233,7 +233,7 @@ impl Db {
 /// bits): concurrent transactions taking the same key run one at a time
 /// from here to their end.
 pub async fn advisory_xact_lock(conn: &Conn, key: &str) -> diesel::QueryResult<()> {
-    advisory(conn, "SELECT pg_advisory_xact_lock(hashtextextended(", key).await
+    advisory::<Exclusive>(conn, key).await
 }
 
 /// The shared form of [`advisory_xact_lock`]: holders of the shared lock
@@ -241,44 +241,61 @@ pub async fn advisory_xact_lock(conn: &Conn, key: &str) -> diesel::QueryResult<(
 /// the lock manager, so unlike a row lock it writes nothing to the table.
 /// Takes a shared reference, so it can be pipelined ([`pipeline`]).
 pub async fn advisory_xact_lock_shared(conn: &Conn, key: &str) -> diesel::QueryResult<()> {
-    advisory(
-        conn,
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended(",
-        key,
-    )
-    .await
+    advisory::<Shared>(conn, key).await
 }
 
-async fn advisory(mut conn: &Conn, sql: &'static str, key: &str) -> diesel::QueryResult<()> {
+async fn advisory<K: LockKind>(mut conn: &Conn, key: &str) -> diesel::QueryResult<()> {
     use diesel_async::RunQueryDsl;
-    AdvisoryLock { sql, key }
-        .execute(&mut conn)
-        .await
-        .map(|_| ())
+    AdvisoryLock::<K> {
+        key,
+        kind: std::marker::PhantomData,
+    }
+    .execute(&mut conn)
+    .await
+    .map(|_| ())
 }
 
 /// An advisory lock statement with its key as a bind. Written by hand
 /// rather than with `diesel::sql_query` because diesel never keeps a
 /// `sql_query` prepared: each use would cost a prepare round trip before
 /// the statement itself, and would stall a pipeline ([`pipeline`]).
-struct AdvisoryLock<'a> {
-    /// The text up to the key's bind.
-    sql: &'static str,
+struct AdvisoryLock<'a, K> {
     key: &'a str,
+    kind: std::marker::PhantomData<K>,
 }
 
-impl diesel::query_builder::QueryId for AdvisoryLock<'_> {
-    type QueryId = ();
-    // Cached by its SQL text (two texts: shared and exclusive).
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// An advisory lock's kind: its text up to the key's bind.
+trait LockKind: Send + Sync + 'static {
+    const SQL: &'static str;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvisoryLock<'_> {
+/// [`advisory_xact_lock`]'s kind.
+struct Exclusive;
+
+impl LockKind for Exclusive {
+    const SQL: &'static str = "SELECT pg_advisory_xact_lock(hashtextextended(";
+}
+
+/// [`advisory_xact_lock_shared`]'s kind.
+struct Shared;
+
+impl LockKind for Shared {
+    const SQL: &'static str = "SELECT pg_advisory_xact_lock_shared(hashtextextended(";
+}
+
+impl<K: LockKind> diesel::query_builder::QueryId for AdvisoryLock<'_, K> {
+    // One text per kind, which never changes: diesel finds the prepared
+    // statement by the kind's type rather than by hashing the text.
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<K: LockKind> diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvisoryLock<'_, K> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
-        out.push_sql(self.sql);
+        out.push_sql(K::SQL);
         out.push_bind_param::<diesel::sql_types::Text, _>(self.key)?;
         out.push_sql(", 0))");
         Ok(())

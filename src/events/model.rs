@@ -61,7 +61,7 @@ pub struct NewEvent<'a> {
 /// One statement whatever the number of rows (the rows go as arrays), so
 /// diesel keeps it prepared and it can be pipelined (`db::pipeline`).
 pub async fn insert(conn: &Conn, events: &[NewEvent<'_>]) -> QueryResult<Vec<i64>> {
-    InsertEvents::new(events, None).load(&mut { conn }).await
+    InsertEvents::plain(events).load(&mut { conn }).await
 }
 
 /// The claimed form of [`insert`], for a write made under an idempotency
@@ -75,7 +75,7 @@ pub async fn insert_claimed(
     events: &[NewEvent<'_>],
     claim: &WriteClaim,
 ) -> QueryResult<Vec<i64>> {
-    let ids: Vec<i64> = InsertEvents::new(events, Some(claim))
+    let ids: Vec<i64> = InsertEvents::claimed(events, claim)
         .load(&mut { conn })
         .await?;
     if ids.len() != events.len() {
@@ -93,8 +93,14 @@ pub async fn insert_claimed(
 /// a multi-row `VALUES` insert (whose text changes with the row count): a
 /// statement prepared once per connection costs one round trip, not two,
 /// and does not stall a pipeline behind its prepare.
-struct InsertEvents<'a> {
+///
+/// Its two texts (`F`: [`Plain`], [`Claimed`]) are two query ids, so
+/// diesel finds their prepared statements by type rather than by hashing
+/// the text on every use; only [`InsertEvents::plain`] and
+/// [`InsertEvents::claimed`] make one, so the form always matches the text.
+struct InsertEvents<'a, F> {
     claim: Option<&'a WriteClaim>,
+    form: std::marker::PhantomData<F>,
     user_ids: Vec<Uuid>,
     kinds: Vec<&'a str>,
     todo_ids: Vec<Option<Uuid>>,
@@ -104,10 +110,29 @@ struct InsertEvents<'a> {
     from_list_ids: Vec<Option<Uuid>>,
 }
 
-impl<'a> InsertEvents<'a> {
-    fn new(events: &'a [NewEvent<'a>], claim: Option<&'a WriteClaim>) -> Self {
+/// The form of [`InsertEvents`] without a claim.
+struct Plain;
+
+/// The form of [`InsertEvents`] under an idempotency claim.
+struct Claimed;
+
+impl<'a> InsertEvents<'a, Plain> {
+    fn plain(events: &'a [NewEvent<'a>]) -> Self {
+        Self::with(events, None)
+    }
+}
+
+impl<'a> InsertEvents<'a, Claimed> {
+    fn claimed(events: &'a [NewEvent<'a>], claim: &'a WriteClaim) -> Self {
+        Self::with(events, Some(claim))
+    }
+}
+
+impl<'a, F> InsertEvents<'a, F> {
+    fn with(events: &'a [NewEvent<'a>], claim: Option<&'a WriteClaim>) -> Self {
         Self {
             claim,
+            form: std::marker::PhantomData,
             user_ids: events.iter().map(|e| e.user_id).collect(),
             kinds: events.iter().map(|e| e.kind).collect(),
             todo_ids: events.iter().map(|e| e.todo_id).collect(),
@@ -139,17 +164,16 @@ impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for Json
     }
 }
 
-impl diesel::query_builder::QueryId for InsertEvents<'_> {
-    type QueryId = ();
-    // Cached by its text: one with the claim, one without.
-    const HAS_STATIC_QUERY_ID: bool = false;
+impl<F: Send + Sync + 'static> diesel::query_builder::QueryId for InsertEvents<'_, F> {
+    type QueryId = F;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for InsertEvents<'_> {
+impl<F> diesel::query_builder::Query for InsertEvents<'_, F> {
     type SqlType = diesel::sql_types::BigInt;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertEvents<'_> {
+impl<F> diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertEvents<'_, F> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,

@@ -65,10 +65,13 @@ pub async fn claim(conn: &Conn, new: &NewClaim<'_>) -> QueryResult<bool> {
 /// round trip before the insert itself.
 struct Claim<'a, 'b>(&'a NewClaim<'b>);
 
+/// [`Claim`]'s query id: its text never changes, so diesel finds the
+/// prepared statement by this type rather than by hashing the text.
+struct ClaimText;
+
 impl diesel::query_builder::QueryId for Claim<'_, '_> {
-    type QueryId = ();
-    // Cached by its text.
-    const HAS_STATIC_QUERY_ID: bool = false;
+    type QueryId = ClaimText;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim<'_, '_> {
@@ -171,9 +174,12 @@ struct Complete<'a> {
     done: &'a Completion<'a>,
 }
 
+/// [`Complete`]'s query id (its text never changes, as [`ClaimText`]).
+struct CompleteText;
+
 impl diesel::query_builder::QueryId for Complete<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+    type QueryId = CompleteText;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Complete<'_> {

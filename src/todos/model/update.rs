@@ -46,10 +46,14 @@ struct UpdateTodo<'a, 'b> {
     returning: diesel::dsl::AsSelect<TodoRow, Pg>,
 }
 
+/// [`UpdateTodo`]'s query id: its text never changes, so diesel finds the
+/// prepared statement by this type rather than by hashing the text on
+/// every use.
+struct UpdateTodoText;
+
 impl QueryId for UpdateTodo<'_, '_> {
-    type QueryId = ();
-    // Cached by its text, which never changes.
-    const HAS_STATIC_QUERY_ID: bool = false;
+    type QueryId = UpdateTodoText;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl Query for UpdateTodo<'_, '_> {
