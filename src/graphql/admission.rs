@@ -423,8 +423,8 @@ impl Gateway {
     }
 
     /// Runs `request` on the schema without the extension when its exact
-    /// shape validated before ([`super::shapes`]); else on the checked
-    /// schema, and remembers the shape once it validated there.
+    /// shape got as far as execution before ([`super::shapes`]); else on
+    /// the checked schema, and remembers the shape once it gets that far.
     async fn run(
         &self,
         request: Request,
@@ -438,8 +438,8 @@ impl Gateway {
             .cloned();
         // Each schema's execution is boxed: its future is tens of KB, and
         // two inline here would make every request's future (moved into
-        // the HTTP stack's box) that much larger again.
-        // Not in the document cache (it is off, or the text did not parse).
+        // the HTTP stack's box) that much larger again. Without a cached
+        // document (the cache is off, or the text did not parse), no shape.
         let Some(document) = document else {
             return self.schemas.checked.execute(request).boxed().await;
         };

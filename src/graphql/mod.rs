@@ -97,7 +97,7 @@ pub struct Schemas {
     pub checked: AppSchema,
     /// Without it, and with the fast validation mode: HTTP queries and
     /// mutations whose exact shape (document, operation name, variables)
-    /// passed the full validation on `checked` before ([`shapes`]). The
+    /// got as far as execution on `checked` before ([`shapes`]). The
     /// gateway runs the extension's stages around it
     /// ([`pipeline::run_known`]) and saves the hook async-graphql runs per
     /// resolved field for each extension.
@@ -114,6 +114,10 @@ pub fn build_schema(
     events: EventService,
     options: SchemaOptions,
 ) -> Schemas {
+    let telemetry = telemetry::OperationTelemetry {
+        record_document: options.record_document,
+        metrics: options.metrics.clone(),
+    };
     let build = |known: bool| {
         let mut builder = Schema::build(
             QueryRoot::default(),
@@ -135,10 +139,7 @@ pub fn build_schema(
             // boxed future per resolved field, whether it hooks `resolve`
             // or not.
             builder = builder.extension(pipeline::Pipeline {
-                telemetry: telemetry::OperationTelemetry {
-                    record_document: options.record_document,
-                    metrics: options.metrics.clone(),
-                },
+                telemetry: telemetry.clone(),
             });
         }
         if !options.introspection {
@@ -152,10 +153,7 @@ pub fn build_schema(
     Schemas {
         checked: build(false),
         known: build(true),
-        telemetry: telemetry::OperationTelemetry {
-            record_document: options.record_document,
-            metrics: options.metrics.clone(),
-        },
+        telemetry,
     }
 }
 

@@ -160,7 +160,7 @@ fn validation_failed(errors: Vec<ServerError>) -> Vec<ServerError> {
 /// the same stages as the hooks above and in their order: telemetry
 /// around the rest, the budget charged with `complexity`, the execution
 /// marked, the result put in selection order and its errors coded. Only
-/// for a request whose exact shape passed the full validation before
+/// for a request whose exact shape got as far as execution before
 /// ([`super::shapes`]): it cannot fail validation, and costs what it did
 /// then. `document` is the request's parsed document, `payer` the caller
 /// whose budget pays (a valid token's user).
@@ -177,7 +177,7 @@ pub(super) async fn run_known(
         operation.prepared(request.operation_name.clone());
         let document = &document.0.document;
         operation.parsed(document, &request.query);
-        let cost = u64::try_from(complexity.max(1)).unwrap_or(u64::MAX);
+        let cost = cost_of(complexity);
         if let (Some(user), Some(budget)) = (payer, known.data::<Budget>())
             && let Err(refused) = charge(budget, user, cost).await
         {
@@ -197,12 +197,17 @@ pub(super) async fn run_known(
     response
 }
 
+/// The budget points a document of `complexity` costs: at least one.
+fn cost_of(complexity: usize) -> u64 {
+    u64::try_from(complexity.max(1)).unwrap_or(u64::MAX)
+}
+
 /// Charges the caller's budget with what the validated document may cost.
 async fn charge_budget(
     ctx: &ExtensionContext<'_>,
     result: &ValidationResult,
 ) -> Result<(), Vec<ServerError>> {
-    let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+    let cost = cost_of(result.complexity);
     // A shared subscription run charges each later subscriber the same.
     crate::stream_tap::record_cost(cost);
     if let (Some(Credentials::Token(Ok(claims))), Some(budget)) =
