@@ -131,18 +131,15 @@ impl UserObject {
             let version = self.version(ctx).await?;
             let filter = filter.unwrap_or_default();
             let scope = filter.scope(&self.user);
-            todo_connection(
-                ctx,
-                self.user.id,
-                version,
-                scope,
+            let input = TodosInput {
                 first,
                 after,
                 filter,
                 order_by,
-            )
-            .await
-            .map(Box::new)
+            };
+            todo_connection(ctx, (self.user.id, version), scope, input)
+                .await
+                .map(Box::new)
         }
         .boxed()
         .await
@@ -352,20 +349,33 @@ impl TodoConnection {
     }
 }
 
+/// A `todos` field's arguments, as the client sent them.
+pub struct TodosInput {
+    /// Page size (default 20, at most 100).
+    pub first: Option<i32>,
+    /// The cursor to continue after.
+    pub after: Option<String>,
+    /// Which todos.
+    pub filter: TodoFilterInput,
+    /// In which order.
+    pub order_by: Option<TodoOrderInput>,
+}
+
 /// Resolves a todo connection of `scope` as `viewer` reads it at data
 /// `version` (shared by `Query.todos`, `User.todos` and `TodoList.todos`;
 /// the caller has checked that `viewer` may read `scope`).
-#[allow(clippy::too_many_arguments)]
 pub async fn todo_connection(
     ctx: &Context<'_>,
-    viewer: Uuid,
-    version: i64,
+    (viewer, version): (Uuid, i64),
     scope: Scope,
-    first: Option<i32>,
-    after: Option<String>,
-    filter: TodoFilterInput,
-    order_by: Option<TodoOrderInput>,
+    input: TodosInput,
 ) -> async_graphql::Result<TodoConnection> {
+    let TodosInput {
+        first,
+        after,
+        filter,
+        order_by,
+    } = input;
     let order = order_by.map(TodoOrder::from).unwrap_or_default();
     let page = PageRequest::parse(first.map(i64::from), after.as_deref(), order).gql()?;
     let filter = filter.parse().gql()?;
@@ -498,18 +508,15 @@ impl TodoListObject {
         }
         async move {
             let user = viewer(ctx).await?;
-            todo_connection(
-                ctx,
-                user.id,
-                user.event_seq,
-                scope,
+            let input = TodosInput {
                 first,
                 after,
                 filter,
                 order_by,
-            )
-            .await
-            .map(Box::new)
+            };
+            todo_connection(ctx, (user.id, user.event_seq), scope, input)
+                .await
+                .map(Box::new)
         }
         .boxed()
         .await

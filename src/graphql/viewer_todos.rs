@@ -6,7 +6,7 @@ use async_graphql::Context;
 
 use super::{
     context::{adopt_viewer, prefetch, viewer, viewer_id},
-    objects::{TodoConnection, TodoFilterInput, TodoOrderInput, todo_connection},
+    objects::{TodoConnection, TodoFilterInput, TodoOrderInput, TodosInput, todo_connection},
 };
 use crate::{
     auth::AuthService,
@@ -40,17 +40,13 @@ pub async fn viewer_todo_connection(
     else {
         let user = viewer(ctx).await?;
         let scope = filter.scope(&user);
-        return todo_connection(
-            ctx,
-            user.id,
-            user.event_seq,
-            scope,
+        let input = TodosInput {
             first,
             after,
             filter,
             order_by,
-        )
-        .await;
+        };
+        return todo_connection(ctx, (user.id, user.event_seq), scope, input).await;
     };
     let scope = match filter.all_lists {
         Some(true) => Scope::MemberOf(id),
