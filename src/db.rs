@@ -21,6 +21,7 @@ use futures_util::FutureExt;
 
 use crate::{config::DatabaseConfig, telemetry::Metrics};
 
+pub mod fixed;
 pub mod pipeline;
 
 /// The migrations in `migrations/`, compiled into the binary.

@@ -1,13 +1,15 @@
 """The client of benches/instructions/run.sh, on one keep-alive connection.
 
-    client.py PORT TOKEN_FILE N setup|list|listid|update
+    client.py PORT TOKEN_FILE N setup|list|listid|update|create
 
 `setup` registers a user with 25 todos and writes its token, its default
 list's id and its first todo's id to TOKEN_FILE; `list` and `listid` send
 the bench's list query (benches/load/main.rs, LIST_QUERY and
 SHARED_LIST_QUERY) N times, `update` its UPDATE_MUTATION (a new title and
-the version the last one returned, as the bench does), and all stop at
-the first error.
+the version the last one returned, as the bench does), `create` its
+CREATE_MUTATION (a new todo at the top of the default list each time),
+and all stop at the first error. `create` adds todos to the user's list:
+run it after the other modes.
 """
 
 import http.client
@@ -19,6 +21,10 @@ LIST = "{ todos(first: 20) { totalCount nodes { id title completed owner { email
 LIST_ID = (
     "query($id: ID!) { list(id: $id) { todos(first: 20, orderBy: POSITION) "
     "{ totalCount nodes { id title completed owner { email } } } } }"
+)
+CREATE = (
+    "mutation($t: String!) { createTodo(input: {title: $t}) "
+    "{ id title completed version } }"
 )
 UPDATE = (
     "mutation($id: ID!, $t: String!, $v: Int!) { updateTodo(id: $id, "
@@ -72,6 +78,8 @@ def main():
             gql(LIST, None, token)
         elif mode == "listid":
             gql(LIST_ID, {"id": list_id}, token)
+        elif mode == "create":
+            gql(CREATE, {"t": f"created {uuid.uuid4().hex}"}, token)
         elif mode == "update":
             variables = {"id": todo_id, "t": f"title {uuid.uuid4().hex}", "v": version}
             version = gql(UPDATE, variables, token)["updateTodo"]["version"]

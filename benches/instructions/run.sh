@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Instructions per request of a todoql binary, counted by callgrind.
 #
-#   benches/instructions/run.sh BINARY [list|listid|update]...
+#   benches/instructions/run.sh BINARY [list|listid|update|create]...
 #
 # Timed figures on this 2-core VM move by 10-25 % between runs of the same
 # code (docs/benchmarks.md); an instruction count does not. This starts a
 # throwaway PostgreSQL, runs BINARY under `valgrind --tool=callgrind`
 # (cache off, no Redis), registers a user with 25 todos, and sends the
-# bench's list query (`list`), its `list(id)` form (`listid`) or its
-# updateTodo with expectedVersion (`update`, one todo again and again) 100 and
+# bench's list query (`list`), its `list(id)` form (`listid`), its
+# updateTodo with expectedVersion (`update`, one todo again and again) or
+# its createTodo (`create`; last, as it adds todos to the list) 100 and
 # then 600 times, one process each; the difference of the two totals over
 # 500 is what one request costs, start-up and warm-up cancelled out. Use it
 # for A/B of a change to the request path, then confirm with the bench.

@@ -6,8 +6,17 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use diesel::{
+    pg::Pg,
+    query_builder::AstPass,
+    sql_types::{self, Array},
+};
+
 use crate::{
-    db::Conn,
+    db::{
+        Conn,
+        fixed::{Fixed, FixedText},
+    },
     schema::{email_verification_codes, refresh_tokens, users},
 };
 
@@ -83,12 +92,32 @@ pub async fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<U
 }
 
 /// The users with these ids (in no particular order; missing ones absent).
+/// Every authenticated request reads its caller's row so: a fixed text.
 pub async fn find_by_ids(mut conn: &Conn, ids: &[Uuid]) -> QueryResult<Vec<User>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select(User::as_select())
-        .load(&mut conn)
-        .await
+    Fixed::<UsersByIds>::new(ids).load(&mut conn).await
+}
+
+/// `SELECT` a [`User`]'s columns (as diesel writes `User::as_select()`)
+/// `FROM "users"`: the start of every fixed statement that reads users.
+pub const SELECT_USERS: &str = "SELECT \"users\".\"id\", \"users\".\"email\", \
+    \"users\".\"password_hash\", \"users\".\"display_name\", \"users\".\"created_at\", \
+    \"users\".\"updated_at\", \"users\".\"event_seq\", \"users\".\"default_list_id\", \
+    \"users\".\"email_verified_at\" FROM \"users\"";
+
+/// [`find_by_ids`]'s statement: `users.filter(id.eq_any(ids))`.
+pub struct UsersByIds;
+
+impl FixedText for UsersByIds {
+    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Pg>>;
+    type Binds<'a> = &'a [Uuid];
+
+    fn walk<'b>(ids: &'b &[Uuid], mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(SELECT_USERS);
+        out.push_sql(" WHERE (\"users\".\"id\" = ANY(");
+        out.push_bind_param::<Array<sql_types::Uuid>, _>(ids)?;
+        out.push_sql("))");
+        Ok(())
+    }
 }
 
 /// A refresh-token row.
@@ -389,4 +418,23 @@ pub async fn use_verification_code(
     .execute(conn)
     .await?;
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{debug_query, pg::Pg};
+
+    use super::*;
+
+    #[test]
+    fn the_users_by_ids_text_is_the_one_diesel_writes() {
+        let ids = [Uuid::from_u128(1), Uuid::from_u128(2)];
+        let dsl = users::table
+            .filter(users::id.eq_any(&ids[..]))
+            .select(User::as_select());
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<UsersByIds>::new(&ids[..])).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
 }

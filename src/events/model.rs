@@ -7,7 +7,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::{
-    db::Conn,
+    db::{
+        Conn,
+        fixed::{Fixed, FixedText},
+    },
     schema::{todo_events, users},
     write_claim::WriteClaim,
 };
@@ -232,23 +235,36 @@ impl<F> diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertEvents<'_
 /// Sends the read of the numbers the commit gave the rows `ids` (see
 /// [`numbers`]) on a shared connection, to be pipelined after `COMMIT`.
 pub async fn numbers_shared(conn: &Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    todo_events::table
-        .filter(todo_events::id.eq_any(ids))
-        .filter(todo_events::seq.is_not_null())
-        .select((todo_events::id, todo_events::seq.assume_not_null()))
-        .load(&mut { conn })
-        .await
+    Fixed::<Numbers>::new(ids).load(&mut { conn }).await
 }
 
 /// The sequence numbers the commit gave the rows `ids`, as `(id, seq)`.
 /// Rows of a transaction that rolled back are absent.
 pub async fn numbers(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    todo_events::table
-        .filter(todo_events::id.eq_any(ids))
-        .filter(todo_events::seq.is_not_null())
-        .select((todo_events::id, todo_events::seq.assume_not_null()))
-        .load(conn)
-        .await
+    Fixed::<Numbers>::new(ids).load(conn).await
+}
+
+/// [`numbers`]' statement, a fixed text (`db::fixed`; every write that
+/// records events sends it): the `(id, seq)` of the rows `ids` that have
+/// a number.
+pub struct Numbers;
+
+impl FixedText for Numbers {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
+    type Binds<'a> = &'a [i64];
+
+    fn walk<'b>(
+        ids: &'b &[i64],
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT \"todo_events\".\"id\", \"todo_events\".\"seq\" FROM \"todo_events\" \
+             WHERE ((\"todo_events\".\"id\" = ANY(",
+        );
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(ids)?;
+        out.push_sql(")) AND (\"todo_events\".\"seq\" IS NOT NULL))");
+        Ok(())
+    }
 }
 
 /// Up to `limit` of `user`'s events after `seq`, in order.
@@ -419,4 +435,24 @@ pub async fn page(
         oldest,
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{debug_query, pg::Pg};
+
+    use super::*;
+
+    #[test]
+    fn the_numbers_text_is_the_one_diesel_writes() {
+        let ids = [4_i64, 2];
+        let dsl = todo_events::table
+            .filter(todo_events::id.eq_any(&ids[..]))
+            .filter(todo_events::seq.is_not_null())
+            .select((todo_events::id, todo_events::seq.assume_not_null()));
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<Numbers>::new(&ids[..])).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
 }

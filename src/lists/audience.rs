@@ -12,9 +12,9 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::access::Role;
-use crate::{
-    db::Conn,
-    schema::{list_members, todos},
+use crate::db::{
+    Conn,
+    fixed::{Fixed, FixedText},
 };
 
 /// Takes the audience lock (shared, as `model::lock_audience` does) of
@@ -33,19 +33,7 @@ pub async fn members_of_todo(
     conn: &Conn,
     todo: Uuid,
 ) -> QueryResult<(Option<Uuid>, Vec<(Uuid, Role)>)> {
-    let rows: Vec<(Uuid, String, Uuid)> = list_members::table
-        .filter(
-            list_members::list_id.nullable().eq(todos::table
-                .filter(todos::id.eq(todo).and(todos::deleted_at.is_null()))
-                .select(todos::list_id)
-                .single_value()),
-        )
-        .select((
-            list_members::user_id,
-            list_members::role,
-            list_members::list_id,
-        ))
-        .order(list_members::user_id.asc())
+    let rows: Vec<(Uuid, String, Uuid)> = Fixed::<MembersOfTodo>::new(todo)
         .load(&mut { conn })
         .await?;
     let list = <[_]>::first(&rows).map(|(_, _, list)| *list);
@@ -55,6 +43,36 @@ pub async fn members_of_todo(
             .map(|(user, role, _)| (user, Role::from_db(&role)))
             .collect(),
     ))
+}
+
+/// [`members_of_todo`]'s statement, a fixed text (`db::fixed`; every todo
+/// write sends it).
+pub struct MembersOfTodo;
+
+impl FixedText for MembersOfTodo {
+    type SqlType = (
+        diesel::sql_types::Uuid,
+        diesel::sql_types::Text,
+        diesel::sql_types::Uuid,
+    );
+    type Binds<'a> = Uuid;
+
+    fn walk<'b>(
+        todo: &'b Uuid,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT \"list_members\".\"user_id\", \"list_members\".\"role\", \
+             \"list_members\".\"list_id\" FROM \"list_members\" \
+             WHERE (\"list_members\".\"list_id\" = (SELECT \"todos\".\"list_id\" \
+             FROM \"todos\" WHERE ((\"todos\".\"id\" = ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(todo)?;
+        out.push_sql(") AND (\"todos\".\"deleted_at\" IS NULL)) LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&1_i64)?;
+        out.push_sql(")) ORDER BY \"list_members\".\"user_id\" ASC");
+        Ok(())
+    }
 }
 
 /// `SELECT t.list_id FROM todos t, LATERAL pg_advisory_xact_lock_shared(…)`:
@@ -103,4 +121,34 @@ pub async fn sql_key(conn: &Conn, list: Uuid) -> QueryResult<String> {
     )
     .get_result(&mut { conn })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{debug_query, pg::Pg};
+
+    use super::*;
+    use crate::schema::{list_members, todos};
+
+    #[test]
+    fn the_members_of_todo_text_is_the_one_diesel_writes() {
+        let todo = Uuid::from_u128(9);
+        let dsl = list_members::table
+            .filter(
+                list_members::list_id.nullable().eq(todos::table
+                    .filter(todos::id.eq(todo).and(todos::deleted_at.is_null()))
+                    .select(todos::list_id)
+                    .single_value()),
+            )
+            .select((
+                list_members::user_id,
+                list_members::role,
+                list_members::list_id,
+            ))
+            .order(list_members::user_id.asc());
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<MembersOfTodo>::new(todo)).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
 }

@@ -8,9 +8,18 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::access::Role;
+use diesel::{
+    pg::Pg,
+    query_builder::AstPass,
+    sql_types::{self, Array},
+};
+
 use crate::{
-    auth::model::User,
-    db::Conn,
+    auth::model::{SELECT_USERS, User},
+    db::{
+        Conn,
+        fixed::{Fixed, FixedText},
+    },
     schema::{list_members, lists, users},
 };
 
@@ -99,16 +108,31 @@ pub async fn lock_audience(mut conn: &Conn, list: Uuid) -> QueryResult<Vec<(Uuid
     let key = audience_lock(list);
     let (_, rows): (_, Vec<(Uuid, String)>) = futures_util::try_join!(
         crate::db::advisory_xact_lock_shared(conn, &key),
-        list_members::table
-            .filter(list_members::list_id.eq(list))
-            .select((list_members::user_id, list_members::role))
-            .order(list_members::user_id.asc())
-            .load(&mut conn),
+        Fixed::<MembersOfList>::new(list).load(&mut conn),
     )?;
     Ok(rows
         .into_iter()
         .map(|(user, role)| (user, Role::from_db(&role)))
         .collect())
+}
+
+/// [`lock_audience`]'s read of the members (every write to a list sends
+/// it): `list_members` of the list, `(user_id, role)` by user id.
+pub struct MembersOfList;
+
+impl FixedText for MembersOfList {
+    type SqlType = (sql_types::Uuid, sql_types::Text);
+    type Binds<'a> = Uuid;
+
+    fn walk<'b>(list: &'b Uuid, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT \"list_members\".\"user_id\", \"list_members\".\"role\" \
+             FROM \"list_members\" WHERE (\"list_members\".\"list_id\" = ",
+        );
+        out.push_bind_param::<sql_types::Uuid, _>(list)?;
+        out.push_sql(") ORDER BY \"list_members\".\"user_id\" ASC");
+        Ok(())
+    }
 }
 
 /// Locks a list against membership changes, deletion and todo writes (the
@@ -144,11 +168,7 @@ pub async fn memberships_for(
 ) -> QueryResult<Vec<Membership>> {
     let users_: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
     let lists_: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
-    let rows: Vec<(ListRow, MemberRow)> = lists::table
-        .inner_join(list_members::table)
-        .filter(list_members::user_id.eq_any(users_))
-        .filter(lists::id.eq_any(lists_))
-        .select((ListRow::as_select(), MemberRow::as_select()))
+    let rows: Vec<(ListRow, MemberRow)> = Fixed::<MembershipsOf>::new((&users_, &lists_))
         .load(&mut conn)
         .await?;
     Ok(rows
@@ -156,6 +176,39 @@ pub async fn memberships_for(
         .filter(|(l, m)| pairs.contains(&(m.user_id, l.id)))
         .map(|(list, member)| Membership { list, member })
         .collect())
+}
+
+/// [`memberships_for`]'s statement (every request about a list reads its
+/// caller's membership so): `lists ⋈ list_members` where the member is one
+/// of the users and the list one of the lists.
+pub struct MembershipsOf;
+
+impl FixedText for MembershipsOf {
+    type SqlType = (
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ListRow, Pg>>,
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<MemberRow, Pg>>,
+    );
+    type Binds<'a> = (&'a [Uuid], &'a [Uuid]);
+
+    fn walk<'b>(
+        (users_, lists_): &'b (&[Uuid], &[Uuid]),
+        mut out: AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT \"lists\".\"id\", \"lists\".\"name\", \"lists\".\"owner_id\", \
+             \"lists\".\"version\", \"lists\".\"created_at\", \"lists\".\"updated_at\", \
+             \"list_members\".\"list_id\", \"list_members\".\"user_id\", \"list_members\".\"role\", \
+             \"list_members\".\"position\", \"list_members\".\"joined_at\" \
+             FROM (\"lists\" INNER JOIN \"list_members\" \
+             ON (\"list_members\".\"list_id\" = \"lists\".\"id\")) \
+             WHERE ((\"list_members\".\"user_id\" = ANY(",
+        );
+        out.push_bind_param::<Array<sql_types::Uuid>, _>(users_)?;
+        out.push_sql(")) AND (\"lists\".\"id\" = ANY(");
+        out.push_bind_param::<Array<sql_types::Uuid>, _>(lists_)?;
+        out.push_sql(")))");
+        Ok(())
+    }
 }
 
 /// Every membership of `user` (at most the per-user limit of lists).
@@ -197,20 +250,37 @@ pub async fn members_of(conn: &mut Conn, lists_: &[Uuid]) -> QueryResult<Vec<Mem
 /// otherwise: the statement checks it itself, so it may be sent before the
 /// membership's answer is known). A fixed text, so it pipelines.
 pub async fn member_users(mut conn: &Conn, list: Uuid, member: Uuid) -> QueryResult<Vec<User>> {
-    users::table
-        .filter(
-            users::id.eq_any(
-                list_members::table
-                    .filter(list_members::list_id.eq(list))
-                    .select(list_members::user_id),
-            ),
-        )
-        .filter(diesel::dsl::exists(
-            list_members::table.find((list, member)),
-        ))
-        .select(User::as_select())
+    Fixed::<MemberUsers>::new((list, member))
         .load(&mut conn)
         .await
+}
+
+/// [`member_users`]'s statement: the users who are members of the list,
+/// if the second user is one of them.
+pub struct MemberUsers;
+
+impl FixedText for MemberUsers {
+    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Pg>>;
+    type Binds<'a> = (Uuid, Uuid);
+
+    fn walk<'b>((list, member): &'b (Uuid, Uuid), mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(SELECT_USERS);
+        out.push_sql(
+            " WHERE ((\"users\".\"id\" = ANY(SELECT \"list_members\".\"user_id\" \
+             FROM \"list_members\" WHERE (\"list_members\".\"list_id\" = ",
+        );
+        out.push_bind_param::<sql_types::Uuid, _>(list)?;
+        out.push_sql(
+            "))) AND EXISTS (SELECT \"list_members\".\"list_id\", \"list_members\".\"user_id\", \
+             \"list_members\".\"role\", \"list_members\".\"position\", \"list_members\".\"joined_at\" \
+             FROM \"list_members\" WHERE ((\"list_members\".\"list_id\" = ",
+        );
+        out.push_bind_param::<sql_types::Uuid, _>(list)?;
+        out.push_sql(") AND (\"list_members\".\"user_id\" = ");
+        out.push_bind_param::<sql_types::Uuid, _>(member)?;
+        out.push_sql("))))");
+        Ok(())
+    }
 }
 
 /// The last sidebar position of `user`'s lists.
@@ -339,4 +409,60 @@ pub async fn default_list_of(conn: &mut Conn, user: Uuid) -> QueryResult<Uuid> {
         .select(users::default_list_id)
         .first(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{debug_query, pg::Pg};
+
+    use super::*;
+
+    #[test]
+    fn the_memberships_text_is_the_one_diesel_writes() {
+        let users_ = [Uuid::from_u128(1), Uuid::from_u128(2)];
+        let lists_ = [Uuid::from_u128(3), Uuid::from_u128(4)];
+        let dsl = lists::table
+            .inner_join(list_members::table)
+            .filter(list_members::user_id.eq_any(&users_[..]))
+            .filter(lists::id.eq_any(&lists_[..]))
+            .select((ListRow::as_select(), MemberRow::as_select()));
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<MembershipsOf>::new((&users_, &lists_))).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
+
+    #[test]
+    fn the_members_of_list_text_is_the_one_diesel_writes() {
+        let list = Uuid::from_u128(5);
+        let dsl = list_members::table
+            .filter(list_members::list_id.eq(list))
+            .select((list_members::user_id, list_members::role))
+            .order(list_members::user_id.asc());
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<MembersOfList>::new(list)).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
+
+    #[test]
+    fn the_member_users_text_is_the_one_diesel_writes() {
+        let (list, member) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let dsl = users::table
+            .filter(
+                users::id.eq_any(
+                    list_members::table
+                        .filter(list_members::list_id.eq(list))
+                        .select(list_members::user_id),
+                ),
+            )
+            .filter(diesel::dsl::exists(
+                list_members::table.find((list, member)),
+            ))
+            .select(User::as_select());
+        assert_eq!(
+            debug_query::<Pg, _>(&Fixed::<MemberUsers>::new((list, member))).to_string(),
+            debug_query::<Pg, _>(&dsl).to_string()
+        );
+    }
 }

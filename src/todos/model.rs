@@ -21,7 +21,9 @@ use crate::{
 
 pub mod trash;
 mod update;
+mod writes;
 pub use update::update;
+pub use writes::{first_position, insert_new, lock_live};
 
 /// A todo row.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, PartialEq, Eq)]
@@ -184,20 +186,6 @@ pub struct FieldVersionChanges {
     pub due_at_version: Option<i32>,
 }
 
-/// Inserts a todo unless its id is taken (then `None`): the id of a
-/// concurrent insert is decided by the unique index, so two creations
-/// with one client-chosen id never both insert.
-pub async fn insert_new(mut conn: &Conn, todo: &NewTodoRow<'_>) -> QueryResult<Option<TodoRow>> {
-    diesel::insert_into(todos::table)
-        .values(todo)
-        .on_conflict(todos::id)
-        .do_nothing()
-        .returning(TodoRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()
-}
-
 /// The field versions of a todo (read under the row lock the update
 /// took, so they cannot change before it commits).
 pub async fn field_versions(mut conn: &Conn, id: Uuid) -> QueryResult<FieldVersions> {
@@ -248,18 +236,6 @@ pub async fn find_in_list(conn: &mut Conn, list: Uuid, id: Uuid) -> QueryResult<
 pub async fn lock_in_list(mut conn: &Conn, list: Uuid, id: Uuid) -> QueryResult<Option<TodoRow>> {
     live()
         .filter(todos::id.eq(id).and(todos::list_id.eq(list)))
-        .select(TodoRow::as_select())
-        .for_update()
-        .first(&mut conn)
-        .await
-        .optional()
-}
-
-/// A live todo of any list, locked until the transaction ends (the
-/// caller checks it is in the list whose audience it locked first).
-pub async fn lock_live(mut conn: &Conn, id: Uuid) -> QueryResult<Option<TodoRow>> {
-    live()
-        .filter(todos::id.eq(id))
         .select(TodoRow::as_select())
         .for_update()
         .first(&mut conn)
@@ -344,15 +320,6 @@ pub async fn delete_many(
         .set(todos::deleted_at.eq(at))
         .returning(TodoRow::as_returning())
         .get_results(conn)
-        .await
-}
-
-/// The first position key of `list` (new todos go before it).
-pub async fn first_position(mut conn: &Conn, list: Uuid) -> QueryResult<Option<String>> {
-    live()
-        .filter(todos::list_id.eq(list))
-        .select(diesel::dsl::min(todos::position))
-        .first(&mut conn)
         .await
 }
 
