@@ -141,20 +141,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks / clock_ticks()
 }
 
-/// Write system calls (`write`, `writev`, `sendmsg`, …) the process has
-/// made so far: `syscw` of `/proc/<pid>/io`. Per delivery, it tells whether
-/// the server writes each socket's messages in one call or in several.
-pub fn write_syscalls(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/io"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("syscw:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// A `VmXxx:` line of `/proc/<pid>/status`, in KiB.
 pub fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

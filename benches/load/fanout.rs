@@ -23,7 +23,6 @@ use crate::{
     CHANGES_SUBSCRIPTION, CREATE_IN_LIST_MUTATION, CREATE_MUTATION, SUBSCRIPTION, Settings,
     env::{
         Env, Server, cpu_seconds, finish_perf, load_average, reset_peak_rss, start_perf, status_kb,
-        write_syscalls,
     },
     report::{Row, fill_latency, histogram, ms},
     stamped::Stamped,
@@ -348,7 +347,6 @@ pub async fn fan_out(
     // The load generator's own CPU: one thread reads every socket, so its
     // time per delivery bounds how early the last of a round can be seen.
     let client0 = cpu_seconds(std::process::id());
-    let writes0: u64 = pids.iter().map(|p| write_syscalls(*p)).sum();
     for pid in &pids {
         reset_peak_rss(*pid);
     }
@@ -406,7 +404,6 @@ pub async fn fan_out(
     let paced_seen = deliveries.seen.lock().unwrap().take().unwrap();
     let paced_count = deliveries.count.swap(0, Ordering::Relaxed);
     let client_paced = cpu_seconds(std::process::id()) - client0;
-    let writes_paced = pids.iter().map(|p| write_syscalls(*p)).sum::<u64>() - writes0;
 
     // Burst: rounds back to back from 8 concurrent writers; deliveries per
     // second until the last one arrives. A shared list's rounds are one
@@ -501,13 +498,6 @@ pub async fn fan_out(
     row.extra.insert(
         "client_cpu_us_per_paced_delivery".into(),
         client_paced * 1e6 / paced_count.max(1) as f64,
-    );
-    // The servers' write system calls per paced delivery (sockets,
-    // PostgreSQL, Redis and logs alike): about 1 when each delivery is one
-    // write of its own, below 1 when writes carry several messages.
-    row.extra.insert(
-        "server_writes_per_paced_delivery".into(),
-        writes_paced as f64 / paced_count.max(1) as f64,
     );
     row.extra
         .insert("burst_p50_ms".into(), ms(&burst, 0.5).unwrap_or(0.0));
