@@ -20,7 +20,7 @@ SELECT "users"."id", "users"."email", "users"."password_hash", "users"."display_
 BEGIN;
 SELECT pg_advisory_xact_lock_shared(hashtextextended('list-audience:' || replace((:default_list_id)::text, '-', ''), 0));
 SELECT "list_members"."user_id", "list_members"."role" FROM "list_members" WHERE ("list_members"."list_id" = :default_list_id) ORDER BY "list_members"."user_id" ASC;
-SELECT min("todos"."position") FROM "todos" WHERE (("todos"."deleted_at" IS NULL) AND ("todos"."list_id" = :default_list_id)) LIMIT 1;
+SELECT min("todos"."position") FROM "todos" WHERE (("todos"."deleted_at" IS NULL) AND ("todos"."list_id" = :default_list_id));
 \endpipeline
 \startpipeline
 INSERT INTO "todos" ("id", "owner_id", "list_id", "position", "title", "description", "due_at", "created_at", "updated_at") VALUES (('00000000-0000-4000-c000-' || lpad(:r::text, 12, '0'))::uuid, :id, :default_list_id, 'Zx', 'pgbench todo', NULL, NULL, now(), now()) ON CONFLICT ("id") DO NOTHING RETURNING "todos"."id", "todos"."owner_id", "todos"."title", "todos"."description", "todos"."completed", "todos"."due_at", "todos"."completed_at", "todos"."created_at", "todos"."updated_at", "todos"."version", "todos"."list_id", "todos"."position", "todos"."deleted_at";
