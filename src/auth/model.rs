@@ -2,15 +2,14 @@
 //! email verification codes.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
-use uuid::Uuid;
-
 use diesel::{
     pg::Pg,
+    prelude::*,
     query_builder::AstPass,
     sql_types::{self, Array},
 };
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use crate::{
     db::{
@@ -422,7 +421,7 @@ pub async fn use_verification_code(
 
 #[cfg(test)]
 mod tests {
-    use diesel::{debug_query, pg::Pg};
+    use diesel::debug_query;
 
     use super::*;
 

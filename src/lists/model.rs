@@ -3,17 +3,16 @@
 //! itself is [`super::access::authorize`]'s.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{
+    pg::Pg,
+    prelude::*,
+    query_builder::AstPass,
+    sql_types::{self, Array},
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::access::Role;
-use diesel::{
-    pg::Pg,
-    query_builder::AstPass,
-    sql_types::{self, Array},
-};
-
 use crate::{
     auth::model::{SELECT_USERS, User},
     db::{
@@ -413,7 +412,7 @@ pub async fn default_list_of(conn: &mut Conn, user: Uuid) -> QueryResult<Uuid> {
 
 #[cfg(test)]
 mod tests {
-    use diesel::{debug_query, pg::Pg};
+    use diesel::debug_query;
 
     use super::*;
 
