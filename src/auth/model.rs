@@ -104,7 +104,7 @@ pub const SELECT_USERS: &str = "SELECT \"users\".\"id\", \"users\".\"email\", \
     \"users\".\"email_verified_at\" FROM \"users\"";
 
 /// [`find_by_ids`]'s statement: `users.filter(id.eq_any(ids))`.
-pub struct UsersByIds;
+struct UsersByIds;
 
 impl FixedText for UsersByIds {
     type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Pg>>;

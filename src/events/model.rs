@@ -247,7 +247,7 @@ pub async fn numbers(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)
 /// [`numbers`]' statement, a fixed text (`db::fixed`; every write that
 /// records events sends it): the `(id, seq)` of the rows `ids` that have
 /// a number.
-pub struct Numbers;
+struct Numbers;
 
 impl FixedText for Numbers {
     type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);

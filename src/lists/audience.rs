@@ -47,7 +47,7 @@ pub async fn members_of_todo(
 
 /// [`members_of_todo`]'s statement, a fixed text (`db::fixed`; every todo
 /// write sends it).
-pub struct MembersOfTodo;
+struct MembersOfTodo;
 
 impl FixedText for MembersOfTodo {
     type SqlType = (

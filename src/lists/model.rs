@@ -117,7 +117,7 @@ pub async fn lock_audience(mut conn: &Conn, list: Uuid) -> QueryResult<Vec<(Uuid
 
 /// [`lock_audience`]'s read of the members (every write to a list sends
 /// it): `list_members` of the list, `(user_id, role)` by user id.
-pub struct MembersOfList;
+struct MembersOfList;
 
 impl FixedText for MembersOfList {
     type SqlType = (sql_types::Uuid, sql_types::Text);
@@ -180,7 +180,7 @@ pub async fn memberships_for(
 /// [`memberships_for`]'s statement (every request about a list reads its
 /// caller's membership so): `lists ⋈ list_members` where the member is one
 /// of the users and the list one of the lists.
-pub struct MembershipsOf;
+struct MembershipsOf;
 
 impl FixedText for MembershipsOf {
     type SqlType = (
@@ -256,7 +256,7 @@ pub async fn member_users(mut conn: &Conn, list: Uuid, member: Uuid) -> QueryRes
 
 /// [`member_users`]'s statement: the users who are members of the list,
 /// if the second user is one of them.
-pub struct MemberUsers;
+struct MemberUsers;
 
 impl FixedText for MemberUsers {
     type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Pg>>;

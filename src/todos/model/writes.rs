@@ -36,7 +36,7 @@ pub async fn lock_live(mut conn: &Conn, id: Uuid) -> QueryResult<Option<TodoRow>
 }
 
 /// [`lock_live`]'s statement: `live().filter(id.eq(id)).for_update()`.
-pub struct LockLive;
+struct LockLive;
 
 impl FixedText for LockLive {
     type SqlType = TodoRowType;
@@ -65,7 +65,7 @@ pub async fn insert_new(mut conn: &Conn, todo: &NewTodoRow<'_>) -> QueryResult<O
 
 /// [`insert_new`]'s statement: `insert_into(todos).values(todo)
 /// .on_conflict(id).do_nothing().returning(TodoRow::as_returning())`.
-pub struct InsertTodo;
+struct InsertTodo;
 
 impl FixedText for InsertTodo {
     type SqlType = TodoRowType;
@@ -108,7 +108,7 @@ pub async fn first_position(mut conn: &Conn, list: Uuid) -> QueryResult<Option<S
 
 /// [`first_position`]'s statement: `live().filter(list_id.eq(list))
 /// .select(min(position))` (an aggregate: always one row).
-pub struct FirstPosition;
+struct FirstPosition;
 
 impl FixedText for FirstPosition {
     type SqlType = Nullable<Text>;
