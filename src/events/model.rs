@@ -232,16 +232,11 @@ impl<F> diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertEvents<'_
     }
 }
 
-/// Sends the read of the numbers the commit gave the rows `ids` (see
-/// [`numbers`]) on a shared connection, to be pipelined after `COMMIT`.
-pub async fn numbers_shared(conn: &Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    Fixed::<Numbers>::new(ids).load(&mut { conn }).await
-}
-
 /// The sequence numbers the commit gave the rows `ids`, as `(id, seq)`.
-/// Rows of a transaction that rolled back are absent.
-pub async fn numbers(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    Fixed::<Numbers>::new(ids).load(conn).await
+/// Rows of a transaction that rolled back are absent. On a shared
+/// connection, so it can be pipelined after `COMMIT`.
+pub async fn numbers(conn: &Conn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    Fixed::<Numbers>::new(ids).load(&mut { conn }).await
 }
 
 /// [`numbers`]' statement, a fixed text (`db::fixed`; every write that

@@ -203,7 +203,7 @@ pub async fn numbers(conn: &Conn, recorded: &Recorded) -> diesel::QueryResult<Ve
     if recorded.is_empty() {
         return Ok(Vec::new());
     }
-    model::numbers_shared(conn, &recorded.ids).await
+    model::numbers(conn, &recorded.ids).await
 }
 
 /// How many events one catch-up query reads.
